@@ -1,0 +1,45 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+  name: "dlsmith",
+  products: [.executable(name: "dlsmith", targets: ["dlsmith"])],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+  ],
+  targets: [
+    // MARK: - System libraries (each imported by exactly one Swift target)
+    .systemLibrary(name: "CZ3", pkgConfig: "z3", providers: [.apt(["libz3-dev"])]),
+    .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+    // MARK: - Libraries, in dependency order
+    .target(name: "Symbolic"),
+    .target(name: "Tensors"),
+    .target(name: "SMT", dependencies: ["Symbolic", "CZ3"]),
+    .target(name: "Kernels", dependencies: ["Tensors", "CBLAS"]),
+    .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
+    .target(name: "IR", dependencies: ["Operators"]),
+    .target(name: "Backends", dependencies: ["IR", "Kernels"]),
+    .target(name: "Generation", dependencies: ["IR", "SMT", "Backends"]),
+
+    // MARK: - Tool (thin front end)
+    .executableTarget(
+      name: "dlsmith",
+      dependencies: [
+        "Generation", "Backends",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+
+    // MARK: - Tests
+    .target(name: "TestSupport", dependencies: ["IR", "Tensors"], path: "Tests/TestSupport"),
+    .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
+    .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),
+    .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensors", "TestSupport"]),
+    .testTarget(
+      name: "OperatorsTests", dependencies: ["Operators", "IR", "SMT", "Backends", "TestSupport"]),
+    .testTarget(name: "IRTests", dependencies: ["IR", "TestSupport"]),
+    .testTarget(
+      name: "GenerationTests", dependencies: ["Generation", "Backends", "IR", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+  ]
+)

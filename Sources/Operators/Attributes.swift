@@ -1,0 +1,232 @@
+import Symbolic
+import Tensors
+
+/// A concrete attribute value.
+public enum AttributeValue: Hashable, Sendable, CustomStringConvertible {
+  case int(Int)
+  case ints([Int])
+  case float(Double)
+  case string(String)
+
+  public var description: String {
+    switch self {
+    case .int(let v): return String(v)
+    case .ints(let v): return "[" + v.map(String.init).joined(separator: ", ") + "]"
+    case .float(let v): return formatFloat(v)
+    case .string(let s): return "\"\(s)\""
+    }
+  }
+}
+
+/// Shortest text that parses back to the same double.
+public func formatFloat(_ v: Double) -> String {
+  if v.isNaN { return "nan" }
+  if v.isInfinite { return v < 0 ? "-inf" : "inf" }
+  return "\(v)"
+}
+
+extension AttributeValue: Codable {
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let i = try? c.decode(Int.self) {
+      self = .int(i)
+    } else if let l = try? c.decode([Int].self) {
+      self = .ints(l)
+    } else if let s = try? c.decode(String.self) {
+      self = .string(s)
+    } else if let f = try? c.decode(Double.self) {
+      self = .float(f)
+    } else if let o = try? c.decode([String: Double].self), let f = o["float"] {
+      self = .float(f)
+    } else {
+      throw DecodingError.dataCorruptedError(
+        in: c, debugDescription: "attribute must be an integer, integer list, number or string")
+    }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.singleValueContainer()
+    switch self {
+    case .int(let v): try c.encode(v)
+    case .ints(let v): try c.encode(v)
+    // Floats are tagged so that 2.0 does not come back as the integer 2.
+    case .float(let v): try c.encode(["float": v])
+    case .string(let s): try c.encode(s)
+    }
+  }
+}
+
+/// Concrete attributes of a node, keyed by name.
+public struct Attributes: Hashable, Sendable, Codable {
+  public var values: [String: AttributeValue]
+
+  public init(_ values: [String: AttributeValue] = [:]) { self.values = values }
+
+  public subscript(_ name: String) -> AttributeValue? {
+    get { values[name] }
+    set { values[name] = newValue }
+  }
+
+  public func int(_ name: String) -> Int {
+    guard case .int(let v) = values[name] else { preconditionFailure("missing int attribute '\(name)'") }
+    return v
+  }
+  public func ints(_ name: String) -> [Int] {
+    guard case .ints(let v) = values[name] else { preconditionFailure("missing ints attribute '\(name)'") }
+    return v
+  }
+  public func float(_ name: String) -> Double {
+    guard case .float(let v) = values[name] else { preconditionFailure("missing float attribute '\(name)'") }
+    return v
+  }
+  public func string(_ name: String) -> String {
+    guard case .string(let v) = values[name] else { preconditionFailure("missing string attribute '\(name)'") }
+    return v
+  }
+
+  /// The symbolic view of these (all-constant) attributes.
+  public var symbolic: SymbolicAttributes {
+    SymbolicAttributes(values.mapValues { v in
+      switch v {
+      case .int(let i): return .int(.constant(i))
+      case .ints(let l): return .ints(l.map(Dim.constant))
+      case .float(let f): return .float(f)
+      case .string(let s): return .string(s)
+      }
+    })
+  }
+
+  public init(from decoder: any Decoder) throws {
+    values = try [String: AttributeValue](from: decoder)
+  }
+  public func encode(to encoder: any Encoder) throws { try values.encode(to: encoder) }
+}
+
+/// An attribute as a shape rule sees it: integers may be symbols.
+public enum SymbolicAttribute: Hashable, Sendable {
+  case int(Dim)
+  case ints([Dim])
+  case float(Double)
+  case string(String)
+}
+
+public struct SymbolicAttributes: Sendable {
+  public var values: [String: SymbolicAttribute]
+  public init(_ values: [String: SymbolicAttribute] = [:]) { self.values = values }
+
+  public func int(_ name: String) -> Dim {
+    guard case .int(let v) = values[name] else { preconditionFailure("missing int attribute '\(name)'") }
+    return v
+  }
+  public func ints(_ name: String) -> [Dim] {
+    guard case .ints(let v) = values[name] else { preconditionFailure("missing ints attribute '\(name)'") }
+    return v
+  }
+  public func concreteInt(_ name: String) -> Int {
+    guard let v = int(name).constantValue else { preconditionFailure("attribute '\(name)' must be concrete") }
+    return v
+  }
+  public func concreteInts(_ name: String) -> [Int] {
+    ints(name).map { d in
+      guard let v = d.constantValue else { preconditionFailure("attribute '\(name)' must be concrete") }
+      return v
+    }
+  }
+  public func float(_ name: String) -> Double {
+    guard case .float(let v) = values[name] else { preconditionFailure("missing float attribute '\(name)'") }
+    return v
+  }
+  public func string(_ name: String) -> String {
+    guard case .string(let v) = values[name] else { preconditionFailure("missing string attribute '\(name)'") }
+    return v
+  }
+}
+
+/// The declared domain of one attribute.
+///
+/// `int` and `ints` attributes are *symbolic*: the generator leaves them as unknowns and solves them
+/// together with the new dims. The other kinds depend on ranks only and are sampled concretely.
+public struct AttributeSpec: Sendable {
+  public enum Length: Sendable, Hashable {
+    case fixed(Int)
+    /// The rank of input `i`.
+    case rank(of: Int)
+    /// Spatial dims of input `i`: its rank minus 2 (NC... layouts).
+    case spatial(of: Int)
+    /// Twice the spatial dims (begin and end pads).
+    case twiceSpatial(of: Int)
+    /// Chosen by the generator in this range (e.g. reshape's target rank).
+    case chosen(ClosedRange<Int>)
+  }
+
+  public enum Kind: Sendable {
+    case int(ClosedRange<Int>)
+    case ints(Length, ClosedRange<Int>)
+    case float(ClosedRange<Double>)
+    case choice([String])
+    /// An axis of input `i` (`-r ... r-1`), widened by `extra` (unsqueeze may address `r`).
+    case axis(of: Int, extra: Int = 0)
+    /// A sorted, duplicate-free, non-empty set of axes of input `i`.
+    case axes(of: Int)
+    case permutation(of: Int)
+    case dtype([DType])
+  }
+
+  public let name: String
+  public let kind: Kind
+  /// Value used by the minimizer when it resets attributes, and printed by `dlsmith ops`.
+  public let defaultValue: AttributeValue?
+
+  public init(_ name: String, _ kind: Kind, default defaultValue: AttributeValue? = nil) {
+    self.name = name
+    self.kind = kind
+    self.defaultValue = defaultValue
+  }
+
+  /// Whether the generator solves this attribute (true) or samples it from ranks (false).
+  public var isSymbolic: Bool {
+    switch kind {
+    case .int, .ints: return true
+    default: return false
+    }
+  }
+
+  /// The integer domain of symbolic attributes.
+  public var integerDomain: ClosedRange<Int>? {
+    switch kind {
+    case .int(let r), .ints(_, let r): return r
+    default: return nil
+    }
+  }
+
+  /// Checks a concrete value against the declared domain for the given input ranks.
+  public func accepts(_ value: AttributeValue?, ranks: [Int]) -> Bool {
+    guard let value else { return false }
+    func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
+    switch (kind, value) {
+    case (.int(let r), .int(let v)): return r.contains(v)
+    case (.ints(let len, let r), .ints(let vs)):
+      guard vs.allSatisfy(r.contains) else { return false }
+      switch len {
+      case .fixed(let n): return vs.count == n
+      case .rank(let i): return vs.count == rank(i)
+      case .spatial(let i): return rank(i).map { vs.count == $0 - 2 } ?? false
+      case .twiceSpatial(let i): return rank(i).map { vs.count == 2 * ($0 - 2) } ?? false
+      case .chosen(let c): return c.contains(vs.count)
+      }
+    case (.float(let r), .float(let v)): return r.contains(v)
+    case (.choice(let cs), .string(let s)): return cs.contains(s)
+    case (.axis(let i, let extra), .int(let a)):
+      guard let r = rank(i) else { return false }
+      return (-(r + extra)...(r + extra - 1)).contains(a)
+    case (.axes(let i), .ints(let axs)):
+      guard let r = rank(i), !axs.isEmpty else { return false }
+      return axs.allSatisfy { (0..<r).contains($0) } && axs == Array(Set(axs)).sorted()
+    case (.permutation(let i), .ints(let p)):
+      guard let r = rank(i) else { return false }
+      return p.sorted() == Array(0..<r)
+    case (.dtype(let ds), .string(let s)): return DType(rawValue: s).map(ds.contains) ?? false
+    default: return false
+    }
+  }
+}

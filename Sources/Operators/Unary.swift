@@ -1,0 +1,99 @@
+import Foundation
+import Kernels
+import Symbolic
+import Tensors
+
+extension OperatorSpec {
+  /// An elementwise unary operator from its scalar function.
+  ///
+  /// Output shape and dtype equal the input's. The output value range is the sampled image of
+  /// `scalar` over the input range (`Interval.image`). NaN inputs give NaN unless the doc says
+  /// otherwise.
+  static func unary(
+    _ id: String, _ doc: String, dtypes: TypeConstraint = .float,
+    domain: ValueDomain? = nil, attributes: [AttributeSpec] = [], traits: Set<Trait> = [],
+    _ scalar: @escaping @Sendable (Double, Attributes) -> Double
+  ) -> OperatorSpec {
+    OperatorSpec(
+      id: id, family: .unary, doc: doc,
+      inputs: [InputSpec("x", ranks: .range(0...6), dtypes)],
+      attributes: attributes, traits: traits.union([.elementwise]),
+      rule: { c in Rule(outputs: [c[0]]) },
+      domain: { _ in [domain] },
+      range: { c, ins in [ins[0].image { scalar($0, c.attributes) }] },
+      reference: { a, t in [Reference.map(t[0]) { scalar($0, a) }] })
+  }
+}
+
+/// NaN-propagating max(x, 0).
+@inlinable func relu(_ x: Double) -> Double { x.isNaN ? x : (x > 0 ? x : 0) }
+
+/// Sign: -1, 0 (for both +0 and -0) or 1; NaN stays NaN.
+@inlinable func signum(_ x: Double) -> Double { x.isNaN ? x : (x > 0 ? 1 : (x < 0 ? -1 : 0)) }
+
+/// Clamp with NaN propagation; `lo` is applied first, then `hi`, so `lo > hi` gives `hi`
+/// (the ONNX Clip convention).
+@inlinable func clamp(_ x: Double, _ lo: Double, _ hi: Double) -> Double {
+  x.isNaN ? x : Swift.min(Swift.max(x, lo), hi)
+}
+
+extension OperatorSpec {
+  static let unaryFamily: [OperatorSpec] = [
+    unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = 0.") { x, _ in relu(x) },
+    unary(
+      "leaky_relu", "x if x >= 0 else alpha * x; NaN propagates.",
+      attributes: [AttributeSpec("alpha", .float(0.01...0.5), default: .float(0.01))]
+    ) { x, a in x >= 0 ? x : a.float("alpha") * x },
+    unary(
+      "elu", "x if x > 0 else alpha * (exp(x) - 1); NaN propagates.",
+      attributes: [AttributeSpec("alpha", .float(0.1...2), default: .float(1))]
+    ) { x, a in x > 0 ? x : a.float("alpha") * expm1(x) },
+    unary(
+      "selu",
+      "gamma * (x if x > 0 else alpha * (exp(x) - 1)) with the ONNX constants alpha = 1.6732632423543772, gamma = 1.0507009873554805."
+    ) { x, _ in 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * expm1(x)) },
+    unary("sigmoid", "1 / (1 + exp(-x)), computed in float64.") { x, _ in 1 / (1 + exp(-x)) },
+    unary(
+      "hard_sigmoid", "max(0, min(1, alpha * x + beta)) with alpha = 0.2, beta = 0.5 (ONNX defaults)."
+    ) { x, _ in clamp(0.2 * x + 0.5, 0, 1) },
+    unary("hard_swish", "x * max(0, min(1, x / 6 + 1/2)) (ONNX HardSwish).") { x, _ in
+      x * clamp(x / 6 + 0.5, 0, 1)
+    },
+    unary("tanh", "Hyperbolic tangent.") { x, _ in tanh(x) },
+    unary("gelu", "Exact GELU: x * (1 + erf(x / sqrt(2))) / 2.") { x, _ in
+      x * (1 + erf(x / 2.0.squareRoot())) / 2
+    },
+    unary("erf", "Gauss error function.") { x, _ in erf(x) },
+    unary("exp", "e^x; overflow gives +inf, which the generator avoids by range.") { x, _ in exp(x) },
+    unary("log", "Natural logarithm; generated inputs stay positive (log 0 = -inf, log x<0 = NaN).", domain: .positive) { x, _ in log(x) },
+    unary("sqrt", "Square root; generated inputs are >= 0 (sqrt(-0) = -0, sqrt(x<0) = NaN).", domain: .nonNegative) { x, _ in x.squareRoot() },
+    unary("reciprocal", "1 / x; generated inputs keep |x| >= 0.1 (1/±0 = ±inf).", domain: .awayFromZero) { x, _ in 1 / x },
+    unary("abs", "|x|; abs(-0) = 0.", dtypes: .numeric) { x, _ in abs(x) },
+    unary("neg", "-x (for integers wraps: -INT_MIN = INT_MIN).", dtypes: .numeric) { x, _ in -x },
+    unary("sin", "Sine (radians).") { x, _ in sin(x) },
+    unary("cos", "Cosine (radians).") { x, _ in cos(x) },
+    unary("atan", "Arctangent.") { x, _ in atan(x) },
+    unary("asin", "Arcsine; generated inputs lie in [-1, 1].", domain: .within(-1, 1)) { x, _ in asin(x) },
+    unary("sinh", "Hyperbolic sine.") { x, _ in sinh(x) },
+    unary("floor", "Round toward -inf.", traits: [.discontinuous]) { x, _ in x.rounded(.down) },
+    unary("ceil", "Round toward +inf.", traits: [.discontinuous]) { x, _ in x.rounded(.up) },
+    unary(
+      "round", "Round to nearest integer, ties to even (ONNX Round): round(0.5) = 0, round(1.5) = 2, round(-2.5) = -2.",
+      traits: [.discontinuous]
+    ) { x, _ in x.rounded(.toNearestOrEven) },
+    unary("sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric, traits: [.discontinuous]) { x, _ in
+      signum(x)
+    },
+    unary("softplus", "log(1 + exp(x)), computed stably as max(x, 0) + log1p(exp(-|x|)).") { x, _ in
+      Swift.max(x, 0) + log1p(exp(-abs(x)))
+    },
+    unary("softsign", "x / (1 + |x|).") { x, _ in x / (1 + abs(x)) },
+    unary(
+      "clip", "min(max(x, min), max): `min` is applied first, so min > max gives max (ONNX Clip); NaN propagates.",
+      attributes: [
+        AttributeSpec("min", .float(-6...0), default: .float(0)),
+        AttributeSpec("max", .float(0...6), default: .float(6)),
+      ]
+    ) { x, a in clamp(x, a.float("min"), a.float("max")) },
+  ]
+}
