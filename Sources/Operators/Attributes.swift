@@ -170,6 +170,8 @@ public struct AttributeSpec: Sendable {
     case axes(of: Int)
     case permutation(of: Int)
     case dtype([DType])
+    /// A boolean sampled concretely, stored as `.int(0)` or `.int(1)` (keepdims, exclusive, ...).
+    case flag
   }
 
   public let name: String
@@ -226,6 +228,7 @@ public struct AttributeSpec: Sendable {
       guard let r = rank(i) else { return false }
       return p.sorted() == Array(0..<r)
     case (.dtype(let ds), .string(let s)): return DType(rawValue: s).map(ds.contains) ?? false
+    case (.flag, .int(let v)): return v == 0 || v == 1
     default: return false
     }
   }

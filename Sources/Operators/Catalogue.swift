@@ -4,7 +4,7 @@
 public enum Catalogue {
   public static let all: [OperatorSpec] =
     OperatorSpec.unaryFamily + OperatorSpec.binaryFamily + OperatorSpec.linearFamily
-    + OperatorSpec.shapeFamily
+    + OperatorSpec.shapeFamily + OperatorSpec.indexingFamily
 
   private static let byID: [OperatorSpec.ID: OperatorSpec] = Dictionary(
     all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

@@ -1,0 +1,3 @@
+extension OperatorSpec {
+  static let indexingFamily: [OperatorSpec] = []
+}
