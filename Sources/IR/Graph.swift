@@ -1,0 +1,110 @@
+import Operators
+import Tensors
+
+/// A value's type: dtype and concrete shape.
+public struct TensorType: Hashable, Sendable, Codable, CustomStringConvertible {
+  public var dtype: DType
+  public var shape: [Int]
+
+  public init(_ dtype: DType, _ shape: [Int]) {
+    self.dtype = dtype
+    self.shape = shape
+  }
+
+  public var elementCount: Int { shape.reduce(1, *) }
+  public var byteCount: Int { elementCount * dtype.byteSize }
+  public var description: String { "[\(shape.map(String.init).joined(separator: ", "))] \(dtype.rawValue)" }
+}
+
+/// Identifies a value (graph input, constant or node output) within one graph: printed `%N`.
+public typealias ValueID = Int
+
+/// A graph input (placeholder). `range` is where generated input values are drawn from.
+public struct GraphInput: Hashable, Sendable, Codable {
+  public var id: ValueID
+  public var type: TensorType
+  public var range: Interval
+
+  public init(id: ValueID, type: TensorType, range: Interval) {
+    self.id = id
+    self.type = type
+    self.range = range
+  }
+}
+
+/// A constant (weights). Its values are drawn from `range` with `SplitMix64(seed)` unless `data`
+/// gives them explicitly (row-major, already representable in the dtype).
+public struct Constant: Hashable, Sendable, Codable {
+  public var id: ValueID
+  public var type: TensorType
+  public var range: Interval
+  public var seed: UInt64
+  public var data: [Double]?
+
+  public init(id: ValueID, type: TensorType, range: Interval, seed: UInt64, data: [Double]? = nil) {
+    self.id = id
+    self.type = type
+    self.range = range
+    self.seed = seed
+    self.data = data
+  }
+}
+
+/// One operator application. `types` are the declared output types, checked by `verify()`.
+public struct Node: Hashable, Sendable, Codable {
+  public var op: OperatorSpec.ID
+  public var inputs: [ValueID]
+  public var outputs: [ValueID]
+  public var attributes: Attributes
+  public var types: [TensorType]
+
+  public init(
+    op: OperatorSpec.ID, inputs: [ValueID], outputs: [ValueID], attributes: Attributes = Attributes(),
+    types: [TensorType]
+  ) {
+    self.op = op
+    self.inputs = inputs
+    self.outputs = outputs
+    self.attributes = attributes
+    self.types = types
+  }
+}
+
+/// A model: inputs, constants, nodes in topological order, outputs.
+///
+/// A value type: copy, edit, `verify()`. Definition order is structural (inputs, then constants,
+/// then node outputs in node order), so def-before-use is a property of the arrays, not of a
+/// traversal.
+public struct Graph: Hashable, Sendable {
+  public var inputs: [GraphInput]
+  public var constants: [Constant]
+  public var nodes: [Node]
+  public var outputs: [ValueID]
+
+  public init(
+    inputs: [GraphInput] = [], constants: [Constant] = [], nodes: [Node] = [], outputs: [ValueID] = []
+  ) {
+    self.inputs = inputs
+    self.constants = constants
+    self.nodes = nodes
+    self.outputs = outputs
+  }
+
+  /// The type of every value, by id.
+  public var types: [ValueID: TensorType] {
+    var t: [ValueID: TensorType] = [:]
+    for i in inputs { t[i.id] = i.type }
+    for c in constants { t[c.id] = c.type }
+    for n in nodes { for (v, ty) in zip(n.outputs, n.types) { t[v] = ty } }
+    return t
+  }
+
+  /// The next unused value id.
+  public var nextValueID: ValueID {
+    let all = inputs.map(\.id) + constants.map(\.id) + nodes.flatMap(\.outputs)
+    return (all.max() ?? -1) + 1
+  }
+
+  /// Operator ids in node order.
+  public var operators: [OperatorSpec.ID] { nodes.map(\.op) }
+}

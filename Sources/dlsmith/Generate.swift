@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Generation
+import IR
+import Operators
+import Tensors
+
+/// Options shared by every command that generates models.
+struct GenerationOptions: ParsableArguments {
+  @Option(help: "Operator nodes per model.") var nodes: Int = 10
+  @Option(help: "Comma-separated operators to use (default: the whole catalogue).") var ops: String?
+  @Option(help: "Comma-separated operators to leave out.") var excludeOps: String?
+  @Option(help: "Float dtype of the model: f16, bf16, f32, f64 or mixed.") var dtype: String = "f32"
+  @Option(help: "Largest number of elements of a tensor.") var maxElements: Int = 4096
+  @Option(help: "Largest rank of a tensor.") var maxRank: Int = 4
+
+  func validate() throws {
+    guard (1...1000).contains(nodes) else { throw ValidationError("--nodes must be in 1...1000") }
+    guard dtype == "mixed" || DType.floats.map(\.rawValue).contains(dtype) else {
+      throw ValidationError("--dtype must be one of f16, bf16, f32, f64, mixed")
+    }
+    guard (1...(1 << 24)).contains(maxElements) else { throw ValidationError("--max-elements must be in 1...16777216") }
+    guard (0...6).contains(maxRank) else { throw ValidationError("--max-rank must be in 0...6") }
+    if case .failure(let e) = GeneratorOptions.selectOperators(include: splitList(ops), exclude: splitList(excludeOps)) {
+      throw ValidationError(e.description)
+    }
+  }
+
+  var generatorOptions: GeneratorOptions {
+    var o = GeneratorOptions()
+    o.nodes = nodes
+    o.dtype = dtype == "mixed" ? nil : DType(rawValue: dtype)
+    o.maxElements = maxElements
+    o.maxRank = maxRank
+    if case .success(let specs) = GeneratorOptions.selectOperators(include: splitList(ops), exclude: splitList(excludeOps)) {
+      o.operators = specs
+    }
+    return o
+  }
+}
+
+struct Generate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Generate one model from a seed.",
+    discussion: "The same seed and options give the same file bytes in any process.")
+
+  @Option(help: "Model seed.") var seed: UInt64 = 0
+  @OptionGroup var generation: GenerationOptions
+  @Option(name: .shortAndLong, help: "Write the model (.dlsmith.json) here; default: stdout.") var output: String?
+  @Flag(help: "Print the canonical text form to stdout.") var print = false
+
+  func run() throws {
+    try reportingErrors {
+      var generator = Generator(options: generation.generatorOptions)
+      let graph = generator.generate(seed: seed)
+      try graph.verify()
+      if let output {
+        do { try graph.write(to: output) } catch { throw ToolError("\(output): cannot write: \(error.localizedDescription)") }
+        log("wrote \(output): \(graph.nodes.count) nodes, \(graph.inputs.count) inputs, \(graph.constants.count) constants")
+      } else if !print {
+        FileHandle.standardOutput.write(graph.encoded())
+      }
+      if print { Swift.print(graph.text, terminator: "") }
+    }
+  }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import IR
+import Tensors
+
+/// Absolute/relative closeness for doubles, NaN equal to NaN.
+public func isClose(_ a: Double, _ b: Double, rtol: Double = 1e-12, atol: Double = 1e-12) -> Bool {
+  if a.isNaN || b.isNaN { return a.isNaN && b.isNaN }
+  if a.isInfinite || b.isInfinite { return a == b }
+  return abs(a - b) <= atol + rtol * abs(b)
+}
+
+public func isClose(_ a: [Double], _ b: [Double], rtol: Double = 1e-12, atol: Double = 1e-12) -> Bool {
+  a.count == b.count && zip(a, b).allSatisfy { isClose($0, $1, rtol: rtol, atol: atol) }
+}
+
+/// A tensor from literal values.
+public func tensor(_ values: [Double], _ shape: [Int], _ dtype: DType = .f64) -> Tensor {
+  Tensor(dtype: dtype, shape: shape, storage: values)
+}
+
+/// The path of the built `dlsmith` executable next to the test bundle.
+public func dlsmithExecutable() -> URL {
+  let bundle = Bundle.main.bundleURL
+  var dir = bundle.deletingLastPathComponent()
+  for _ in 0..<4 {
+    let candidate = dir.appendingPathComponent("dlsmith")
+    if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    dir = dir.deletingLastPathComponent()
+  }
+  return URL(fileURLWithPath: ".build/debug/dlsmith")
+}
+
+/// Runs `dlsmith` with arguments; returns exit status, stdout and stderr.
+public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (status: Int32, stdout: Data, stderr: String) {
+  let p = Process()
+  p.executableURL = dlsmithExecutable()
+  p.arguments = args
+  if let cwd { p.currentDirectoryURL = cwd }
+  let out = Pipe(), err = Pipe()
+  p.standardOutput = out
+  p.standardError = err
+  try p.run()
+  let o = out.fileHandleForReading.readDataToEndOfFile()
+  let e = err.fileHandleForReading.readDataToEndOfFile()
+  p.waitUntilExit()
+  return (p.terminationStatus, o, String(decoding: e, as: UTF8.self))
+}
+
+/// A fresh temporary directory.
+public func temporaryDirectory() -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("dlsmith-test-\(UUID().uuidString)")
+  try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
