@@ -15,8 +15,11 @@ public struct GenerationStats: Sendable {
   public var rejectedValues = 0
   public var fastPathSolved = 0
   public var solverCalls = 0
+  public var solverContexts = 0
   public var solverSat = 0
   public var solverUnknown = 0
+  /// Wall time spent in the Z3 fallback, including context creation.
+  public var solverSeconds = 0.0
   public init() {}
 }
 
@@ -393,7 +396,8 @@ extension State {
       }
       for (d, v) in zip(rule.outputs[0], targetType.shape) { constraints.append(d .== .constant(v)) }
     }
-    let variables = dimVars + attrVars
+    // Attributes first: once strides, pads and groups are fixed, dims follow by propagation.
+    let variables = attrVars + dimVars
     let env: [String: Int]
     if let s = residual(constraints, variables, &gen) {
       env = s
@@ -544,7 +548,10 @@ extension State {
       gen.stats.fastPathSolved += 1
       return s
     }
+    // A constraint that folds to false needs no solver (e.g. a kept reduced dim of 1 against 5).
+    if constraints.contains(where: { $0 == .constant(false) }) { return nil }
     if smt == nil {
+      gen.stats.solverContexts += 1
       smt = SMTSolver(timeoutMilliseconds: options.solverTimeoutMilliseconds, seed: UInt32(truncatingIfNeeded: rng.next()))
     }
     var preferences: [Constraint] = []
@@ -555,6 +562,8 @@ extension State {
       preferences.append(Dim.symbol(v.name) .<= .constant(Swift.max(x, 2 * lo - 1)))
     }
     gen.stats.solverCalls += 1
+    let started = ContinuousClock.now
+    defer { gen.stats.solverSeconds += (ContinuousClock.now - started) / .seconds(1) }
     guard let smt, let outcome = try? smt.solve(constraints, variables: variables, preferences: preferences) else { return nil }
     switch outcome {
     case .sat(let s):

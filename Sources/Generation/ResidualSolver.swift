@@ -95,6 +95,8 @@ struct ResidualSolver {
   /// so small and large values are both common.
   static func binned(_ lo: Int, _ hi: Int, _ rng: inout SplitMix64) -> Int {
     if lo >= hi { return lo }
+    // The smallest value (no padding, stride 1, a dim of 1) satisfies many tight constraints.
+    if rng.chance(0.15) { return lo }
     if rng.chance(0.5) || lo < 1 || hi > 1 << 40 { return rng.int(in: lo...hi) }
     let top = Int.bitWidth - hi.leadingZeroBitCount
     let bottom = Int.bitWidth - lo.leadingZeroBitCount
@@ -142,12 +144,16 @@ struct ResidualSolver {
     }
   }
 
-  /// Narrows unknowns' domains from `product op constant` (and `symbol op constant`).
+  /// Narrows unknowns' domains from a comparison with a constant side: pushes the interval the
+  /// expression must lie in through `+ k`, `- k`, `* k` and `/ k` (constant `k`) down to a lone
+  /// unknown, and bounds each factor of a pure product of unknowns from above.
   static func tighten(_ op: Comparison, _ l: Dim, _ r: Dim, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
+    let e: Dim, c: Int
     var op = op
-    var (lhs, rhs) = (l, r)
-    if lhs.constantValue != nil && rhs.constantValue == nil {
-      swap(&lhs, &rhs)
+    if let k = r.constantValue {
+      (e, c) = (l, k)
+    } else if let k = l.constantValue {
+      (e, c) = (r, k)
       switch op {
       case .lt: op = .gt
       case .le: op = .ge
@@ -155,35 +161,86 @@ struct ResidualSolver {
       case .ge: op = .le
       default: break
       }
+    } else {
+      return false
     }
-    guard let c = rhs.constantValue, let (k, syms) = product(lhs), k > 0, !syms.isEmpty,
-      Set(syms).count == syms.count, syms.allSatisfy({ lo[$0] != nil && env[$0] == nil && lo[$0]! >= 1 })
+    let big = 1 << 50
+    guard abs(c) < big else { return false }
+    var a = -big, b = big
+    switch op {
+    case .eq: (a, b) = (c, c)
+    case .le: b = c
+    case .lt: b = c - 1
+    case .ge: a = c
+    case .gt: a = c + 1
+    case .ne: return false
+    }
+    if let (k, syms) = product(e), syms.count > 1 {
+      return boundProduct(k, syms, upper: b, lo: &lo, hi: &hi, env: env)
+    }
+    return bound(e, a, b, lo: &lo, hi: &hi, env: env)
+  }
+
+  /// Restricts `e` to `a...b` (either side may be ±2^50, meaning unbounded).
+  static func bound(_ e: Dim, _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
+    let big = 1 << 50
+    func clip(_ x: Int) -> Int { Swift.max(-big, Swift.min(big, x)) }
+    switch e {
+    case .symbol(let s):
+      guard let l0 = lo[s], let h0 = hi[s], env[s] == nil else { return false }
+      let (l1, h1) = (Swift.max(l0, a), Swift.min(h0, b))
+      lo[s] = l1
+      hi[s] = h1
+      return l1 != l0 || h1 != h0
+    case .add(let x, let y):
+      if let k = y.constantValue { return bound(x, clip(a - k), clip(b - k), lo: &lo, hi: &hi, env: env) }
+      if let k = x.constantValue { return bound(y, clip(a - k), clip(b - k), lo: &lo, hi: &hi, env: env) }
+    case .sub(let x, let y):
+      if let k = y.constantValue { return bound(x, clip(a + k), clip(b + k), lo: &lo, hi: &hi, env: env) }
+      if let k = x.constantValue { return bound(y, clip(k - b), clip(k - a), lo: &lo, hi: &hi, env: env) }
+    case .mul(let x, let y):
+      let (k, inner): (Int?, Dim) = y.constantValue != nil ? (y.constantValue, x) : (x.constantValue, y)
+      guard let k, k != 0, abs(k) < big else { return false }
+      // k*v in [a, b]  <=>  v in [ceil(a/k), floor(b/k)] for k > 0 (swapped for k < 0).
+      let (p, q) = k > 0 ? (a, b) : (-b, -a)
+      let kk = abs(k)
+      return bound(inner, -floorDivide(-p, kk)!, floorDivide(q, kk)!, lo: &lo, hi: &hi, env: env)
+    case .floorDiv(let x, let y):
+      guard let k = y.constantValue, k > 0, k < big else { return false }
+      // floor(v / k) in [a, b]  <=>  v in [a*k, b*k + k - 1].
+      return bound(x, clip(a.multipliedReportingOverflow(by: k).overflow ? -big : a * k),
+                   clip(b.multipliedReportingOverflow(by: k).overflow ? big : b * k + k - 1), lo: &lo, hi: &hi, env: env)
+    case .max(let x, let y):
+      // max(k, v) in [a, b]: v <= b, and v >= a when k < a.
+      let (k, v): (Int?, Dim) = x.constantValue != nil ? (x.constantValue, y) : (y.constantValue, x)
+      guard let k else { return false }
+      if k > b { return false }
+      return bound(v, k < a ? a : -big, b, lo: &lo, hi: &hi, env: env)
+    case .min(let x, let y):
+      let (k, v): (Int?, Dim) = x.constantValue != nil ? (x.constantValue, y) : (y.constantValue, x)
+      guard let k else { return false }
+      if k < a { return false }
+      return bound(v, a, k > b ? b : big, lo: &lo, hi: &hi, env: env)
+    default: break
+    }
+    return false
+  }
+
+  /// Each factor of `k * x * y * ... <= upper` is at most upper / (k * the others' lower bounds).
+  static func boundProduct(_ k: Int, _ syms: [String], upper: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
+    guard k > 0, Set(syms).count == syms.count,
+      syms.allSatisfy({ lo[$0] != nil && env[$0] == nil && lo[$0]! >= 1 })
     else { return false }
     var changed = false
-    if syms.count == 1 {
-      let s = syms[0]
-      var (a, b) = (lo[s]!, hi[s]!)
-      switch op {
-      case .le: b = Swift.min(b, floorDivide(c, k)!)
-      case .lt: b = Swift.min(b, floorDivide(c - 1, k)!)
-      case .ge: a = Swift.max(a, -floorDivide(-c, k)!)
-      case .gt: a = Swift.max(a, -floorDivide(-(c + 1), k)!)
-      case .eq, .ne: return false
-      }
-      changed = a != lo[s]! || b != hi[s]!
-      lo[s] = a
-      hi[s] = b
-      return changed
-    }
-    // Upper bounds only: each factor is at most c / (k * product of the others' lower bounds).
-    guard op == .le || op == .lt else { return false }
-    let limit = op == .le ? c : c - 1
     for s in syms {
       var others = k
-      for t in syms where t != s { others = others.multipliedReportingOverflow(by: lo[t]!).overflow ? Int.max : others * lo[t]! }
-      let bound = floorDivide(limit, others)!
-      if bound < hi[s]! {
-        hi[s] = bound
+      for t in syms where t != s {
+        let (p, o) = others.multipliedReportingOverflow(by: lo[t]!)
+        others = o ? Int.max : p
+      }
+      let limit = floorDivide(upper, others)!
+      if limit < hi[s]! {
+        hi[s] = limit
         changed = true
       }
     }

@@ -98,7 +98,7 @@ struct SymbolicParser {
   }
 
   static func isNameChar(_ c: Character) -> Bool {
-    c.isLetter || c.isNumber || c == "_" || c == "."
+    c.isLetter || c.isNumber || c == "_" || c == "." || c == "@"
   }
 
   var atEnd: Bool {
@@ -169,7 +169,7 @@ struct SymbolicParser {
       guard let v = Int(s) else { throw fail("integer out of range") }
       return .constant(v)
     }
-    if c.isLetter || c == "_" {
+    if c.isLetter || c == "_" || c == "@" {
       var s = ""
       while pos < chars.count, Self.isNameChar(chars[pos]) {
         s.append(chars[pos])

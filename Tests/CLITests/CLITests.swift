@@ -1,0 +1,60 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// End-to-end: runs the built `dlsmith` binary.
+@Suite(.serialized) struct CLITests {}
+
+extension CLITests {
+  /// Same seed, two processes: identical file bytes (Swift's per-process hash seed must not leak).
+  @Test func generateIsDeterministicAcrossProcesses() throws {
+    let dir = temporaryDirectory()
+    let a = dir.appendingPathComponent("a.dlsmith.json").path
+    let b = dir.appendingPathComponent("b.dlsmith.json").path
+    for seed in ["7", "12345"] {
+      let r1 = try runDLSmith(["generate", "--seed", seed, "--nodes", "10", "-o", a])
+      let r2 = try runDLSmith(["generate", "--seed", seed, "--nodes", "10", "-o", b])
+      #expect(r1.status == 0 && r2.status == 0, "\(r1.stderr)")
+      let da = try Data(contentsOf: URL(fileURLWithPath: a)), db = try Data(contentsOf: URL(fileURLWithPath: b))
+      #expect(da == db)
+      #expect(!da.isEmpty)
+    }
+  }
+
+  @Test func generateThenRun() throws {
+    let path = temporaryDirectory().appendingPathComponent("m.dlsmith.json").path
+    #expect(try runDLSmith(["generate", "--seed", "7", "--nodes", "10", "-o", path]).status == 0)
+    let run = try runDLSmith(["run", path, "--backend", "reference"])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(String(decoding: run.stdout, as: UTF8.self).contains(" f32 min "))
+  }
+
+  @Test func usageErrorsExit64() throws {
+    #expect(try runDLSmith(["generate", "--nodes", "0"]).status == 64)
+    #expect(try runDLSmith(["generate", "--frobnicate"]).status == 64)
+    #expect(try runDLSmith(["generate", "--dtype", "f8"]).status == 64)
+    #expect(try runDLSmith(["generate", "--ops", "nope"]).status == 64)
+    #expect(try runDLSmith(["run", "x.json", "--backend", "nope"]).status == 64)
+  }
+
+  @Test func badModelFilesExit1WithTheFileName() throws {
+    let dir = temporaryDirectory()
+    let path = dir.appendingPathComponent("bad.dlsmith.json").path
+    try Data("{\"format\": \"dlsmith.graph\", \"version\": 1, \"inputs\": [".utf8).write(to: URL(fileURLWithPath: path))
+    let r = try runDLSmith(["run", path])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains(path))
+    let missing = try runDLSmith(["run", dir.appendingPathComponent("none.json").path])
+    #expect(missing.status == 1)
+    #expect(missing.stderr.contains("none.json"))
+  }
+
+  @Test func opsListsTheCatalogue() throws {
+    let r = try runDLSmith(["ops", "--json"])
+    #expect(r.status == 0)
+    let list = try JSONSerialization.jsonObject(with: r.stdout) as? [[String: Any]]
+    #expect((list?.count ?? 0) >= 60)
+    let conv = list?.first { $0["id"] as? String == "conv2d" }
+    #expect(conv?["rule"] != nil)
+  }
+}
