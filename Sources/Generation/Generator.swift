@@ -14,12 +14,14 @@ public struct GenerationStats: Sendable {
   public var rejectedUnsolved = 0
   public var rejectedValues = 0
   public var fastPathSolved = 0
+  public var provedInfeasible = 0
   public var solverCalls = 0
   public var solverContexts = 0
   public var solverSat = 0
   public var solverUnknown = 0
   /// Wall time spent in the Z3 fallback, including context creation.
   public var solverSeconds = 0.0
+  public var contextSeconds = 0.0
   public init() {}
 }
 
@@ -544,14 +546,20 @@ extension State {
     if variables.isEmpty {
       return constraints.allSatisfy({ $0.evaluated(in: [:]) }) ? [:] : nil
     }
-    if let s = gen.residual.solve(constraints, variables, &rng) {
+    switch gen.residual.solve(constraints, variables, &rng) {
+    case .solved(let s):
       gen.stats.fastPathSolved += 1
       return s
+    case .infeasible:
+      // Propagation proved it (e.g. a kept reduced dim of 1 against 5): no solver needed.
+      gen.stats.provedInfeasible += 1
+      return nil
+    case .unknown: break
     }
-    // A constraint that folds to false needs no solver (e.g. a kept reduced dim of 1 against 5).
-    if constraints.contains(where: { $0 == .constant(false) }) { return nil }
     if smt == nil {
       gen.stats.solverContexts += 1
+      let t0 = ContinuousClock.now
+      defer { gen.stats.contextSeconds += (ContinuousClock.now - t0) / .seconds(1) }
       smt = SMTSolver(timeoutMilliseconds: options.solverTimeoutMilliseconds, seed: UInt32(truncatingIfNeeded: rng.next()))
     }
     var preferences: [Constraint] = []

@@ -21,7 +21,7 @@ public struct GeneratorOptions: Sendable {
   /// (produce an existing graph input).
   public var forwardProbability = 0.75
   /// Per-check budget of the Z3 fallback.
-  public var solverTimeoutMilliseconds = 200
+  public var solverTimeoutMilliseconds = 20
 
   public init() {}
 

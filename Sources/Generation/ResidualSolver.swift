@@ -16,14 +16,25 @@ import Tensors
 struct ResidualSolver {
   var tries = 8
 
-  func solve(_ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64) -> [String: Int]? {
-    for _ in 0..<tries {
-      if let s = attempt(constraints, variables, &rng) { return s }
-    }
-    return nil
+  enum Result {
+    case solved([String: Int])
+    /// Propagation alone (before any random choice) found a contradiction: no solution exists.
+    case infeasible
+    /// Every try failed; a complete solver may still find a solution.
+    case unknown
   }
 
-  private func attempt(_ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64) -> [String: Int]? {
+  func solve(_ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64) -> Result {
+    for _ in 0..<tries {
+      var decided = false
+      if let s = attempt(constraints, variables, &rng, decided: &decided) { return .solved(s) }
+      if !decided { return .infeasible }
+    }
+    return .unknown
+  }
+
+  /// One randomized try; `decided` tells whether it made a random choice before failing.
+  private func attempt(_ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64, decided: inout Bool) -> [String: Int]? {
     var env: [String: Int] = [:]
     var lo: [String: Int] = [:]
     var hi: [String: Int] = [:]
@@ -76,12 +87,14 @@ struct ResidualSolver {
         case .or(let options) = pending[i]
       {
         pending[i] = rng.pick(options)
+        decided = true
         continue
       }
       guard let v = variables.first(where: { env[$0.name] == nil }) else {
         return pending.allSatisfy { $0.evaluated { env[$0] } } ? env : nil
       }
       let (l, h) = (lo[v.name]!, hi[v.name]!)
+      decided = true
       if let divisors = Self.divisorHint(v.name, pending, l, h), !divisors.isEmpty {
         env[v.name] = rng.pick(divisors)
       } else {
@@ -185,6 +198,11 @@ struct ResidualSolver {
   static func bound(_ e: Dim, _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
     let big = 1 << 50
     func clip(_ x: Int) -> Int { Swift.max(-big, Swift.min(big, x)) }
+    if let (terms, k) = linear(e), terms.count > 1,
+      terms.allSatisfy({ lo[$0.1] != nil && env[$0.1] == nil && abs(lo[$0.1]!) < big && abs(hi[$0.1]!) < big })
+    {
+      return boundLinear(terms, a - k, b - k, lo: &lo, hi: &hi)
+    }
     switch e {
     case .symbol(let s):
       guard let l0 = lo[s], let h0 = hi[s], env[s] == nil else { return false }
@@ -224,6 +242,66 @@ struct ResidualSolver {
     default: break
     }
     return false
+  }
+
+  /// `e` as `sum(c_i * x_i) + k` with distinct symbols and small coefficients, if it is linear.
+  static func linear(_ e: Dim) -> ([(Int, String)], Int)? {
+    var terms: [(Int, String)] = []
+    var constant = 0
+    func walk(_ d: Dim, _ sign: Int) -> Bool {
+      switch d {
+      case .constant(let v):
+        constant += sign * v
+        return abs(v) < 1 << 40
+      case .symbol(let s):
+        terms.append((sign, s))
+        return true
+      case .add(let x, let y): return walk(x, sign) && walk(y, sign)
+      case .sub(let x, let y): return walk(x, sign) && walk(y, -sign)
+      case .mul(let x, let y):
+        if let k = y.constantValue, abs(k) < 1 << 20 { return walk(x, sign * k) }
+        if let k = x.constantValue, abs(k) < 1 << 20 { return walk(y, sign * k) }
+        return false
+      default: return false
+      }
+    }
+    guard walk(e, 1) else { return nil }
+    var merged: [(Int, String)] = []
+    for (c, s) in terms {
+      if let i = merged.firstIndex(where: { $0.1 == s }) { merged[i].0 += c } else { merged.append((c, s)) }
+    }
+    return (merged.filter { $0.0 != 0 }, constant)
+  }
+
+  /// Bounds propagation for `sum(c_i * x_i)` in `a...b`: each term lies in the target interval
+  /// minus the others' extreme contributions.
+  static func boundLinear(_ terms: [(Int, String)], _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int]) -> Bool {
+    let big = 1 << 50
+    func range(_ t: (Int, String)) -> (Int, Int) {
+      let (c, s) = t
+      let (x, y) = (c * lo[s]!, c * hi[s]!)
+      return (Swift.min(x, y), Swift.max(x, y))
+    }
+    var changed = false
+    let total = terms.map(range).reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
+    for t in terms {
+      let (tmin, tmax) = range(t)
+      let restMin = total.0 - tmin, restMax = total.1 - tmax
+      // c * x in [a - restMax, b - restMin]
+      let p = a <= -big ? -big : a - restMax
+      let q = b >= big ? big : b - restMin
+      let (c, s) = t
+      let (u, v) = c > 0 ? (p, q) : (-q, -p)
+      let k = abs(c)
+      let newLo = Swift.max(lo[s]!, u <= -big ? lo[s]! : -floorDivide(-u, k)!)
+      let newHi = Swift.min(hi[s]!, v >= big ? hi[s]! : floorDivide(v, k)!)
+      if newLo != lo[s]! || newHi != hi[s]! {
+        lo[s] = newLo
+        hi[s] = newHi
+        changed = true
+      }
+    }
+    return changed
   }
 
   /// Each factor of `k * x * y * ... <= upper` is at most upper / (k * the others' lower bounds).

@@ -125,7 +125,7 @@ extension OperatorSpec {
       id: "reshape", family: .shape,
       doc: "The same elements in row-major order with the target `shape` (1 to 4 entries, each >= 1; no -1 or 0 placeholders). The product of `shape` must equal the element count of x. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(0...6), .any)],
-      attributes: [AttributeSpec("shape", .ints(.chosen(1...4), 1...64))],
+      attributes: [AttributeSpec("shape", .ints(.chosen(1...4), 1...65536))],
       rule: { c in
         let shape = c.ints("shape")
         guard (1...4).contains(shape.count) else { return nil }

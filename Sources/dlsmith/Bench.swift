@@ -68,7 +68,7 @@ struct BenchGenerate: ParsableCommand {
     print(String(format: "valid: %d/%d (%.1f%%), finite outputs: %d/%d (%.1f%%)", valid, count, 100.0 * Double(valid) / Double(count), finite, count, 100.0 * Double(finite) / Double(count)))
     let per1000 = 1000.0 / Double(count)
     print(String(format: "diversity: %d operators used, %d distinct operator pairs, %d distinct shapes (%.0f pairs and %.0f shapes per 1,000 models)", opsUsed.count, pairs.count, shapes.count, Double(pairs.count) * per1000, Double(shapes.count) * per1000))
-    print("insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) by propagation/sampling, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown, \(s.solverContexts) contexts, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range")
+    print("insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) solved by propagation/sampling, \(s.provedInfeasible) proved infeasible, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown,  \(s.solverContexts) contexts in \(String(format: "%.2f", s.contextSeconds)) s, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range")
     for f in failures { log("invalid: \(f)") }
   }
 }
