@@ -36,14 +36,17 @@ public struct ReferenceBackend: Backend {
   }
 
   /// Runs and also returns every intermediate value (for minimization and diagnosis).
-  public func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool) throws(BackendError) -> (outputs: [Tensor], values: [ValueID: Tensor]) {
+  public func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool) throws(BackendError) -> (
+    outputs: [Tensor], values: [ValueID: Tensor]
+  ) {
     guard inputs.count == graph.inputs.count else {
       throw BackendError(.execute, "expected \(graph.inputs.count) inputs, got \(inputs.count)")
     }
     var values: [ValueID: Tensor] = [:]
     for (decl, t) in zip(graph.inputs, inputs) {
       guard t.shape == decl.type.shape, t.dtype == decl.type.dtype else {
-        throw BackendError(.execute, "input %\(decl.id) is \(t.shape) \(t.dtype.rawValue), expected \(decl.type)")
+        throw BackendError(
+          .execute, "input %\(decl.id) is \(t.shape) \(t.dtype.rawValue), expected \(decl.type)")
       }
       values[decl.id] = t
     }
@@ -64,11 +67,16 @@ public struct ReferenceBackend: Backend {
       }
       let results = spec.evaluate(args, attributes: node.attributes)
       guard results.count == node.outputs.count else {
-        throw BackendError(.execute, "node \(index) (\(node.op)): kernel gave \(results.count) outputs, expected \(node.outputs.count)")
+        throw BackendError(
+          .execute,
+          "node \(index) (\(node.op)): kernel gave \(results.count) outputs, expected \(node.outputs.count)")
       }
       for (k, r) in results.enumerated() {
         guard r.shape == node.types[k].shape, r.dtype == node.types[k].dtype else {
-          throw BackendError(.execute, "node \(index) (\(node.op)): kernel gave \(r.shape) \(r.dtype.rawValue), declared \(node.types[k])")
+          throw BackendError(
+            .execute,
+            "node \(index) (\(node.op)): kernel gave \(r.shape) \(r.dtype.rawValue), declared \(node.types[k])"
+          )
         }
         values[node.outputs[k]] = r
       }

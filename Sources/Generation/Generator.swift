@@ -234,7 +234,9 @@ extension State {
   }
 
   /// Samples concrete attributes and names symbolic ones.
-  mutating func attributes(_ spec: OperatorSpec, ranks: [Int], outputDType: DType?) -> (SymbolicAttributes, [Variable])? {
+  mutating func attributes(_ spec: OperatorSpec, ranks: [Int], outputDType: DType?) -> (
+    SymbolicAttributes, [Variable]
+  )? {
     var attrs = SymbolicAttributes()
     var vars: [Variable] = []
     func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
@@ -247,9 +249,15 @@ extension State {
         let n: Int
         switch length {
         case .fixed(let k): n = k
-        case .rank(let i): guard let k = rank(i) else { return nil }; n = k
-        case .spatial(let i): guard let k = rank(i), k >= 2 else { return nil }; n = k - 2
-        case .twiceSpatial(let i): guard let k = rank(i), k >= 2 else { return nil }; n = 2 * (k - 2)
+        case .rank(let i):
+          guard let k = rank(i) else { return nil }
+          n = k
+        case .spatial(let i):
+          guard let k = rank(i), k >= 2 else { return nil }
+          n = k - 2
+        case .twiceSpatial(let i):
+          guard let k = rank(i), k >= 2 else { return nil }
+          n = 2 * (k - 2)
         case .chosen(let c): n = rng.int(in: c.lowerBound...Swift.min(c.upperBound, options.maxRank))
         }
         let names = (0..<n).map { "@\(a.name).\($0)" }
@@ -304,7 +312,9 @@ extension State {
     // Prefer values nobody consumes yet, so models grow deep rather than wide.
     let unused = candidates.filter { slots[$0]!.uses == 0 && slots[$0]!.kind == .node }
     let pick = (!unused.isEmpty && rng.chance(0.7)) ? rng.pick(unused) : rng.pick(candidates)
-    var operands = [Operand(existing: pick, dtype: slots[pick]!.type.dtype, dims: slots[pick]!.type.shape.map(Dim.constant))]
+    var operands = [
+      Operand(existing: pick, dtype: slots[pick]!.type.dtype, dims: slots[pick]!.type.shape.map(Dim.constant))
+    ]
     guard let dtypes = chooseDTypes(spec, fixed: [0: operands[0].dtype], output: nil) else {
       gen.stats.rejectedSignature += 1
       return false
@@ -322,7 +332,8 @@ extension State {
       }
       if input.role == .data, !reuse.isEmpty, rng.chance(0.5) {
         let id = rng.pick(reuse)
-        operands.append(Operand(existing: id, dtype: dtypes[i], dims: slots[id]!.type.shape.map(Dim.constant)))
+        operands.append(
+          Operand(existing: id, dtype: dtypes[i], dims: slots[id]!.type.shape.map(Dim.constant)))
       } else {
         let r = rng.int(in: allowed)
         let names = (0..<r).map { "x\(i).\($0)" }
@@ -357,7 +368,8 @@ extension State {
         return false
       }
       // Elementwise-like ops usually keep the rank: bias the first operand toward it.
-      let r = (i == 0 && allowed.contains(t.shape.count) && rng.chance(0.5)) ? t.shape.count : rng.int(in: allowed)
+      let r =
+        (i == 0 && allowed.contains(t.shape.count) && rng.chance(0.5)) ? t.shape.count : rng.int(in: allowed)
       let names = (0..<r).map { "x\(i).\($0)" }
       vars += names.map { Variable($0, 1...options.maxDim) }
       operands.append(Operand(existing: nil, dtype: dtypes[i], dims: names.map(Dim.symbol)))
@@ -376,7 +388,8 @@ extension State {
       gen.stats.rejectedSignature += 1
       return false
     }
-    let context = RuleContext(inputs: operands.map(\.dims), dtypes: operands.map(\.dtype), attributes: symAttrs)
+    let context = RuleContext(
+      inputs: operands.map(\.dims), dtypes: operands.map(\.dtype), attributes: symAttrs)
     guard let rule = spec.rule(context), !rule.outputs.isEmpty,
       rule.outputs.allSatisfy({ $0.count <= options.maxRank })
     else {
@@ -425,12 +438,17 @@ extension State {
       guard s.allSatisfy({ ($0 ?? 0) >= 1 }) else { return false }
       outShapes.append(s.map { $0! })
     }
-    guard let outDTypes = spec.outputDTypes(inputs: operands.map(\.dtype), attributes: attributes, count: outShapes.count) else {
+    guard
+      let outDTypes = spec.outputDTypes(
+        inputs: operands.map(\.dtype), attributes: attributes, count: outShapes.count)
+    else {
       gen.stats.rejectedSignature += 1
       return false
     }
     var newBytes = 0
-    for (op, s) in zip(operands, shapes) where op.existing == nil { newBytes += TensorType(op.dtype, s).byteCount }
+    for (op, s) in zip(operands, shapes) where op.existing == nil {
+      newBytes += TensorType(op.dtype, s).byteCount
+    }
     for (d, s) in zip(outDTypes, outShapes) { newBytes += TensorType(d, s).byteCount }
     guard totalBytes + newBytes <= options.maxTotalBytes else { return false }
 
@@ -457,7 +475,9 @@ extension State {
     }
     let outRanges = spec.range(valueContext, inRanges)
     guard outRanges.count >= outShapes.count,
-      zip(outDTypes, outRanges).allSatisfy({ d, r in !r.lo.isNaN && !r.hi.isNaN && r.lo <= r.hi && r.magnitude <= State.cap(d) })
+      zip(outDTypes, outRanges).allSatisfy({ d, r in
+        !r.lo.isNaN && !r.hi.isNaN && r.lo <= r.hi && r.magnitude <= State.cap(d)
+      })
     else {
       gen.stats.rejectedValues += 1
       return false
@@ -484,11 +504,13 @@ extension State {
     for k in 0..<outShapes.count {
       let id = (k == 0 ? target : nil) ?? next.newID()
       let uses = target != nil ? slots[id]!.uses : 0
-      next.slots[id] = Slot(type: TensorType(outDTypes[k], outShapes[k]), range: outRanges[k], kind: .node, uses: uses)
+      next.slots[id] = Slot(
+        type: TensorType(outDTypes[k], outShapes[k]), range: outRanges[k], kind: .node, uses: uses)
       outputIDs.append(id)
     }
-    let node = Node(op: spec.id, inputs: inputIDs, outputs: outputIDs, attributes: attributes,
-                    types: zip(outDTypes, outShapes).map { TensorType($0, $1) })
+    let node = Node(
+      op: spec.id, inputs: inputIDs, outputs: outputIDs, attributes: attributes,
+      types: zip(outDTypes, outShapes).map { TensorType($0, $1) })
     if let target {
       next.order.removeAll { $0 == target }
       next.nodes.insert(node, at: 0)
@@ -514,7 +536,9 @@ extension State {
     } else {
       preferred = role == .weight ? State.defaultWeightRange : State.defaultDataRange
     }
-    guard var r = domain.map({ $0.freshRange(preferred: preferred, negativeSide: rng.chance(0.5)) }) ?? preferred else { return nil }
+    guard
+      var r = domain.map({ $0.freshRange(preferred: preferred, negativeSide: rng.chance(0.5)) }) ?? preferred
+    else { return nil }
     if dtype.isInteger {
       r = Interval(r.lo.rounded(.up), r.hi.rounded(.down))
       if r.lo > r.hi || !(domain?.contains(r) ?? true) { return nil }
@@ -525,16 +549,20 @@ extension State {
   /// Recomputes every node's value ranges in order; false if a domain or cap is now violated.
   mutating func repropagate() -> Bool {
     for node in nodes {
-      guard let spec = options.operators.first(where: { $0.id == node.op }) ?? Catalogue.spec(node.op) else { return false }
+      guard let spec = options.operators.first(where: { $0.id == node.op }) ?? Catalogue.spec(node.op) else {
+        return false
+      }
       let ins = node.inputs.map { slots[$0]! }
-      let ctx = ValueContext(shapes: ins.map(\.type.shape), dtypes: ins.map(\.type.dtype), attributes: node.attributes)
+      let ctx = ValueContext(
+        shapes: ins.map(\.type.shape), dtypes: ins.map(\.type.dtype), attributes: node.attributes)
       let domains = spec.domain(ctx)
       for (i, s) in ins.enumerated() where i < domains.count {
         if let d = domains[i], !d.contains(s.range) { return false }
       }
       let outs = spec.range(ctx, ins.map(\.range))
       for (k, o) in node.outputs.enumerated() {
-        guard k < outs.count, outs[k].lo <= outs[k].hi, outs[k].magnitude <= State.cap(node.types[k].dtype) else { return false }
+        guard k < outs.count, outs[k].lo <= outs[k].hi, outs[k].magnitude <= State.cap(node.types[k].dtype)
+        else { return false }
         slots[o]!.range = outs[k]
       }
     }
@@ -542,7 +570,9 @@ extension State {
   }
 
   /// Fast path first, then Z3 with random bin preferences.
-  mutating func residual(_ constraints: [Constraint], _ variables: [Variable], _ gen: inout Generator) -> [String: Int]? {
+  mutating func residual(_ constraints: [Constraint], _ variables: [Variable], _ gen: inout Generator)
+    -> [String: Int]?
+  {
     if variables.isEmpty {
       return constraints.allSatisfy({ $0.evaluated(in: [:]) }) ? [:] : nil
     }
@@ -560,7 +590,8 @@ extension State {
       gen.stats.solverContexts += 1
       let t0 = ContinuousClock.now
       defer { gen.stats.contextSeconds += (ContinuousClock.now - t0) / .seconds(1) }
-      smt = SMTSolver(timeoutMilliseconds: options.solverTimeoutMilliseconds, seed: UInt32(truncatingIfNeeded: rng.next()))
+      smt = SMTSolver(
+        timeoutMilliseconds: options.solverTimeoutMilliseconds, seed: UInt32(truncatingIfNeeded: rng.next()))
     }
     var preferences: [Constraint] = []
     for v in variables where rng.chance(0.5) {
@@ -572,7 +603,8 @@ extension State {
     gen.stats.solverCalls += 1
     let started = ContinuousClock.now
     defer { gen.stats.solverSeconds += (ContinuousClock.now - started) / .seconds(1) }
-    guard let smt, let outcome = try? smt.solve(constraints, variables: variables, preferences: preferences) else { return nil }
+    guard let smt, let outcome = try? smt.solve(constraints, variables: variables, preferences: preferences)
+    else { return nil }
     switch outcome {
     case .sat(let s):
       gen.stats.solverSat += 1

@@ -26,7 +26,9 @@ public struct GeneratorOptions: Sendable {
   public init() {}
 
   /// Keeps only `include` (if non-empty) minus `exclude`; unknown names are returned as errors.
-  public static func selectOperators(include: [String], exclude: [String], from all: [OperatorSpec] = Catalogue.all) -> Result<[OperatorSpec], UnknownOperators> {
+  public static func selectOperators(
+    include: [String], exclude: [String], from all: [OperatorSpec] = Catalogue.all
+  ) -> Result<[OperatorSpec], UnknownOperators> {
     let known = Set(all.map(\.id))
     let unknown = (include + exclude).filter { !known.contains($0) }
     if !unknown.isEmpty { return .failure(UnknownOperators(names: unknown)) }
@@ -37,5 +39,7 @@ public struct GeneratorOptions: Sendable {
 
 public struct UnknownOperators: Error, CustomStringConvertible {
   public let names: [String]
-  public var description: String { "unknown operator(s): \(names.joined(separator: ", ")) (see `dlsmith ops`)" }
+  public var description: String {
+    "unknown operator(s): \(names.joined(separator: ", ")) (see `dlsmith ops`)"
+  }
 }

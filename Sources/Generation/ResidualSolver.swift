@@ -34,7 +34,9 @@ struct ResidualSolver {
   }
 
   /// One randomized try; `decided` tells whether it made a random choice before failing.
-  private func attempt(_ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64, decided: inout Bool) -> [String: Int]? {
+  private func attempt(
+    _ constraints: [Constraint], _ variables: [Variable], _ rng: inout SplitMix64, decided: inout Bool
+  ) -> [String: Int]? {
     var env: [String: Int] = [:]
     var lo: [String: Int] = [:]
     var hi: [String: Int] = [:]
@@ -114,7 +116,8 @@ struct ResidualSolver {
     let top = Int.bitWidth - hi.leadingZeroBitCount
     let bottom = Int.bitWidth - lo.leadingZeroBitCount
     let e = rng.int(in: (bottom - 1)...(top - 1))
-    let a = Swift.max(lo, 1 << e), b = Swift.min(hi, (1 << (e + 1)) - 1)
+    let a = Swift.max(lo, 1 << e)
+    let b = Swift.min(hi, (1 << (e + 1)) - 1)
     return a <= b ? rng.int(in: a...b) : rng.int(in: lo...hi)
   }
 
@@ -160,8 +163,11 @@ struct ResidualSolver {
   /// Narrows unknowns' domains from a comparison with a constant side: pushes the interval the
   /// expression must lie in through `+ k`, `- k`, `* k` and `/ k` (constant `k`) down to a lone
   /// unknown, and bounds each factor of a pure product of unknowns from above.
-  static func tighten(_ op: Comparison, _ l: Dim, _ r: Dim, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
-    let e: Dim, c: Int
+  static func tighten(
+    _ op: Comparison, _ l: Dim, _ r: Dim, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]
+  ) -> Bool {
+    let e: Dim
+    let c: Int
     var op = op
     if let k = r.constantValue {
       (e, c) = (l, k)
@@ -179,7 +185,8 @@ struct ResidualSolver {
     }
     let big = 1 << 50
     guard abs(c) < big else { return false }
-    var a = -big, b = big
+    var a = -big
+    var b = big
     switch op {
     case .eq: (a, b) = (c, c)
     case .le: b = c
@@ -195,11 +202,14 @@ struct ResidualSolver {
   }
 
   /// Restricts `e` to `a...b` (either side may be ±2^50, meaning unbounded).
-  static func bound(_ e: Dim, _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
+  static func bound(
+    _ e: Dim, _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]
+  ) -> Bool {
     let big = 1 << 50
     func clip(_ x: Int) -> Int { Swift.max(-big, Swift.min(big, x)) }
     if let (terms, k) = linear(e), terms.count > 1,
-      terms.allSatisfy({ lo[$0.1] != nil && env[$0.1] == nil && abs(lo[$0.1]!) < big && abs(hi[$0.1]!) < big })
+      terms.allSatisfy({ lo[$0.1] != nil && env[$0.1] == nil && abs(lo[$0.1]!) < big && abs(hi[$0.1]!) < big }
+      )
     {
       return boundLinear(terms, a - k, b - k, lo: &lo, hi: &hi)
     }
@@ -226,8 +236,9 @@ struct ResidualSolver {
     case .floorDiv(let x, let y):
       guard let k = y.constantValue, k > 0, k < big else { return false }
       // floor(v / k) in [a, b]  <=>  v in [a*k, b*k + k - 1].
-      return bound(x, clip(a.multipliedReportingOverflow(by: k).overflow ? -big : a * k),
-                   clip(b.multipliedReportingOverflow(by: k).overflow ? big : b * k + k - 1), lo: &lo, hi: &hi, env: env)
+      return bound(
+        x, clip(a.multipliedReportingOverflow(by: k).overflow ? -big : a * k),
+        clip(b.multipliedReportingOverflow(by: k).overflow ? big : b * k + k - 1), lo: &lo, hi: &hi, env: env)
     case .max(let x, let y):
       // max(k, v) in [a, b]: v <= b, and v >= a when k < a.
       let (k, v): (Int?, Dim) = x.constantValue != nil ? (x.constantValue, y) : (y.constantValue, x)
@@ -275,7 +286,9 @@ struct ResidualSolver {
 
   /// Bounds propagation for `sum(c_i * x_i)` in `a...b`: each term lies in the target interval
   /// minus the others' extreme contributions.
-  static func boundLinear(_ terms: [(Int, String)], _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int]) -> Bool {
+  static func boundLinear(
+    _ terms: [(Int, String)], _ a: Int, _ b: Int, lo: inout [String: Int], hi: inout [String: Int]
+  ) -> Bool {
     let big = 1 << 50
     func range(_ t: (Int, String)) -> (Int, Int) {
       let (c, s) = t
@@ -286,7 +299,8 @@ struct ResidualSolver {
     let total = terms.map(range).reduce((0, 0)) { ($0.0 + $1.0, $0.1 + $1.1) }
     for t in terms {
       let (tmin, tmax) = range(t)
-      let restMin = total.0 - tmin, restMax = total.1 - tmax
+      let restMin = total.0 - tmin
+      let restMax = total.1 - tmax
       // c * x in [a - restMax, b - restMin]
       let p = a <= -big ? -big : a - restMax
       let q = b >= big ? big : b - restMin
@@ -305,7 +319,10 @@ struct ResidualSolver {
   }
 
   /// Each factor of `k * x * y * ... <= upper` is at most upper / (k * the others' lower bounds).
-  static func boundProduct(_ k: Int, _ syms: [String], upper: Int, lo: inout [String: Int], hi: inout [String: Int], env: [String: Int]) -> Bool {
+  static func boundProduct(
+    _ k: Int, _ syms: [String], upper: Int, lo: inout [String: Int], hi: inout [String: Int],
+    env: [String: Int]
+  ) -> Bool {
     guard k > 0, Set(syms).count == syms.count,
       syms.allSatisfy({ lo[$0] != nil && env[$0] == nil && lo[$0]! >= 1 })
     else { return false }
@@ -330,8 +347,16 @@ struct ResidualSolver {
     for c in pending {
       guard case .compare(.eq, let l, let r) = c else { continue }
       let (e, target): (Dim, Int)
-      if let t = r.constantValue { (e, target) = (l, t) } else if let t = l.constantValue { (e, target) = (r, t) } else { continue }
-      guard let (k, syms) = product(e), syms.contains(name), k > 0, target > 0, target % k == 0 else { continue }
+      if let t = r.constantValue {
+        (e, target) = (l, t)
+      } else if let t = l.constantValue {
+        (e, target) = (r, t)
+      } else {
+        continue
+      }
+      guard let (k, syms) = product(e), syms.contains(name), k > 0, target > 0, target % k == 0 else {
+        continue
+      }
       let n = target / k
       var ds: [Int] = []
       var d = 1

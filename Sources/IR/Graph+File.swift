@@ -58,10 +58,15 @@ extension Graph {
       throw IRError(.malformedFile, "not a JSON object (\(Graph.describe(error)))")
     }
     guard header.format == Graph.fileFormat else {
-      throw IRError(.unsupportedFormat, "format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(Graph.fileFormat)'")
+      throw IRError(
+        .unsupportedFormat,
+        "format is \(header.format.map { "'\($0)'" } ?? "missing"), expected '\(Graph.fileFormat)'")
     }
     guard header.version == Graph.fileVersion else {
-      throw IRError(.unsupportedFormat, "version \(header.version.map(String.init) ?? "missing") is not supported (this build reads version \(Graph.fileVersion))")
+      throw IRError(
+        .unsupportedFormat,
+        "version \(header.version.map(String.init) ?? "missing") is not supported (this build reads version \(Graph.fileVersion))"
+      )
     }
     do {
       let file = try decoder.decode(File.self, from: data)
@@ -107,8 +112,10 @@ extension Graph {
     case DecodingError.dataCorrupted(let c):
       let under = (c.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
       return "corrupt data at \(path(c.codingPath)): \(under ?? c.debugDescription)"
-    case DecodingError.keyNotFound(let k, let c): return "missing key '\(k.stringValue)' at \(path(c.codingPath))"
-    case DecodingError.typeMismatch(let t, let c): return "expected \(t) at \(path(c.codingPath)): \(c.debugDescription)"
+    case DecodingError.keyNotFound(let k, let c):
+      return "missing key '\(k.stringValue)' at \(path(c.codingPath))"
+    case DecodingError.typeMismatch(let t, let c):
+      return "expected \(t) at \(path(c.codingPath)): \(c.debugDescription)"
     case DecodingError.valueNotFound(let t, let c): return "missing \(t) value at \(path(c.codingPath))"
     default: return "\(error)"
     }

@@ -23,7 +23,8 @@ extension Graph {
       let args = n.inputs.map { "%\($0)" }.joined(separator: ", ")
       let attrs = n.attributes.values.keys.sorted().map { "\($0): \(n.attributes.values[$0]!)" }
       let attrText = attrs.isEmpty ? "" : " {\(attrs.joined(separator: ", "))}"
-      lines.append("\(lhs) = \(n.op)(\(args))\(attrText) : \(n.types.map(\.description).joined(separator: ", "))")
+      lines.append(
+        "\(lhs) = \(n.op)(\(args))\(attrText) : \(n.types.map(\.description).joined(separator: ", "))")
     }
     lines.append("return " + outputs.map { "%\($0)" }.joined(separator: ", "))
     return lines.joined(separator: "\n") + "\n"

@@ -11,13 +11,15 @@ extension Constant {
 
 /// Uniform values in `range`, rounded into `dtype`: floats uniform then rounded (and clamped back
 /// into the range), integers uniform over the integers in the range, bools fair coin flips.
-public func sampleTensor(_ dtype: DType, _ shape: [Int], _ range: Interval, _ rng: inout SplitMix64) -> Tensor {
+public func sampleTensor(_ dtype: DType, _ shape: [Int], _ range: Interval, _ rng: inout SplitMix64) -> Tensor
+{
   let n = shape.reduce(1, *)
   var values = [Double](repeating: 0, count: n)
   if dtype == .bool {
     for i in 0..<n { values[i] = rng.chance(0.5) ? 1 : 0 }
   } else if dtype.isInteger {
-    let lo = Int(range.lo.rounded(.up)), hi = Swift.max(lo, Int(range.hi.rounded(.down)))
+    let lo = Int(range.lo.rounded(.up))
+    let hi = Swift.max(lo, Int(range.hi.rounded(.down)))
     for i in 0..<n { values[i] = Double(rng.int(in: lo...hi)) }
   } else {
     for i in 0..<n {

@@ -54,7 +54,9 @@ extension Graph {
       throw IRError(.limits, "\(nodes.count) nodes exceed the limit of \(limits.maxNodes)")
     }
     for i in inputs {
-      guard i.range.lo <= i.range.hi else { throw IRError(.limits, "input %\(i.id) has an empty range \(i.range)") }
+      guard i.range.lo <= i.range.hi else {
+        throw IRError(.limits, "input %\(i.id) has an empty range \(i.range)")
+      }
       try define(i.id, i.type, "input")
     }
     for c in constants {
@@ -78,19 +80,25 @@ extension Graph {
     node: Node, index: Int, defined: [ValueID: TensorType], lookup: OperatorLookup
   ) throws(IRError) {
     let at = "node \(index) (\(node.op))"
-    guard let spec = lookup(node.op) else { throw IRError(.unknownOperator, "\(at): unknown operator '\(node.op)'") }
+    guard let spec = lookup(node.op) else {
+      throw IRError(.unknownOperator, "\(at): unknown operator '\(node.op)'")
+    }
     guard node.inputs.count == spec.inputs.count else {
       throw IRError(.arity, "\(at): takes \(spec.inputs.count) inputs, has \(node.inputs.count)")
     }
     var inTypes: [TensorType] = []
     for v in node.inputs {
-      guard let t = defined[v] else { throw IRError(.undefinedValue, "\(at): input %\(v) is not defined before use") }
+      guard let t = defined[v] else {
+        throw IRError(.undefinedValue, "\(at): input %\(v) is not defined before use")
+      }
       inTypes.append(t)
     }
     let ranks = inTypes.map(\.shape.count)
     for (i, input) in spec.inputs.enumerated() {
-      guard let allowed = input.ranks.allowed(Array(ranks[..<i]), maxRank: 8), allowed.contains(ranks[i]) else {
-        throw IRError(.rank, "\(at): input \(input.name) has rank \(ranks[i]), which the operator does not accept")
+      guard let allowed = input.ranks.allowed(Array(ranks[..<i]), maxRank: 8), allowed.contains(ranks[i])
+      else {
+        throw IRError(
+          .rank, "\(at): input \(input.name) has rank \(ranks[i]), which the operator does not accept")
       }
     }
     let declared = Set(spec.attributes.map(\.name))
@@ -114,17 +122,25 @@ extension Graph {
       throw IRError(.shapeRule, "\(at): requirement \(p) fails for inputs \(inTypes)")
     }
     guard rule.outputs.count == node.outputs.count else {
-      throw IRError(.arity, "\(at): the rule gives \(rule.outputs.count) outputs, the node has \(node.outputs.count)")
+      throw IRError(
+        .arity, "\(at): the rule gives \(rule.outputs.count) outputs, the node has \(node.outputs.count)")
     }
-    guard let dtypes = spec.outputDTypes(inputs: inTypes.map(\.dtype), attributes: node.attributes, count: rule.outputs.count) else {
+    guard
+      let dtypes = spec.outputDTypes(
+        inputs: inTypes.map(\.dtype), attributes: node.attributes, count: rule.outputs.count)
+    else {
       throw IRError(.dtype, "\(at): input dtypes \(inTypes.map(\.dtype.rawValue)) are not accepted")
     }
     for (k, dims) in rule.outputs.enumerated() {
       let shape = dims.map { $0.evaluated(in: [:]) }
       let expected = node.types[k]
-      guard shape.allSatisfy({ $0 != nil }), shape.map({ $0! }) == expected.shape, dtypes[k] == expected.dtype else {
+      guard shape.allSatisfy({ $0 != nil }), shape.map({ $0! }) == expected.shape, dtypes[k] == expected.dtype
+      else {
         let got = shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", ")
-        throw IRError(.shapeMismatch, "\(at): output %\(node.outputs[k]) is declared \(expected) but the rule gives [\(got)] \(dtypes[k].rawValue)")
+        throw IRError(
+          .shapeMismatch,
+          "\(at): output %\(node.outputs[k]) is declared \(expected) but the rule gives [\(got)] \(dtypes[k].rawValue)"
+        )
       }
     }
   }

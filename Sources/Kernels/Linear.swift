@@ -9,7 +9,9 @@ extension Reference {
   fileprivate static func linearProduct(_ xs: [Int]) -> Int { xs.reduce(1, *) }
 
   /// Output size of a sliding window along one axis: `(size + pb + pe - d*(k-1) - 1) / s + 1`.
-  public static func slidingWindowCount(size: Int, kernel: Int, stride: Int, padBegin: Int, padEnd: Int, dilation: Int) -> Int {
+  public static func slidingWindowCount(
+    size: Int, kernel: Int, stride: Int, padBegin: Int, padEnd: Int, dilation: Int
+  ) -> Int {
     (size + padBegin + padEnd - dilation * (kernel - 1) - 1) / stride + 1
   }
 
@@ -19,10 +21,13 @@ extension Reference {
   /// `a[..., m, k] · b[..., k, n]`.
   public static func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
     precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands must have rank >= 2")
-    let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1]
-    let k2 = b.shape[b.rank - 2], n = b.shape[b.rank - 1]
+    let m = a.shape[a.rank - 2]
+    let k = a.shape[a.rank - 1]
+    let k2 = b.shape[b.rank - 2]
+    let n = b.shape[b.rank - 1]
     precondition(k == k2, "matmul: inner dims \(k) and \(k2) differ")
-    let aBatch = Array(a.shape.dropLast(2)), bBatch = Array(b.shape.dropLast(2))
+    let aBatch = Array(a.shape.dropLast(2))
+    let bBatch = Array(b.shape.dropLast(2))
     guard let batch = Shape.broadcast(aBatch, bBatch) else {
       preconditionFailure("matmul: batch dims \(aBatch) and \(bBatch) do not broadcast")
     }
@@ -30,7 +35,9 @@ extension Reference {
     let ob = broadcastOffsets(from: bBatch, to: batch)
     var out = [Double](repeating: 0, count: oa.count * m * n)
     for t in 0..<oa.count {
-      let aBase = oa[t] * m * k, bBase = ob[t] * k * n, oBase = t * m * n
+      let aBase = oa[t] * m * k
+      let bBase = ob[t] * k * n
+      let oBase = t * m * n
       for i in 0..<m {
         for j in 0..<n {
           var s = 0.0
@@ -48,8 +55,10 @@ extension Reference {
     _ a: Tensor, _ b: Tensor, _ c: Tensor, alpha: Double, beta: Double, transA: Bool, transB: Bool
   ) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "gemm: A and B must be matrices")
-    let m = transA ? a.shape[1] : a.shape[0], k = transA ? a.shape[0] : a.shape[1]
-    let kb = transB ? b.shape[1] : b.shape[0], n = transB ? b.shape[0] : b.shape[1]
+    let m = transA ? a.shape[1] : a.shape[0]
+    let k = transA ? a.shape[0] : a.shape[1]
+    let kb = transB ? b.shape[1] : b.shape[0]
+    let n = transB ? b.shape[0] : b.shape[1]
     precondition(k == kb, "gemm: inner dims \(k) and \(kb) differ")
     let oc = broadcastOffsets(from: c.shape, to: [m, n])
     var out = [Double](repeating: 0, count: m * n)
@@ -77,15 +86,23 @@ extension Reference {
   ) -> Tensor {
     let sp = x.rank - 2
     precondition(sp >= 1 && w.rank == x.rank, "conv: x and w must have the same rank >= 3")
-    let n = x.shape[0], c = x.shape[1], o = w.shape[0], cg = w.shape[1]
+    let n = x.shape[0]
+    let c = x.shape[1]
+    let o = w.shape[0]
+    let cg = w.shape[1]
     precondition(c % group == 0 && cg * group == c && o % group == 0, "conv: bad channels or group")
     let og = o / group
-    let inSp = Array(x.shape[2...]), kSp = Array(w.shape[2...])
+    let inSp = Array(x.shape[2...])
+    let kSp = Array(w.shape[2...])
     let outSp = (0..<sp).map {
-      slidingWindowCount(size: inSp[$0], kernel: kSp[$0], stride: strides[$0], padBegin: pads[$0], padEnd: pads[sp + $0], dilation: dilations[$0])
+      slidingWindowCount(
+        size: inSp[$0], kernel: kSp[$0], stride: strides[$0], padBegin: pads[$0], padEnd: pads[sp + $0],
+        dilation: dilations[$0])
     }
-    let xs = x.strides, ws = w.strides
-    let outCount = linearProduct(outSp), kCount = linearProduct(kSp)
+    let xs = x.strides
+    let ws = w.strides
+    let outCount = linearProduct(outSp)
+    let kCount = linearProduct(kSp)
     var out = [Double](repeating: 0, count: n * o * outCount)
     for b in 0..<n {
       for oc in 0..<o {
@@ -101,7 +118,10 @@ extension Reference {
               var inside = true
               for d in 0..<sp {
                 let pos = oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d]
-                if pos < 0 || pos >= inSp[d] { inside = false; break }
+                if pos < 0 || pos >= inSp[d] {
+                  inside = false
+                  break
+                }
                 xOff += pos * xs[2 + d]
               }
               if inside { s += x.storage[xOff] * w.storage[oc * ws[0] + icg * ws[1] + kp] }
@@ -123,17 +143,23 @@ extension Reference {
   ) -> Tensor {
     let sp = x.rank - 2
     precondition(sp >= 1 && w.rank == x.rank, "conv_transpose: x and w must have the same rank >= 3")
-    let n = x.shape[0], c = x.shape[1], og = w.shape[1]
+    let n = x.shape[0]
+    let c = x.shape[1]
+    let og = w.shape[1]
     precondition(w.shape[0] == c && c % group == 0, "conv_transpose: bad channels or group")
-    let cg = c / group, o = og * group
-    let inSp = Array(x.shape[2...]), kSp = Array(w.shape[2...])
+    let cg = c / group
+    let o = og * group
+    let inSp = Array(x.shape[2...])
+    let kSp = Array(w.shape[2...])
     var outSp: [Int] = []
     for d in 0..<sp {
       let full: Int = (inSp[d] - 1) * strides[d] + dilations[d] * (kSp[d] - 1) + outputPadding[d] + 1
       outSp.append(full - pads[d] - pads[sp + d])
     }
     let outStrides = Shape.strides(outSp)
-    let inCount = linearProduct(inSp), kCount = linearProduct(kSp), outCount = linearProduct(outSp)
+    let inCount = linearProduct(inSp)
+    let kCount = linearProduct(kSp)
+    let outCount = linearProduct(outSp)
     var out = [Double](repeating: 0, count: n * o * outCount)
     for b in 0..<n {
       for ic in 0..<c {
@@ -149,7 +175,10 @@ extension Reference {
               var inside = true
               for d in 0..<sp {
                 let pos = iIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d]
-                if pos < 0 || pos >= outSp[d] { inside = false; break }
+                if pos < 0 || pos >= outSp[d] {
+                  inside = false
+                  break
+                }
                 oOff += pos * outStrides[d]
               }
               if inside {
@@ -175,13 +204,18 @@ extension Reference {
   ) -> Tensor {
     let sp = x.rank - 2
     precondition(sp >= 1 && kernel.count == sp, "pool: kernel_shape must have one entry per spatial dim")
-    let n = x.shape[0], c = x.shape[1]
+    let n = x.shape[0]
+    let c = x.shape[1]
     let inSp = Array(x.shape[2...])
     let outSp = (0..<sp).map {
-      slidingWindowCount(size: inSp[$0], kernel: kernel[$0], stride: strides[$0], padBegin: pads[$0], padEnd: pads[sp + $0], dilation: dilations[$0])
+      slidingWindowCount(
+        size: inSp[$0], kernel: kernel[$0], stride: strides[$0], padBegin: pads[$0], padEnd: pads[sp + $0],
+        dilation: dilations[$0])
     }
     let inStrides = Shape.strides(inSp)
-    let inCount = linearProduct(inSp), outCount = linearProduct(outSp), kCount = linearProduct(kernel)
+    let inCount = linearProduct(inSp)
+    let outCount = linearProduct(outSp)
+    let kCount = linearProduct(kernel)
     var out = [Double](repeating: 0, count: n * c * outCount)
     for plane in 0..<(n * c) {
       for op in 0..<outCount {
@@ -193,7 +227,10 @@ extension Reference {
           var inside = true
           for d in 0..<sp {
             let pos = oIdx[d] * strides[d] - pads[d] + kIdx[d] * dilations[d]
-            if pos < 0 || pos >= inSp[d] { inside = false; break }
+            if pos < 0 || pos >= inSp[d] {
+              inside = false
+              break
+            }
             off += pos * inStrides[d]
           }
           if inside { cells.append(x.storage[plane * inCount + off]) }
@@ -206,7 +243,9 @@ extension Reference {
 
   /// Max pooling; padded cells are -inf (never win). NaN in a window gives NaN. A window with no
   /// real cell would give -inf (shape rules exclude it).
-  public static func maxPool(_ x: Tensor, kernel: [Int], strides: [Int], pads: [Int], dilations: [Int]) -> Tensor {
+  public static func maxPool(_ x: Tensor, kernel: [Int], strides: [Int], pads: [Int], dilations: [Int])
+    -> Tensor
+  {
     slidingPool(x, kernel: kernel, strides: strides, pads: pads, dilations: dilations) { cells in
       var m = -Double.infinity
       for v in cells {
@@ -219,7 +258,9 @@ extension Reference {
 
   /// Average pooling (no dilation): the sum of the real cells divided by the kernel size when
   /// `countIncludePad` (padded cells count as zeros), else by the number of real cells.
-  public static func avgPool(_ x: Tensor, kernel: [Int], strides: [Int], pads: [Int], countIncludePad: Bool) -> Tensor {
+  public static func avgPool(_ x: Tensor, kernel: [Int], strides: [Int], pads: [Int], countIncludePad: Bool)
+    -> Tensor
+  {
     let kCount = linearProduct(kernel)
     let ones = [Int](repeating: 1, count: kernel.count)
     return slidingPool(x, kernel: kernel, strides: strides, pads: pads, dilations: ones) { cells in
@@ -232,14 +273,16 @@ extension Reference {
   /// Mean over all spatial dims: `[N, C, S...] -> [N, C, 1...]`.
   public static func globalAvgPool(_ x: Tensor) -> Tensor {
     precondition(x.rank >= 3, "global_avg_pool: rank must be >= 3")
-    let planes = x.shape[0] * x.shape[1], inner = linearProduct(Array(x.shape[2...]))
+    let planes = x.shape[0] * x.shape[1]
+    let inner = linearProduct(Array(x.shape[2...]))
     var out = [Double](repeating: 0, count: planes)
     for p in 0..<planes {
       var s = 0.0
       for i in 0..<inner { s += x.storage[p * inner + i] }
       out[p] = s / Double(inner)
     }
-    return Tensor(dtype: x.dtype, shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2), storage: out)
+    return Tensor(
+      dtype: x.dtype, shape: [x.shape[0], x.shape[1]] + [Int](repeating: 1, count: x.rank - 2), storage: out)
   }
 
   // MARK: - Normalization
@@ -250,7 +293,9 @@ extension Reference {
     _ x: Tensor, scale: Tensor, bias: Tensor, mean: Tensor, variance: Tensor, epsilon: Double
   ) -> Tensor {
     precondition(x.rank >= 2, "batch_norm: rank must be >= 2")
-    let n = x.shape[0], c = x.shape[1], inner = linearProduct(Array(x.shape[2...]))
+    let n = x.shape[0]
+    let c = x.shape[1]
+    let inner = linearProduct(Array(x.shape[2...]))
     var out = [Double](repeating: 0, count: x.count)
     for b in 0..<n {
       for ch in 0..<c {
@@ -267,10 +312,13 @@ extension Reference {
   /// Layer normalization over dims `axis...`: mean and population variance (two passes) per
   /// leading index, `(x - mean) / sqrt(var + epsilon) * scale + bias` with scale and bias of shape
   /// `x.shape[axis...]` (leading 1s allowed: they hold the same row-major elements).
-  public static func layerNorm(_ x: Tensor, scale: Tensor, bias: Tensor, axis: Int, epsilon: Double) -> Tensor {
+  public static func layerNorm(_ x: Tensor, scale: Tensor, bias: Tensor, axis: Int, epsilon: Double) -> Tensor
+  {
     precondition((0..<x.rank).contains(axis), "layer_norm: axis out of range")
-    let outer = linearProduct(Array(x.shape[..<axis])), inner = linearProduct(Array(x.shape[axis...]))
-    precondition(scale.count == inner && bias.count == inner, "layer_norm: scale and bias must match x.shape[axis...]")
+    let outer = linearProduct(Array(x.shape[..<axis]))
+    let inner = linearProduct(Array(x.shape[axis...]))
+    precondition(
+      scale.count == inner && bias.count == inner, "layer_norm: scale and bias must match x.shape[axis...]")
     var out = [Double](repeating: 0, count: x.count)
     for r in 0..<outer {
       let base = r * inner
@@ -292,7 +340,8 @@ extension Reference {
   /// whole slice NaN.
   public static func softmax(_ x: Tensor, axis: Int, log logarithm: Bool) -> Tensor {
     precondition((0..<x.rank).contains(axis), "softmax: axis out of range")
-    let outer = linearProduct(Array(x.shape[..<axis])), n = x.shape[axis]
+    let outer = linearProduct(Array(x.shape[..<axis]))
+    let n = x.shape[axis]
     let inner = linearProduct(Array(x.shape[(axis + 1)...]))
     var out = [Double](repeating: 0, count: x.count)
     for r in 0..<outer {

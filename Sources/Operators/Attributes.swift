@@ -80,20 +80,23 @@ public struct Attributes: Hashable, Sendable, Codable {
     return v
   }
   public func string(_ name: String) -> String {
-    guard case .string(let v) = values[name] else { preconditionFailure("missing string attribute '\(name)'") }
+    guard case .string(let v) = values[name] else {
+      preconditionFailure("missing string attribute '\(name)'")
+    }
     return v
   }
 
   /// The symbolic view of these (all-constant) attributes.
   public var symbolic: SymbolicAttributes {
-    SymbolicAttributes(values.mapValues { v in
-      switch v {
-      case .int(let i): return .int(.constant(i))
-      case .ints(let l): return .ints(l.map(Dim.constant))
-      case .float(let f): return .float(f)
-      case .string(let s): return .string(s)
-      }
-    })
+    SymbolicAttributes(
+      values.mapValues { v in
+        switch v {
+        case .int(let i): return .int(.constant(i))
+        case .ints(let l): return .ints(l.map(Dim.constant))
+        case .float(let f): return .float(f)
+        case .string(let s): return .string(s)
+        }
+      })
   }
 
   public init(from decoder: any Decoder) throws {
@@ -137,7 +140,9 @@ public struct SymbolicAttributes: Sendable {
     return v
   }
   public func string(_ name: String) -> String {
-    guard case .string(let v) = values[name] else { preconditionFailure("missing string attribute '\(name)'") }
+    guard case .string(let v) = values[name] else {
+      preconditionFailure("missing string attribute '\(name)'")
+    }
     return v
   }
 }

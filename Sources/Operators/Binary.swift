@@ -49,15 +49,21 @@ extension OperatorSpec {
       })
   }
 
-  static func comparison(_ id: String, _ symbol: String, _ f: @escaping @Sendable (Double, Double) -> Bool) -> OperatorSpec {
+  static func comparison(_ id: String, _ symbol: String, _ f: @escaping @Sendable (Double, Double) -> Bool)
+    -> OperatorSpec
+  {
     binary(
-      id, "a \(symbol) b elementwise with broadcasting, as bool; any comparison with NaN is false (except != which is true).",
+      id,
+      "a \(symbol) b elementwise with broadcasting, as bool; any comparison with NaN is false (except != which is true).",
       dtypes: .any, output: .fixed(.bool), traits: [.discontinuous], range: { _, _ in .boolean }
     ) { f($0, $1) ? 1 : 0 }
   }
 
-  static func logical(_ id: String, _ doc: String, _ f: @escaping @Sendable (Bool, Bool) -> Bool) -> OperatorSpec {
-    binary(id, doc, dtypes: .bool, output: .fixed(.bool), traits: [.commutative], range: { _, _ in .boolean }) {
+  static func logical(_ id: String, _ doc: String, _ f: @escaping @Sendable (Bool, Bool) -> Bool)
+    -> OperatorSpec
+  {
+    binary(id, doc, dtypes: .bool, output: .fixed(.bool), traits: [.commutative], range: { _, _ in .boolean })
+    {
       f($0 != 0, $1 != 0) ? 1 : 0
     }
   }
@@ -80,8 +86,11 @@ extension OperatorSpec {
     binary("mul", "a * b with NumPy broadcasting.", traits: [.commutative], range: { $0 * $1 }) { $0 * $1 },
     OperatorSpec(
       id: "div", family: .binary,
-      doc: "a / b with NumPy broadcasting. Floats: IEEE division. Integers: truncation toward zero. Generated divisors keep |b| >= 0.1.",
-      inputs: [InputSpec("a", ranks: .range(0...6), .numeric), InputSpec("b", ranks: .range(0...6), .numeric)],
+      doc:
+        "a / b with NumPy broadcasting. Floats: IEEE division. Integers: truncation toward zero. Generated divisors keep |b| >= 0.1.",
+      inputs: [
+        InputSpec("a", ranks: .range(0...6), .numeric), InputSpec("b", ranks: .range(0...6), .numeric),
+      ],
       traits: [.elementwise],
       rule: { c in broadcastRule(c[0], c[1]) },
       domain: { _ in [nil, .awayFromZero] },
@@ -127,7 +136,8 @@ extension OperatorSpec {
       reference: { _, t in [Reference.broadcast(t[0], t[1], t[2], to: t[1].dtype) { $0 != 0 ? $1 : $2 }] }),
     OperatorSpec(
       id: "cast", family: .cast,
-      doc: "Converts to dtype `to`: floats round to nearest even; float to integer truncates toward zero then wraps (NaN gives 0, ±inf saturate); to bool: nonzero or NaN is true.",
+      doc:
+        "Converts to dtype `to`: floats round to nearest even; float to integer truncates toward zero then wraps (NaN gives 0, ±inf saturate); to bool: nonzero or NaN is true.",
       inputs: [InputSpec("x", ranks: .range(0...6), .any)], outputTypes: [.attribute("to")],
       attributes: [AttributeSpec("to", .dtype(DType.generated), default: .string("f32"))],
       traits: [.elementwise, .discontinuous],

@@ -29,8 +29,12 @@ extension OperatorSpec {
       ],
       rule: { c in
         guard let a = Shape.axis(c.concreteInt("axis"), rank: c.rank(0)) else { return nil }
-        let d = c[0][a], start = c.int("start"), end = c.int("end"), step = c.int("step")
-        let s = start % d, e = (end - 1) % d + 1
+        let d = c[0][a]
+        let start = c.int("start")
+        let end = c.int("end")
+        let step = c.int("step")
+        let s = start % d
+        let e = (end - 1) % d + 1
         var out = c[0]
         out[a] = (e - s + step - 1) / step
         return Rule(
@@ -62,7 +66,9 @@ extension OperatorSpec {
         AttributeSpec("value", .float(-1...1), default: .float(0)),
       ],
       rule: { c in
-        let x = c[0], b = c.ints("pads_begin"), e = c.ints("pads_end")
+        let x = c[0]
+        let b = c.ints("pads_begin")
+        let e = c.ints("pads_end")
         guard b.count == x.count, e.count == x.count else { return nil }
         var requires: [Constraint] = []
         if c.string("mode") == "reflect" {
@@ -79,7 +85,9 @@ extension OperatorSpec {
         var value = 0.0
         if case .float(let v)? = a["value"] { value = v }
         let mode = Reference.PadMode(rawValue: a.string("mode"))!
-        return [Reference.pad(t[0], begin: a.ints("pads_begin"), end: a.ints("pads_end"), mode: mode, value: value)]
+        return [
+          Reference.pad(t[0], begin: a.ints("pads_begin"), end: a.ints("pads_end"), mode: mode, value: value)
+        ]
       }),
     OperatorSpec(
       id: "expand", family: .indexing,
@@ -178,7 +186,8 @@ extension OperatorSpec {
       reference: { a, t in
         let axis = Shape.axis(a.int("axis"), rank: t[0].rank)!
         return [
-          Reference.cumsum(t[0], axis: axis, exclusive: a.int("exclusive") != 0, reverse: a.int("reverse") != 0)
+          Reference.cumsum(
+            t[0], axis: axis, exclusive: a.int("exclusive") != 0, reverse: a.int("reverse") != 0)
         ]
       }),
   ]

@@ -75,7 +75,9 @@ public struct OperatorSpec: Sendable, Identifiable {
     var out: [DType] = []
     for i in 0..<count {
       switch outputTypes[Swift.min(i, outputTypes.count - 1)] {
-      case .same(let v): guard let d = bound[v] else { return nil }; out.append(d)
+      case .same(let v):
+        guard let d = bound[v] else { return nil }
+        out.append(d)
       case .fixed(let d): out.append(d)
       case .attribute(let name):
         guard case .string(let s) = attributes[name], let d = DType(rawValue: s) else { return nil }

@@ -49,7 +49,8 @@ extension OperatorSpec {
       inputs: [InputSpec("x", ranks: .range(1...6), dtypes)],
       attributes: reductionAttributes,
       rule: reductionRule, domain: domain ?? { _ in [] }, range: range,
-      reference: { a, t in [Reference.reduce(t[0], axes: a.ints("axes"), keepdims: a.int("keepdims") != 0, f)] })
+      reference: { a, t in [Reference.reduce(t[0], axes: a.ints("axes"), keepdims: a.int("keepdims") != 0, f)]
+      })
   }
 
   /// argmax / argmin along one axis, as i64.
@@ -85,17 +86,25 @@ extension OperatorSpec {
 
   static let reductionOps: [OperatorSpec] = [
     reduction(
-      "reduce_sum", "Sum by sequential float64 addition in row-major order; NaN propagates, inf + -inf = NaN; integers wrap when rounded.",
+      "reduce_sum",
+      "Sum by sequential float64 addition in row-major order; NaN propagates, inf + -inf = NaN; integers wrap when rounded.",
       range: { c, ins in [ins[0].scaled(by: reducedCount(c))] }
     ) { $0.reduce(0, +) },
     reduction(
-      "reduce_mean", "Arithmetic mean: the float64 sum (row-major order) divided by the number of reduced elements; NaN propagates.",
+      "reduce_mean",
+      "Arithmetic mean: the float64 sum (row-major order) divided by the number of reduced elements; NaN propagates.",
       dtypes: .float
     ) { $0.reduce(0, +) / Double($0.count) },
-    reduction("reduce_max", "Maximum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign.") {
+    reduction(
+      "reduce_max",
+      "Maximum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
+    ) {
       $0.reduce(-.infinity, nanMax)
     },
-    reduction("reduce_min", "Minimum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign.") {
+    reduction(
+      "reduce_min",
+      "Minimum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
+    ) {
       $0.reduce(.infinity, nanMin)
     },
     reduction(
@@ -106,7 +115,8 @@ extension OperatorSpec {
         return [.within(-b, b)]
       },
       range: { c, ins in
-        let n = reducedCount(c), x = ins[0]
+        let n = reducedCount(c)
+        let x = ins[0]
         if x.lo >= 0 { return [Interval(Foundation.pow(x.lo, n), Foundation.pow(x.hi, n))] }
         let m = Foundation.pow(x.magnitude, n)
         return [Interval(-m, m)]
@@ -123,7 +133,8 @@ extension OperatorSpec {
   static let movementOps: [OperatorSpec] = [
     OperatorSpec(
       id: "reshape", family: .shape,
-      doc: "The same elements in row-major order with the target `shape` (1 to 4 entries, each >= 1; no -1 or 0 placeholders). The product of `shape` must equal the element count of x. Values are unchanged.",
+      doc:
+        "The same elements in row-major order with the target `shape` (1 to 4 entries, each >= 1; no -1 or 0 placeholders). The product of `shape` must equal the element count of x. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(0...6), .any)],
       attributes: [AttributeSpec("shape", .ints(.chosen(1...4), 1...65536))],
       rule: { c in
@@ -134,23 +145,27 @@ extension OperatorSpec {
       reference: { a, t in [Reference.reshape(t[0], to: a.ints("shape"))] }),
     OperatorSpec(
       id: "flatten", family: .shape,
-      doc: "2-D view [prod(dims[..<axis]), prod(dims[axis...])] of the row-major elements (ONNX Flatten). axis lies in [-r, r]; a negative axis means axis + r. axis 0 gives [1, N], axis r gives [N, 1]. Values are unchanged.",
+      doc:
+        "2-D view [prod(dims[..<axis]), prod(dims[axis...])] of the row-major elements (ONNX Flatten). axis lies in [-r, r]; a negative axis means axis + r. axis 0 gives [1, N], axis r gives [N, 1]. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(1...6), .any)],
       attributes: [AttributeSpec("axis", .axis(of: 0, extra: 1), default: .int(1))],
       rule: { c in
-        let r = c.rank(0), a = c.concreteInt("axis")
+        let r = c.rank(0)
+        let a = c.concreteInt("axis")
         let axis = a < 0 ? a + r : a
         guard (0...r).contains(axis) else { return nil }
         return Rule(outputs: [[Dim.product(c[0][..<axis]), Dim.product(c[0][axis...])]])
       },
       reference: { a, t in
-        let r = t[0].rank, axis = a.int("axis") < 0 ? a.int("axis") + r : a.int("axis")
+        let r = t[0].rank
+        let axis = a.int("axis") < 0 ? a.int("axis") + r : a.int("axis")
         let shape = [t[0].shape[..<axis].reduce(1, *), t[0].shape[axis...].reduce(1, *)]
         return [Reference.reshape(t[0], to: shape)]
       }),
     OperatorSpec(
       id: "transpose", family: .shape,
-      doc: "Permutes the axes (NumPy transpose(x, perm), ONNX Transpose): output dim k is input dim perm[k], and out[j] = x[i] with i[perm[k]] = j[k]. Values are unchanged.",
+      doc:
+        "Permutes the axes (NumPy transpose(x, perm), ONNX Transpose): output dim k is input dim perm[k], and out[j] = x[i] with i[perm[k]] = j[k]. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(1...6), .any)],
       attributes: [AttributeSpec("perm", .permutation(of: 0))],
       rule: { c in
@@ -161,7 +176,8 @@ extension OperatorSpec {
       reference: { a, t in [Reference.transpose(t[0], perm: a.ints("perm"))] }),
     OperatorSpec(
       id: "squeeze", family: .shape,
-      doc: "Removes the listed `axes` (sorted, distinct, 0-based), each of which must have size 1. Values are unchanged.",
+      doc:
+        "Removes the listed `axes` (sorted, distinct, 0-based), each of which must have size 1. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(1...6), .any)],
       attributes: [AttributeSpec("axes", .axes(of: 0))],
       rule: { c in
@@ -179,7 +195,8 @@ extension OperatorSpec {
       }),
     OperatorSpec(
       id: "unsqueeze", family: .shape,
-      doc: "Inserts a size-1 axis so that it is axis `axis` of the output (rank r + 1); a negative axis counts from the back of the output: axis + r + 1 (ONNX Unsqueeze). Values are unchanged.",
+      doc:
+        "Inserts a size-1 axis so that it is axis `axis` of the output (rank r + 1); a negative axis counts from the back of the output: axis + r + 1 (ONNX Unsqueeze). Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(0...5), .any)],
       attributes: [AttributeSpec("axis", .axis(of: 0, extra: 1), default: .int(0))],
       rule: { c in
@@ -195,7 +212,8 @@ extension OperatorSpec {
       }),
     OperatorSpec(
       id: "concat", family: .shape,
-      doc: "Concatenates a and b along `axis` (negative counts from the back: axis + r). Same rank and dtype; every other dim must be equal. Values are unchanged.",
+      doc:
+        "Concatenates a and b along `axis` (negative counts from the back: axis + r). Same rank and dtype; every other dim must be equal. Values are unchanged.",
       inputs: [InputSpec("a", ranks: .range(1...6), .any), InputSpec("b", ranks: .same(as: 0), .any)],
       attributes: [AttributeSpec("axis", .axis(of: 0), default: .int(0))],
       rule: { c in
@@ -209,7 +227,8 @@ extension OperatorSpec {
       reference: { a, t in [Reference.concat(t, axis: Shape.axis(a.int("axis"), rank: t[0].rank)!)] }),
     OperatorSpec(
       id: "split", family: .shape,
-      doc: "Splits x along `axis` (negative counts from the back: axis + r) into `num_outputs` (2 or 3) consecutive parts of equal size (ONNX Split with num_outputs and an evenly divisible dim). The dim must be divisible by num_outputs. Values are unchanged.",
+      doc:
+        "Splits x along `axis` (negative counts from the back: axis + r) into `num_outputs` (2 or 3) consecutive parts of equal size (ONNX Split with num_outputs and an evenly divisible dim). The dim must be divisible by num_outputs. Values are unchanged.",
       inputs: [InputSpec("x", ranks: .range(1...6), .any)],
       attributes: [
         AttributeSpec("axis", .axis(of: 0), default: .int(0)),

@@ -65,9 +65,16 @@ extension OperatorSpec {
     },
     unary("erf", "Gauss error function.") { x, _ in erf(x) },
     unary("exp", "e^x; overflow gives +inf, which the generator avoids by range.") { x, _ in exp(x) },
-    unary("log", "Natural logarithm; generated inputs stay positive (log 0 = -inf, log x<0 = NaN).", domain: .positive) { x, _ in log(x) },
-    unary("sqrt", "Square root; generated inputs are >= 0 (sqrt(-0) = -0, sqrt(x<0) = NaN).", domain: .nonNegative) { x, _ in x.squareRoot() },
-    unary("reciprocal", "1 / x; generated inputs keep |x| >= 0.1 (1/±0 = ±inf).", domain: .awayFromZero) { x, _ in 1 / x },
+    unary(
+      "log", "Natural logarithm; generated inputs stay positive (log 0 = -inf, log x<0 = NaN).",
+      domain: .positive
+    ) { x, _ in log(x) },
+    unary(
+      "sqrt", "Square root; generated inputs are >= 0 (sqrt(-0) = -0, sqrt(x<0) = NaN).", domain: .nonNegative
+    ) { x, _ in x.squareRoot() },
+    unary("reciprocal", "1 / x; generated inputs keep |x| >= 0.1 (1/±0 = ±inf).", domain: .awayFromZero) {
+      x, _ in 1 / x
+    },
     unary("abs", "|x|; abs(-0) = 0.", dtypes: .numeric) { x, _ in abs(x) },
     unary("neg", "-x (for integers wraps: -INT_MIN = INT_MIN).", dtypes: .numeric) { x, _ in -x },
     unary("sin", "Sine (radians).") { x, _ in sin(x) },
@@ -78,10 +85,12 @@ extension OperatorSpec {
     unary("floor", "Round toward -inf.", traits: [.discontinuous]) { x, _ in x.rounded(.down) },
     unary("ceil", "Round toward +inf.", traits: [.discontinuous]) { x, _ in x.rounded(.up) },
     unary(
-      "round", "Round to nearest integer, ties to even (ONNX Round): round(0.5) = 0, round(1.5) = 2, round(-2.5) = -2.",
+      "round",
+      "Round to nearest integer, ties to even (ONNX Round): round(0.5) = 0, round(1.5) = 2, round(-2.5) = -2.",
       traits: [.discontinuous]
     ) { x, _ in x.rounded(.toNearestOrEven) },
-    unary("sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric, traits: [.discontinuous]) { x, _ in
+    unary("sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric, traits: [.discontinuous]) {
+      x, _ in
       signum(x)
     },
     unary("softplus", "log(1 + exp(x)), computed stably as max(x, 0) + log1p(exp(-|x|)).") { x, _ in
@@ -89,7 +98,8 @@ extension OperatorSpec {
     },
     unary("softsign", "x / (1 + |x|).") { x, _ in x / (1 + abs(x)) },
     unary(
-      "clip", "min(max(x, min), max): `min` is applied first, so min > max gives max (ONNX Clip); NaN propagates.",
+      "clip",
+      "min(max(x, min), max): `min` is applied first, so min > max gives max (ONNX Clip); NaN propagates.",
       attributes: [
         AttributeSpec("min", .float(-6...0), default: .float(0)),
         AttributeSpec("max", .float(0...6), default: .float(6)),

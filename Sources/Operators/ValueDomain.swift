@@ -49,7 +49,8 @@ extension Interval {
   /// `.everything`.
   public func image(_ f: (Double) -> Double) -> Interval {
     guard isFinite else { return .everything }
-    var lo = Double.infinity, hi = -Double.infinity
+    var lo = Double.infinity
+    var hi = -Double.infinity
     let n = 256
     for i in 0...n {
       let x = i == n ? self.hi : self.lo + (self.hi - self.lo) * Double(i) / Double(n)
@@ -65,7 +66,8 @@ extension Interval {
   /// The image of a binary `f` over a box, by sampling a 17×17 grid (corners included).
   public func image(_ other: Interval, _ f: (Double, Double) -> Double) -> Interval {
     guard isFinite, other.isFinite else { return .everything }
-    var lo = Double.infinity, hi = -Double.infinity
+    var lo = Double.infinity
+    var hi = -Double.infinity
     let n = 16
     for i in 0...n {
       let x = i == n ? self.hi : self.lo + (self.hi - self.lo) * Double(i) / Double(n)

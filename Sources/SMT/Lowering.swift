@@ -28,7 +28,8 @@ struct Lowering {
 
   func integer(_ v: Int) -> Z3_ast { Z3_mk_int64(context, Int64(v), intSort) }
 
-  private func apply(_ f: (Z3_context, UInt32, UnsafePointer<Z3_ast?>) -> Z3_ast?, _ args: [Z3_ast]) -> Z3_ast {
+  private func apply(_ f: (Z3_context, UInt32, UnsafePointer<Z3_ast?>) -> Z3_ast?, _ args: [Z3_ast]) -> Z3_ast
+  {
     let a: [Z3_ast?] = args
     return a.withUnsafeBufferPointer { f(context, UInt32($0.count), $0.baseAddress!)! }
   }
@@ -37,7 +38,8 @@ struct Lowering {
     let zero = integer(0)
     let negA = Z3_mk_unary_minus(context, a)!
     let negB = Z3_mk_unary_minus(context, b)!
-    return Z3_mk_ite(context, Z3_mk_gt(context, b, zero), Z3_mk_div(context, a, b), Z3_mk_div(context, negA, negB))
+    return Z3_mk_ite(
+      context, Z3_mk_gt(context, b, zero), Z3_mk_div(context, a, b), Z3_mk_div(context, negA, negB))
   }
 
   mutating func lower(_ d: Dim) -> Z3_ast {

@@ -1,6 +1,11 @@
 /// A comparison between two `Dim`s.
 public enum Comparison: String, Hashable, Sendable, CaseIterable {
-  case eq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
+  case eq = "=="
+  case ne = "!="
+  case lt = "<"
+  case le = "<="
+  case gt = ">"
+  case ge = ">="
 
   @inlinable public func holds(_ a: Int, _ b: Int) -> Bool {
     switch self {

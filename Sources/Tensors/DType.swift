@@ -88,7 +88,8 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
   let e = Swift.max(Int(x.exponent), emin)
   let quantum = Double(sign: .plus, exponent: e - (p - 1), significand: 1)
   let r = (x / quantum).rounded(.toNearestOrEven) * quantum
-  let maxFinite = Double(sign: .plus, exponent: emax, significand: 2 - Double(sign: .plus, exponent: 1 - p, significand: 1))
+  let maxFinite = Double(
+    sign: .plus, exponent: emax, significand: 2 - Double(sign: .plus, exponent: 1 - p, significand: 1))
   if abs(r) > maxFinite { return x < 0 ? -.infinity : .infinity }
   if r == 0 { return x < 0 ? -0.0 : 0.0 }
   return r

@@ -29,7 +29,8 @@ public struct Interval: Hashable, Sendable, Codable, CustomStringConvertible {
   public func hull(_ x: Double) -> Interval { Interval(Swift.min(lo, x), Swift.max(hi, x)) }
 
   public func intersection(_ o: Interval) -> Interval? {
-    let l = Swift.max(lo, o.lo), h = Swift.min(hi, o.hi)
+    let l = Swift.max(lo, o.lo)
+    let h = Swift.min(hi, o.hi)
     return l <= h ? Interval(l, h) : nil
   }
 
@@ -40,7 +41,9 @@ public struct Interval: Hashable, Sendable, Codable, CustomStringConvertible {
     return Interval(c.min()!, c.max()!)
   }
   /// Sum of `n` values from `a`.
-  public func scaled(by n: Double) -> Interval { n >= 0 ? Interval(lo * n, hi * n) : Interval(hi * n, lo * n) }
+  public func scaled(by n: Double) -> Interval {
+    n >= 0 ? Interval(lo * n, hi * n) : Interval(hi * n, lo * n)
+  }
 
   /// Image of a monotone nondecreasing function.
   public func mapIncreasing(_ f: (Double) -> Double) -> Interval { Interval(f(lo), f(hi)) }

@@ -22,7 +22,8 @@ public struct Tensor: Hashable, Sendable {
   }
 
   public init(filled value: Double, dtype: DType, shape: [Int]) {
-    self.init(dtype: dtype, shape: shape, storage: .init(repeating: dtype.rounded(value), count: shape.reduce(1, *)))
+    self.init(
+      dtype: dtype, shape: shape, storage: .init(repeating: dtype.rounded(value), count: shape.reduce(1, *)))
   }
 
   public var count: Int { storage.count }

@@ -12,8 +12,11 @@ struct Bench: ParsableCommand {
 struct BenchGenerate: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "generate",
-    abstract: "Generate models, then verify and run each on the reference; print throughput, validity, finiteness and diversity.",
-    discussion: "Throughput counts generation only (one core). Validity: the model verifies and runs on the reference. Finite: every reference output is finite.")
+    abstract:
+      "Generate models, then verify and run each on the reference; print throughput, validity, finiteness and diversity.",
+    discussion:
+      "Throughput counts generation only (one core). Validity: the model verifies and runs on the reference. Finite: every reference output is finite."
+  )
 
   @Option(help: "Number of models.") var count: Int = 500
   @Option(help: "First seed; models use seed, seed+1, ...") var seed: UInt64 = 1
@@ -38,7 +41,8 @@ struct BenchGenerate: ParsableCommand {
     }
     let total = clock.now - start
     let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) * 1e-18
-    var valid = 0, finite = 0
+    var valid = 0
+    var finite = 0
     var failures: [String] = []
     let reference = ReferenceBackend()
     var pairs = Set<String>()
@@ -64,11 +68,24 @@ struct BenchGenerate: ParsableCommand {
     func pct(_ p: Double) -> Double { times[Swift.min(times.count - 1, Int(Double(times.count) * p))] }
     let s = generator.stats
     print("models: \(count) at \(generation.nodes) nodes (dtype \(generation.dtype))")
-    print(String(format: "throughput: %.1f models/s (one core), p50 %.3f ms, p95 %.3f ms, max %.3f ms", Double(count) / seconds, pct(0.5), pct(0.95), times.last ?? 0))
-    print(String(format: "valid: %d/%d (%.1f%%), finite outputs: %d/%d (%.1f%%)", valid, count, 100.0 * Double(valid) / Double(count), finite, count, 100.0 * Double(finite) / Double(count)))
+    print(
+      String(
+        format: "throughput: %.1f models/s (one core), p50 %.3f ms, p95 %.3f ms, max %.3f ms",
+        Double(count) / seconds, pct(0.5), pct(0.95), times.last ?? 0))
+    print(
+      String(
+        format: "valid: %d/%d (%.1f%%), finite outputs: %d/%d (%.1f%%)", valid, count,
+        100.0 * Double(valid) / Double(count), finite, count, 100.0 * Double(finite) / Double(count)))
     let per1000 = 1000.0 / Double(count)
-    print(String(format: "diversity: %d operators used, %d distinct operator pairs, %d distinct shapes (%.0f pairs and %.0f shapes per 1,000 models)", opsUsed.count, pairs.count, shapes.count, Double(pairs.count) * per1000, Double(shapes.count) * per1000))
-    print("insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) solved by propagation/sampling, \(s.provedInfeasible) proved infeasible, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown,  \(s.solverContexts) contexts in \(String(format: "%.2f", s.contextSeconds)) s, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range")
+    print(
+      String(
+        format:
+          "diversity: %d operators used, %d distinct operator pairs, %d distinct shapes (%.0f pairs and %.0f shapes per 1,000 models)",
+        opsUsed.count, pairs.count, shapes.count, Double(pairs.count) * per1000,
+        Double(shapes.count) * per1000))
+    print(
+      "insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) solved by propagation/sampling, \(s.provedInfeasible) proved infeasible, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown,  \(s.solverContexts) contexts in \(String(format: "%.2f", s.contextSeconds)) s, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range"
+    )
     for f in failures { log("invalid: \(f)") }
   }
 }

@@ -19,9 +19,13 @@ struct GenerationOptions: ParsableArguments {
     guard dtype == "mixed" || DType.floats.map(\.rawValue).contains(dtype) else {
       throw ValidationError("--dtype must be one of f16, bf16, f32, f64, mixed")
     }
-    guard (1...(1 << 24)).contains(maxElements) else { throw ValidationError("--max-elements must be in 1...16777216") }
+    guard (1...(1 << 24)).contains(maxElements) else {
+      throw ValidationError("--max-elements must be in 1...16777216")
+    }
     guard (0...6).contains(maxRank) else { throw ValidationError("--max-rank must be in 0...6") }
-    if case .failure(let e) = GeneratorOptions.selectOperators(include: splitList(ops), exclude: splitList(excludeOps)) {
+    if case .failure(let e) = GeneratorOptions.selectOperators(
+      include: splitList(ops), exclude: splitList(excludeOps))
+    {
       throw ValidationError(e.description)
     }
   }
@@ -32,7 +36,9 @@ struct GenerationOptions: ParsableArguments {
     o.dtype = dtype == "mixed" ? nil : DType(rawValue: dtype)
     o.maxElements = maxElements
     o.maxRank = maxRank
-    if case .success(let specs) = GeneratorOptions.selectOperators(include: splitList(ops), exclude: splitList(excludeOps)) {
+    if case .success(let specs) = GeneratorOptions.selectOperators(
+      include: splitList(ops), exclude: splitList(excludeOps))
+    {
       o.operators = specs
     }
     return o
@@ -46,7 +52,8 @@ struct Generate: ParsableCommand {
 
   @Option(help: "Model seed.") var seed: UInt64 = 0
   @OptionGroup var generation: GenerationOptions
-  @Option(name: .shortAndLong, help: "Write the model (.dlsmith.json) here; default: stdout.") var output: String?
+  @Option(name: .shortAndLong, help: "Write the model (.dlsmith.json) here; default: stdout.") var output:
+    String?
   @Flag(help: "Print the canonical text form to stdout.") var print = false
 
   func run() throws {
@@ -55,8 +62,12 @@ struct Generate: ParsableCommand {
       let graph = generator.generate(seed: seed)
       try graph.verify()
       if let output {
-        do { try graph.write(to: output) } catch { throw ToolError("\(output): cannot write: \(error.localizedDescription)") }
-        log("wrote \(output): \(graph.nodes.count) nodes, \(graph.inputs.count) inputs, \(graph.constants.count) constants")
+        do { try graph.write(to: output) } catch {
+          throw ToolError("\(output): cannot write: \(error.localizedDescription)")
+        }
+        log(
+          "wrote \(output): \(graph.nodes.count) nodes, \(graph.inputs.count) inputs, \(graph.constants.count) constants"
+        )
       } else if !print {
         FileHandle.standardOutput.write(graph.encoded())
       }

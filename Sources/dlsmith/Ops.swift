@@ -21,11 +21,17 @@ struct Ops: ParsableCommand {
       return
     }
     for e in entries {
-      print("\(e.id) (\(e.family)): \(e.inputs.joined(separator: ", ")) -> \(e.outputs.joined(separator: ", "))")
+      print(
+        "\(e.id) (\(e.family)): \(e.inputs.joined(separator: ", ")) -> \(e.outputs.joined(separator: ", "))")
       if !e.attributes.isEmpty { print("  attributes: \(e.attributes.joined(separator: "; "))") }
       if let rule = e.rule {
-        if !rule.requires.isEmpty { print("  requires: \(rule.requires.map(\.description).joined(separator: " && "))") }
-        print("  shape: " + rule.outputs.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" }.joined(separator: ", "))
+        if !rule.requires.isEmpty {
+          print("  requires: \(rule.requires.map(\.description).joined(separator: " && "))")
+        }
+        print(
+          "  shape: "
+            + rule.outputs.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" }.joined(
+              separator: ", "))
       }
       print("  \(e.doc)")
     }
@@ -50,7 +56,8 @@ struct OpEntry: Encodable {
     traits = spec.traits.map(\.rawValue).sorted()
     inputs = spec.inputs.map { i in
       let t = i.dtypes.variable.map { "\($0)∈" } ?? ""
-      return "\(i.name): \(t){\(i.dtypes.allowed.map(\.rawValue).joined(separator: ","))} rank \(OpEntry.describe(i.ranks))\(i.role == .weight ? " (weight)" : "")"
+      return
+        "\(i.name): \(t){\(i.dtypes.allowed.map(\.rawValue).joined(separator: ","))} rank \(OpEntry.describe(i.ranks))\(i.role == .weight ? " (weight)" : "")"
     }
     outputs = spec.outputTypes.map {
       switch $0 {
@@ -96,12 +103,14 @@ struct OpEntry: Encodable {
     }
     let names = ["x", "y", "z", "u", "v", "w"]
     let dims = ranks.enumerated().map { i, r in (0..<r).map { Dim.symbol("\(names[Swift.min(i, 5)])\($0)") } }
-    rule = spec.rule(RuleContext(inputs: dims, dtypes: spec.inputs.map { $0.dtypes.allowed[0] }, attributes: attrs))
+    rule = spec.rule(
+      RuleContext(inputs: dims, dtypes: spec.inputs.map { $0.dtypes.allowed[0] }, attributes: attrs))
   }
 
   static func describe(_ r: RankRule) -> String {
     switch r {
-    case .range(let c): return c.lowerBound == c.upperBound ? "\(c.lowerBound)" : "\(c.lowerBound)...\(c.upperBound)"
+    case .range(let c):
+      return c.lowerBound == c.upperBound ? "\(c.lowerBound)" : "\(c.lowerBound)...\(c.upperBound)"
     case .same(let i, let off): return off == 0 ? "= rank(input \(i))" : "= rank(input \(i)) + \(off)"
     case .upTo(let i, let lo): return "\(lo)...rank(input \(i))"
     }

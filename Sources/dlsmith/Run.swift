@@ -5,7 +5,8 @@ import IR
 import Tensors
 
 struct Run: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Run a model on a backend and summarize its outputs.")
+  static let configuration = CommandConfiguration(
+    abstract: "Run a model on a backend and summarize its outputs.")
 
   @Argument(help: "Model file (.dlsmith.json).") var model: String
   @Option(help: "Backend to run on.") var backend: String = "reference"
@@ -14,7 +15,8 @@ struct Run: ParsableCommand {
 
   func validate() throws {
     guard backendNames.contains(backend) else {
-      throw ValidationError("unknown backend '\(backend)' (available: \(backendNames.joined(separator: ", ")))")
+      throw ValidationError(
+        "unknown backend '\(backend)' (available: \(backendNames.joined(separator: ", ")))")
     }
   }
 
@@ -64,6 +66,8 @@ func summary(_ id: Int, _ t: Tensor) -> String {
   let nan = t.storage.filter(\.isNaN).count
   let inf = t.storage.count - finite.count - nan
   let mean = finite.isEmpty ? 0 : finite.reduce(0, +) / Double(finite.count)
-  let lo = finite.min().map(jsonNumber) ?? "-", hi = finite.max().map(jsonNumber) ?? "-"
-  return "%\(id): [\(t.shape.map(String.init).joined(separator: ", "))] \(t.dtype.rawValue) min \(lo) max \(hi) mean \(jsonNumber(mean)) nan \(nan) inf \(inf)"
+  let lo = finite.min().map(jsonNumber) ?? "-"
+  let hi = finite.max().map(jsonNumber) ?? "-"
+  return
+    "%\(id): [\(t.shape.map(String.init).joined(separator: ", "))] \(t.dtype.rawValue) min \(lo) max \(hi) mean \(jsonNumber(mean)) nan \(nan) inf \(inf)"
 }

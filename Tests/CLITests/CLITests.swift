@@ -15,7 +15,8 @@ extension CLITests {
       let r1 = try runDLSmith(["generate", "--seed", seed, "--nodes", "10", "-o", a])
       let r2 = try runDLSmith(["generate", "--seed", seed, "--nodes", "10", "-o", b])
       #expect(r1.status == 0 && r2.status == 0, "\(r1.stderr)")
-      let da = try Data(contentsOf: URL(fileURLWithPath: a)), db = try Data(contentsOf: URL(fileURLWithPath: b))
+      let da = try Data(contentsOf: URL(fileURLWithPath: a))
+      let db = try Data(contentsOf: URL(fileURLWithPath: b))
       #expect(da == db)
       #expect(!da.isEmpty)
     }
@@ -40,7 +41,8 @@ extension CLITests {
   @Test func badModelFilesExit1WithTheFileName() throws {
     let dir = temporaryDirectory()
     let path = dir.appendingPathComponent("bad.dlsmith.json").path
-    try Data("{\"format\": \"dlsmith.graph\", \"version\": 1, \"inputs\": [".utf8).write(to: URL(fileURLWithPath: path))
+    try Data("{\"format\": \"dlsmith.graph\", \"version\": 1, \"inputs\": [".utf8).write(
+      to: URL(fileURLWithPath: path))
     let r = try runDLSmith(["run", path])
     #expect(r.status == 1)
     #expect(r.stderr.contains(path))

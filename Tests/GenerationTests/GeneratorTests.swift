@@ -42,7 +42,9 @@ extension GeneratorTests {
       try g.verify()
       _ = try ReferenceBackend().run(g, inputs: g.sampleInputs(seed: 0))
       for i in g.inputs { dtypes.insert(i.type.dtype) }
-      if let d = options.dtype { #expect(g.inputs.allSatisfy { !$0.type.dtype.isFloat || $0.type.dtype == d }) }
+      if let d = options.dtype {
+        #expect(g.inputs.allSatisfy { !$0.type.dtype.isFloat || $0.type.dtype == d })
+      }
     }
     if options.dtype == nil { #expect(dtypes.filter(\.isFloat).count >= 3) }
   }
@@ -60,7 +62,10 @@ extension GeneratorTests {
 
   @Test func operatorSelectionIsRespected() throws {
     var options = GeneratorOptions()
-    guard case .success(let ops) = GeneratorOptions.selectOperators(include: ["conv2d", "relu", "add", "max_pool2d"], exclude: ["add"]) else {
+    guard
+      case .success(let ops) = GeneratorOptions.selectOperators(
+        include: ["conv2d", "relu", "add", "max_pool2d"], exclude: ["add"])
+    else {
       Issue.record("selection failed")
       return
     }
@@ -71,7 +76,9 @@ extension GeneratorTests {
       try g.verify()
       #expect(g.nodes.allSatisfy { ["conv2d", "relu", "max_pool2d"].contains($0.op) })
     }
-    if case .success = GeneratorOptions.selectOperators(include: ["nope"], exclude: []) { Issue.record("unknown op accepted") }
+    if case .success = GeneratorOptions.selectOperators(include: ["nope"], exclude: []) {
+      Issue.record("unknown op accepted")
+    }
   }
 
   @Test func boundsAreRespected() throws {
@@ -99,7 +106,8 @@ extension GeneratorTests {
         for t in n.types { shapes.insert(t.shape) }
       }
     }
-    #expect(ops.count >= Catalogue.all.count * 9 / 10, "used \(ops.count) of \(Catalogue.all.count) operators")
+    #expect(
+      ops.count >= Catalogue.all.count * 9 / 10, "used \(ops.count) of \(Catalogue.all.count) operators")
     #expect(shapes.count >= 300)
   }
 }

@@ -10,11 +10,17 @@ import Testing
   static func sample() -> Graph {
     Graph(
       inputs: [GraphInput(id: 0, type: TensorType(.f32, [1, 2, 5, 5]), range: .unit)],
-      constants: [Constant(id: 1, type: TensorType(.f32, [3, 2, 3, 3]), range: Interval(-0.5, 0.5), seed: 9)],
+      constants: [
+        Constant(id: 1, type: TensorType(.f32, [3, 2, 3, 3]), range: Interval(-0.5, 0.5), seed: 9)
+      ],
       nodes: [
-        Node(op: "conv2d", inputs: [0, 1], outputs: [2],
-             attributes: Attributes(["strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]), "group": .int(1)]),
-             types: [TensorType(.f32, [1, 3, 3, 3])]),
+        Node(
+          op: "conv2d", inputs: [0, 1], outputs: [2],
+          attributes: Attributes([
+            "strides": .ints([2, 2]), "pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]),
+            "group": .int(1),
+          ]),
+          types: [TensorType(.f32, [1, 3, 3, 3])]),
         Node(op: "relu", inputs: [2], outputs: [3], types: [TensorType(.f32, [1, 3, 3, 3])]),
       ],
       outputs: [3])
@@ -25,14 +31,15 @@ extension GraphTests {
   @Test func canonicalText() throws {
     let g = Self.sample()
     try g.verify()
-    #expect(g.text == """
-      %0 = input : [1, 2, 5, 5] f32 in [-1.0, 1.0]
-      %1 = const seed 9 in [-0.5, 0.5] : [3, 2, 3, 3] f32
-      %2 = conv2d(%0, %1) {dilations: [1, 1], group: 1, pads: [1, 1, 1, 1], strides: [2, 2]} : [1, 3, 3, 3] f32
-      %3 = relu(%2) : [1, 3, 3, 3] f32
-      return %3
+    #expect(
+      g.text == """
+        %0 = input : [1, 2, 5, 5] f32 in [-1.0, 1.0]
+        %1 = const seed 9 in [-0.5, 0.5] : [3, 2, 3, 3] f32
+        %2 = conv2d(%0, %1) {dilations: [1, 1], group: 1, pads: [1, 1, 1, 1], strides: [2, 2]} : [1, 3, 3, 3] f32
+        %3 = relu(%2) : [1, 3, 3, 3] f32
+        return %3
 
-      """)
+        """)
   }
 
   @Test func fileRoundTripIsByteStable() throws {
@@ -48,7 +55,11 @@ extension GraphTests {
 
   @Test func floatAttributesSurviveTheRoundTrip() throws {
     var g = Graph(inputs: [GraphInput(id: 0, type: TensorType(.f32, [3]), range: .unit)])
-    g.nodes = [Node(op: "leaky_relu", inputs: [0], outputs: [1], attributes: Attributes(["alpha": .float(0.1)]), types: [TensorType(.f32, [3])])]
+    g.nodes = [
+      Node(
+        op: "leaky_relu", inputs: [0], outputs: [1], attributes: Attributes(["alpha": .float(0.1)]),
+        types: [TensorType(.f32, [3])])
+    ]
     g.outputs = [1]
     try g.verify()
     let back = try Graph(decoding: g.encoded())
@@ -56,7 +67,9 @@ extension GraphTests {
   }
 
   @Test func verifyRejectsInconsistentGraphs() {
-    func expectError(_ kind: IRError.Kind, _ edit: (inout Graph) -> Void, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectError(
+      _ kind: IRError.Kind, _ edit: (inout Graph) -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
       var g = Self.sample()
       edit(&g)
       do {
@@ -106,7 +119,8 @@ extension GraphTests {
       _ = try Graph(contentsOf: path)
       Issue.record("expected an error for \(text.prefix(40))", sourceLocation: sourceLocation)
     } catch {
-      #expect(error.message.hasPrefix(path), "names the file: \(error.message)", sourceLocation: sourceLocation)
+      #expect(
+        error.message.hasPrefix(path), "names the file: \(error.message)", sourceLocation: sourceLocation)
       #expect(error.message.contains(mentions), "\(error.message)", sourceLocation: sourceLocation)
     }
   }
@@ -116,15 +130,27 @@ extension GraphTests {
     expectFailure("", mentions: "not a JSON object")
     expectFailure(String(good.prefix(good.count / 2)), mentions: "not a JSON object")
     expectFailure("[1, 2]", mentions: "not a JSON object")
-    expectFailure(good.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 99"), mentions: "version 99 is not supported")
+    expectFailure(
+      good.replacingOccurrences(of: "\"version\" : 1", with: "\"version\" : 99"),
+      mentions: "version 99 is not supported")
     expectFailure(good.replacingOccurrences(of: "dlsmith.graph", with: "onnx"), mentions: "format is 'onnx'")
-    expectFailure(good.replacingOccurrences(of: "\"relu\"", with: "\"nonsense_op\""), mentions: "unknown operator 'nonsense_op'")
+    expectFailure(
+      good.replacingOccurrences(of: "\"relu\"", with: "\"nonsense_op\""),
+      mentions: "unknown operator 'nonsense_op'")
     expectFailure(good.replacingOccurrences(of: "\"f32\"", with: "\"f33\""), mentions: "corrupt data")
-    expectFailure(good.replacingOccurrences(of: "\"outputs\" : [\n    3\n  ]", with: "\"outputs\" : [\n    42\n  ]"), mentions: "output %42 is not defined")
-    expectFailure(good.replacingOccurrences(of: "\"seed\" : 9", with: "\"seedx\" : 9"), mentions: "missing key 'seed'")
-    expectFailure(good.replacingOccurrences(of: "5,\n          5\n", with: "5,\n          500000000000\n"), mentions: "exceeds")
+    expectFailure(
+      good.replacingOccurrences(of: "\"outputs\" : [\n    3\n  ]", with: "\"outputs\" : [\n    42\n  ]"),
+      mentions: "output %42 is not defined")
+    expectFailure(
+      good.replacingOccurrences(of: "\"seed\" : 9", with: "\"seedx\" : 9"), mentions: "missing key 'seed'")
+    expectFailure(
+      good.replacingOccurrences(of: "5,\n          5\n", with: "5,\n          500000000000\n"),
+      mentions: "exceeds")
     // A cycle: relu consumes its own output.
-    expectFailure(good.replacingOccurrences(of: "\"inputs\" : [\n        2\n      ]", with: "\"inputs\" : [\n        3\n      ]"), mentions: "not defined before use")
+    expectFailure(
+      good.replacingOccurrences(
+        of: "\"inputs\" : [\n        2\n      ]", with: "\"inputs\" : [\n        3\n      ]"),
+      mentions: "not defined before use")
   }
 
   @Test func missingFile() {

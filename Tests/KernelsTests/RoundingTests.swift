@@ -9,7 +9,10 @@ extension RoundingTests {
   /// Our generic rounding agrees with the hardware conversions (an independent implementation).
   @Test func floatAndHalfMatchHardwareConversions() {
     var rng = SplitMix64(seed: 42)
-    var samples: [Double] = [0, -0.0, 1, -1, 65504, 65519.99, 65520, 1e-8, 5.96e-8, 2.98e-8, 2.9802322387695312e-8, .infinity, -.infinity, 3.4028235677973366e38, 1.401298464324817e-45, 7e-46]
+    var samples: [Double] = [
+      0, -0.0, 1, -1, 65504, 65519.99, 65520, 1e-8, 5.96e-8, 2.98e-8, 2.9802322387695312e-8, .infinity,
+      -.infinity, 3.4028235677973366e38, 1.401298464324817e-45, 7e-46,
+    ]
     for _ in 0..<20_000 {
       let e = rng.int(in: -160...130)
       let m = 1 + rng.unit()

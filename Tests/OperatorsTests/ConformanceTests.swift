@@ -60,7 +60,9 @@ import Testing
     }
     let dims = ranks.enumerated().map { i, r in (0..<r).map { Dim.symbol("x\(i).\($0)") } }
     vars += dims.flatMap { $0 }.map { Variable($0.description, 1...12) }
-    guard let rule = spec.rule(RuleContext(inputs: dims, dtypes: dtypes, attributes: attrs)) else { return nil }
+    guard let rule = spec.rule(RuleContext(inputs: dims, dtypes: dtypes, attributes: attrs)) else {
+      return nil
+    }
     var constraints = rule.requires
     for o in rule.outputs { for d in o { constraints.append(d .>= 1) } }
     let solver = SMTSolver(timeoutMilliseconds: 2000, seed: 7)
@@ -77,7 +79,8 @@ import Testing
     }
     let shapes = dims.map { $0.map { $0.evaluated(in: env)! } }
     let outShapes = rule.outputs.map { $0.map { $0.evaluated(in: env)! } }
-    guard let outTypes = spec.outputDTypes(inputs: dtypes, attributes: concrete, count: outShapes.count) else { return nil }
+    guard let outTypes = spec.outputDTypes(inputs: dtypes, attributes: concrete, count: outShapes.count)
+    else { return nil }
     let domains = spec.domain(ValueContext(shapes: shapes, dtypes: dtypes, attributes: concrete))
     var g = Graph()
     for (i, s) in shapes.enumerated() {
@@ -90,8 +93,11 @@ import Testing
       g.inputs.append(GraphInput(id: i, type: TensorType(dtypes[i], s), range: range))
     }
     let outIDs = (0..<outShapes.count).map { shapes.count + $0 }
-    g.nodes = [Node(op: spec.id, inputs: Array(0..<shapes.count), outputs: outIDs, attributes: concrete,
-                    types: zip(outTypes, outShapes).map { TensorType($0, $1) })]
+    g.nodes = [
+      Node(
+        op: spec.id, inputs: Array(0..<shapes.count), outputs: outIDs, attributes: concrete,
+        types: zip(outTypes, outShapes).map { TensorType($0, $1) })
+    ]
     g.outputs = outIDs
     return (g, rule)
   }
@@ -111,7 +117,9 @@ import Testing
       for (t, declared) in zip(outputs, graph.nodes[0].types) {
         #expect(t.shape == declared.shape, "\(id): kernel shape \(t.shape) vs rule \(declared.shape)")
         #expect(t.dtype == declared.dtype)
-        #expect(t.storage.allSatisfy { declared.dtype.rounded($0).bitPattern == $0.bitPattern || $0.isNaN }, "\(id): outputs are rounded into \(declared.dtype)")
+        #expect(
+          t.storage.allSatisfy { declared.dtype.rounded($0).bitPattern == $0.bitPattern || $0.isNaN },
+          "\(id): outputs are rounded into \(declared.dtype)")
       }
       // 4. The rule and the graph round-trip through Codable.
       let data = try JSONEncoder().encode(rule)

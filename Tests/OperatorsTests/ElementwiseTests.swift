@@ -19,7 +19,8 @@ extension ElementwiseTests {
     #expect(run("round", [tensor([0.5, 1.5, 2.5, -0.5, -2.5, 2.4], [6])]).storage == [0, 2, 2, -0, -2, 2])
     #expect(run("floor", [tensor([-1.5, 1.5], [2])]).storage == [-2, 1])
     #expect(run("ceil", [tensor([-1.5, 1.5], [2])]).storage == [-1, 2])
-    #expect(run("clip", [x], ["min": .float(-1), "max": .float(1)]).storage.prefix(5) == [-1, -0.5, 0, 0.5, 1])
+    #expect(
+      run("clip", [x], ["min": .float(-1), "max": .float(1)]).storage.prefix(5) == [-1, -0.5, 0, 0.5, 1])
     #expect(run("clip", [tensor([0], [1])], ["min": .float(2), "max": .float(1)]).storage == [1])
     #expect(isClose(run("sigmoid", [tensor([0], [1])]).storage[0], 0.5))
     #expect(isClose(run("gelu", [tensor([1], [1])]).storage[0], 0.8413447460685429))
@@ -33,7 +34,8 @@ extension ElementwiseTests {
     let one = Tensor(dtype: .f16, shape: [1], storage: [1])
     // 2048 + 1 = 2049 is not representable in f16: ties to even gives 2048.
     #expect(run("add", [x, one]).storage == [2048])
-    let third = run("div", [Tensor(dtype: .f32, shape: [], storage: [1]), Tensor(dtype: .f32, shape: [], storage: [3])])
+    let third = run(
+      "div", [Tensor(dtype: .f32, shape: [], storage: [1]), Tensor(dtype: .f32, shape: [], storage: [3])])
     #expect(third.storage[0] == Double(Float(1.0 / 3.0)))
   }
 
@@ -53,13 +55,15 @@ extension ElementwiseTests {
   }
 
   @Test func comparisonsLogicalWhereCast() {
-    let a = tensor([1, 2, .nan], [3]), b = tensor([2, 2, .nan], [3])
+    let a = tensor([1, 2, .nan], [3])
+    let b = tensor([2, 2, .nan], [3])
     let lt = run("less", [a, b])
     #expect(lt.dtype == .bool)
     #expect(lt.storage == [1, 0, 0])
     #expect(run("equal", [a, b]).storage == [0, 1, 0])
     #expect(run("greater_equal", [a, b]).storage == [0, 1, 0])
-    let t = Tensor(dtype: .bool, shape: [2], storage: [1, 0]), f = Tensor(dtype: .bool, shape: [2, 1], storage: [1, 0])
+    let t = Tensor(dtype: .bool, shape: [2], storage: [1, 0])
+    let f = Tensor(dtype: .bool, shape: [2, 1], storage: [1, 0])
     #expect(run("logical_xor", [t, f]).storage == [0, 1, 1, 0])
     #expect(run("logical_not", [t]).storage == [0, 1])
     let w = run("where", [t, tensor([1, 2], [2]), tensor([9], [1])])

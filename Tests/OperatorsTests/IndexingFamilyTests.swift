@@ -56,17 +56,22 @@ private func run(
     default: break
     }
   }
-  let rule = try #require(spec.rule(RuleContext(inputs: dims, dtypes: inputs.map(\.dtype), attributes: symbolic)))
+  let rule = try #require(
+    spec.rule(RuleContext(inputs: dims, dtypes: inputs.map(\.dtype), attributes: symbolic)))
   #expect(rule.requires.allSatisfy { $0.evaluated(in: bindings) }, "\(id): symbolic requires")
   #expect(rule.outputs.first?.map { $0.evaluated(in: bindings) } == expected, "\(id): symbolic outputs")
   return out[0]
 }
 
 /// Whether the concrete rule holds for these shapes and attributes.
-private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ attributes: [String: AttributeValue]) -> Bool {
+private func ruleHolds(
+  _ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ attributes: [String: AttributeValue]
+) -> Bool {
   guard let spec = Catalogue.spec(id),
     let rule = spec.rule(
-      RuleContext(inputs: shapes.map { $0.map(Dim.constant) }, dtypes: dtypes, attributes: Attributes(attributes).symbolic))
+      RuleContext(
+        inputs: shapes.map { $0.map(Dim.constant) }, dtypes: dtypes,
+        attributes: Attributes(attributes).symbolic))
   else { return false }
   return rule.requires.allSatisfy { $0.evaluated(in: [:]) }
 }
@@ -131,7 +136,8 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
             ]
             let n = spec.evaluate([x], attributes: Attributes(attrs))[0].shape[0]
             let inRange = (-d...(d - 1)).contains(start) && ((1 - d)...d).contains(end) && end != 0
-            let ctx = RuleContext(inputs: [[.constant(d)]], dtypes: [.f64], attributes: Attributes(attrs).symbolic)
+            let ctx = RuleContext(
+              inputs: [[.constant(d)]], dtypes: [.f64], attributes: Attributes(attrs).symbolic)
             let rule = try #require(spec.rule(ctx))
             let holds = rule.requires.allSatisfy { $0.evaluated(in: [:]) }
             #expect(holds == (inRange && n >= 1), "d \(d) \(start):\(end):\(step)")
@@ -147,9 +153,11 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
   @Test func pad1D() throws {
     let x = tensor([3], [1, 2, 3])
     func pad(_ mode: String) throws -> Tensor {
-      try run("pad", [x], [
-        "pads_begin": .ints([2]), "pads_end": .ints([1]), "mode": .string(mode), "value": .float(0.5),
-      ])
+      try run(
+        "pad", [x],
+        [
+          "pads_begin": .ints([2]), "pads_end": .ints([1]), "mode": .string(mode), "value": .float(0.5),
+        ])
     }
     #expect(try pad("constant").storage == [0.5, 0.5, 1, 2, 3, 0.5])
     #expect(try pad("reflect").storage == [3, 2, 1, 2, 3, 2])
@@ -160,9 +168,11 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
   @Test func pad2D() throws {
     let x = tensor([2, 3], [1, 2, 3, 4, 5, 6])
     func pad(_ mode: String) throws -> Tensor {
-      try run("pad", [x], [
-        "pads_begin": .ints([1, 0]), "pads_end": .ints([0, 2]), "mode": .string(mode), "value": .float(-1),
-      ])
+      try run(
+        "pad", [x],
+        [
+          "pads_begin": .ints([1, 0]), "pads_end": .ints([0, 2]), "mode": .string(mode), "value": .float(-1),
+        ])
     }
     let reflect = try pad("reflect")
     #expect(reflect.shape == [3, 5])
@@ -174,7 +184,9 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
   @Test func padConstantRoundsValueToDType() throws {
     // 0.75 truncates to 0 in i32.
     let x = tensor([2], [7, 8], .i32)
-    let y = try run("pad", [x], ["pads_begin": .ints([1]), "pads_end": .ints([1]), "mode": .string("constant"), "value": .float(0.75)])
+    let y = try run(
+      "pad", [x],
+      ["pads_begin": .ints([1]), "pads_end": .ints([1]), "mode": .string("constant"), "value": .float(0.75)])
     #expect(y.storage == [0, 7, 8, 0])
   }
 
@@ -240,7 +252,8 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
 
   @Test func gatherDomainAndRange() throws {
     let spec = try #require(Catalogue.spec("gather"))
-    let ctx = ValueContext(shapes: [[3, 2], [4]], dtypes: [.f32, .i64], attributes: Attributes(["axis": .int(1)]))
+    let ctx = ValueContext(
+      shapes: [[3, 2], [4]], dtypes: [.f32, .i64], attributes: Attributes(["axis": .int(1)]))
     let domains = spec.domain(ctx)
     #expect(domains.count == 2)
     #expect(domains.first! == nil)
@@ -271,7 +284,8 @@ private func ruleHolds(_ id: String, _ shapes: [[Int]], _ dtypes: [DType], _ att
   @Test func cumsum1D() throws {
     let x = tensor([4], [1, 2, 3, 4])
     func cumsum(_ exclusive: Int, _ reverse: Int) throws -> [Double] {
-      try run("cumsum", [x], ["axis": .int(0), "exclusive": .int(exclusive), "reverse": .int(reverse)]).storage
+      try run("cumsum", [x], ["axis": .int(0), "exclusive": .int(exclusive), "reverse": .int(reverse)])
+        .storage
     }
     #expect(try cumsum(0, 0) == [1, 3, 6, 10])
     #expect(try cumsum(1, 0) == [0, 1, 3, 6])

@@ -29,7 +29,8 @@ private func run(
   let attributes = Attributes(attrs)
   let ranks = inputs.map(\.rank)
   for a in spec.attributes {
-    #expect(a.accepts(attributes[a.name], ranks: ranks), "attribute \(a.name)", sourceLocation: sourceLocation)
+    #expect(
+      a.accepts(attributes[a.name], ranks: ranks), "attribute \(a.name)", sourceLocation: sourceLocation)
   }
   let outputs = spec.evaluate(inputs, attributes: attributes)
   guard let rule = spec.rule(context(inputs, attributes)) else {
@@ -102,7 +103,8 @@ private func same(_ a: [Double], _ b: [Double]) -> Bool {
 
   @Test func reduceSumNaNAndInfinity() {
     let x = Tensor(dtype: .f32, shape: [2, 2], storage: [.infinity, -.infinity, 1, .nan])
-    let y = Catalogue.spec("reduce_sum")!.evaluate([x], attributes: Attributes(["axes": .ints([1]), "keepdims": .int(0)]))[0]
+    let y = Catalogue.spec("reduce_sum")!.evaluate(
+      [x], attributes: Attributes(["axes": .ints([1]), "keepdims": .int(0)]))[0]
     #expect(y.storage.allSatisfy { $0.isNaN })
   }
 
@@ -115,7 +117,8 @@ private func same(_ a: [Double], _ b: [Double]) -> Bool {
     #expect(cols.storage == [1.5, 2.5, 3.5])
     // Rounded to the dtype: 1/3 in f16 is 0.333251953125.
     let h = Tensor(dtype: .f16, shape: [3], storage: [1, 0, 0])
-    #expect(run("reduce_mean", [h], ["axes": .ints([0]), "keepdims": .int(0)])[0].storage == [0.333251953125])
+    #expect(
+      run("reduce_mean", [h], ["axes": .ints([0]), "keepdims": .int(0)])[0].storage == [0.333251953125])
   }
 
   @Test func reduceMaxMinPropagateNaN() {
@@ -138,9 +141,11 @@ private func same(_ a: [Double], _ b: [Double]) -> Bool {
   @Test func reduceProd() {
     let x = Tensor(dtype: .f32, shape: [2, 3], storage: [0.5, -1.5, 1, 1.25, 1, -0.5])
     // Rows: 0.5 * -1.5 * 1 = -0.75; 1.25 * 1 * -0.5 = -0.625.
-    #expect(run("reduce_prod", [x], ["axes": .ints([1]), "keepdims": .int(0)])[0].storage == [-0.75, -0.625])
+    #expect(
+      run("reduce_prod", [x], ["axes": .ints([1]), "keepdims": .int(0)])[0].storage == [-0.75, -0.625])
     // Columns: 0.625, -1.5, -0.5.
-    #expect(run("reduce_prod", [x], ["axes": .ints([0]), "keepdims": .int(0)])[0].storage == [0.625, -1.5, -0.5])
+    #expect(
+      run("reduce_prod", [x], ["axes": .ints([0]), "keepdims": .int(0)])[0].storage == [0.625, -1.5, -0.5])
   }
 
   @Test func reduceProdDomainKeepsResultsFinite() {
@@ -293,7 +298,8 @@ private func same(_ a: [Double], _ b: [Double]) -> Bool {
 
   @Test func concatRange() {
     let spec = Catalogue.spec("concat")!
-    let vc = ValueContext(shapes: [[2], [2]], dtypes: [.f32, .f32], attributes: Attributes(["axis": .int(0)]))
+    let vc = ValueContext(
+      shapes: [[2], [2]], dtypes: [.f32, .f32], attributes: Attributes(["axis": .int(0)]))
     #expect(spec.range(vc, [Interval(-1, 1), Interval(0, 5)]) == [Interval(-1, 5)])
   }
 

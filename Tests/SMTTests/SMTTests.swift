@@ -7,12 +7,17 @@ import Testing
 extension SMTTests {
   @Test func solvesAConvolutionShapeBackwards() throws {
     let solver = SMTSolver(seed: 1)
-    let (h, p, k, s, d) = (Dim.symbol("h"), Dim.symbol("p"), Dim.symbol("k"), Dim.symbol("s"), Dim.symbol("d"))
+    let (h, p, k, s, d) = (
+      Dim.symbol("h"), Dim.symbol("p"), Dim.symbol("k"), Dim.symbol("s"), Dim.symbol("d")
+    )
     let eff = d * (k - 1) + 1
     let out = (h + 2 * p - eff) / s + 1
     let outcome = try solver.solve(
       [out .== 14, h + 2 * p .>= eff, s .>= 2, p .< k],
-      variables: [Variable("h", 1...256), Variable("p", 0...4), Variable("k", 1...7), Variable("s", 1...4), Variable("d", 1...3)])
+      variables: [
+        Variable("h", 1...256), Variable("p", 0...4), Variable("k", 1...7), Variable("s", 1...4),
+        Variable("d", 1...3),
+      ])
     guard case .sat(let m) = outcome else {
       Issue.record("expected sat, got \(outcome)")
       return
@@ -33,7 +38,9 @@ extension SMTTests {
     for (x, y) in [(-7, 2), (7, -2), (-7, -2), (7, 2), (-6, 3)] {
       let outcome = try solver.solve(
         [a .== .constant(x), b .== .constant(y), Dim.symbol("q") .== a / b, Dim.symbol("r") .== a % b],
-        variables: [Variable("a", -10...10), Variable("b", -10...10), Variable("q", -10...10), Variable("r", -10...10)])
+        variables: [
+          Variable("a", -10...10), Variable("b", -10...10), Variable("q", -10...10), Variable("r", -10...10),
+        ])
       guard case .sat(let m) = outcome else {
         Issue.record("expected sat for \(x), \(y)")
         continue
@@ -46,7 +53,9 @@ extension SMTTests {
   @Test func divisionByZeroMakesNothingTrue() throws {
     let solver = SMTSolver()
     let (a, b) = (Dim.symbol("a"), Dim.symbol("b"))
-    #expect(try solver.solve([a / b .== 0, b .== 0], variables: [Variable("a", 0...3), Variable("b", -2...2)]) == .unsat)
+    #expect(
+      try solver.solve([a / b .== 0, b .== 0], variables: [Variable("a", 0...3), Variable("b", -2...2)])
+        == .unsat)
   }
 
   @Test func preferencesAreDroppedWhenUnsat() throws {
@@ -83,7 +92,9 @@ extension SMTTests {
     let (x, y, z) = (Dim.symbol("x"), Dim.symbol("y"), Dim.symbol("z"))
     let outcome = try solver.solve(
       [x * x * x + y * y * y .== z * z * z],
-      variables: [Variable("x", 1...1_000_000_000), Variable("y", 1...1_000_000_000), Variable("z", 1...1_000_000_000)])
+      variables: [
+        Variable("x", 1...1_000_000_000), Variable("y", 1...1_000_000_000), Variable("z", 1...1_000_000_000),
+      ])
     // Fermat: never sat; Z3 either proves it or gives up within the budget.
     #expect(outcome != .sat([:]))
     if case .sat = outcome { Issue.record("x^3 + y^3 = z^3 cannot be sat") }

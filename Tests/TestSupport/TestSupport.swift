@@ -31,12 +31,15 @@ public func dlsmithExecutable() -> URL {
 }
 
 /// Runs `dlsmith` with arguments; returns exit status, stdout and stderr.
-public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (status: Int32, stdout: Data, stderr: String) {
+public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (
+  status: Int32, stdout: Data, stderr: String
+) {
   let p = Process()
   p.executableURL = dlsmithExecutable()
   p.arguments = args
   if let cwd { p.currentDirectoryURL = cwd }
-  let out = Pipe(), err = Pipe()
+  let out = Pipe()
+  let err = Pipe()
   p.standardOutput = out
   p.standardError = err
   try p.run()
