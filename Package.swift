@@ -20,7 +20,7 @@ let package = Package(
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),
-    .target(name: "Generation", dependencies: ["IR", "SMT", "Backends"]),
+    .target(name: "Generation", dependencies: ["IR", "SMT"]),
 
     // MARK: - Tool (thin front end)
     .executableTarget(
