@@ -1,0 +1,7 @@
+import Kernels
+import Operators
+import Tensors
+
+extension FastKernels {
+  static let fused: [OperatorSpec.ID: FastKernel] = [:]
+}
