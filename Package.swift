@@ -21,17 +21,18 @@ let package = Package(
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),
     .target(name: "Generation", dependencies: ["IR", "SMT"]),
+    .target(name: "Fuzzing", dependencies: ["Generation", "Backends"]),
 
     // MARK: - Tool (thin front end)
     .executableTarget(
       name: "dlsmith",
       dependencies: [
-        "Generation", "Backends",
+        "Fuzzing", "Generation", "Backends",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     // MARK: - Tests
-    .target(name: "TestSupport", dependencies: ["IR", "Tensors"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
     .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensors", "TestSupport"]),
@@ -40,6 +41,12 @@ let package = Package(
     .testTarget(name: "IRTests", dependencies: ["IR", "TestSupport"]),
     .testTarget(
       name: "GenerationTests", dependencies: ["Generation", "Backends", "IR", "TestSupport"]),
+    .testTarget(
+      name: "BackendsTests",
+      dependencies: ["Backends", "Kernels", "Operators", "IR", "Symbolic", "Tensors", "TestSupport"]),
+    .testTarget(
+      name: "FuzzingTests",
+      dependencies: ["Fuzzing", "Backends", "Generation", "Operators", "IR", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
   ]
 )

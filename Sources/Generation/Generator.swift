@@ -292,6 +292,8 @@ extension State {
         }
       case .flag:
         attrs.values[a.name] = .int(.constant(rng.chance(0.5) ? 1 : 0))
+      case .text:
+        return nil
       }
     }
     return (attrs, vars)

@@ -177,6 +177,8 @@ public struct AttributeSpec: Sendable {
     case dtype([DType])
     /// A boolean sampled concretely, stored as `.int(0)` or `.int(1)` (keepdims, exclusive, ...).
     case flag
+    /// Free text, only for backend-internal operators (never generated).
+    case text
   }
 
   public let name: String
@@ -234,6 +236,7 @@ public struct AttributeSpec: Sendable {
       return p.sorted() == Array(0..<r)
     case (.dtype(let ds), .string(let s)): return DType(rawValue: s).map(ds.contains) ?? false
     case (.flag, .int(let v)): return v == 0 || v == 1
+    case (.text, .string): return true
     default: return false
     }
   }

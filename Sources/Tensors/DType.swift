@@ -109,7 +109,9 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
     let u = m < 0 ? m + span : m
     return u >= span / 2 ? u - span : u
   }
-  var m = (t - lo).truncatingRemainder(dividingBy: span)
-  if m < 0 { m += span }
-  return m + lo
+  // The remainder is exact in binary floating point; shifting afterwards keeps it exact.
+  var m = t.truncatingRemainder(dividingBy: span)
+  if m < lo { m += span }
+  if m >= lo + span { m -= span }
+  return m
 }

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Backends
 import Foundation
+import Fuzzing
 import Generation
 import IR
+import Tensors
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure DLSmith itself.", subcommands: [BenchGenerate.self])
+    abstract: "Measure DLSmith itself.", subcommands: [BenchGenerate.self, BenchDiff.self, BenchKernels.self])
 }
 
 struct BenchGenerate: ParsableCommand {
@@ -87,5 +89,58 @@ struct BenchGenerate: ParsableCommand {
       "insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) solved by propagation/sampling, \(s.provedInfeasible) proved infeasible, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown,  \(s.solverContexts) contexts in \(String(format: "%.2f", s.contextSeconds)) s, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range"
     )
     for f in failures { log("invalid: \(f)") }
+  }
+}
+
+struct BenchDiff: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "diff",
+    abstract: "Generate models and differential-test backends against the reference; print verdict counts.",
+    discussion: "Exit 77 if any mismatch or failure was found (each is listed with its seed).")
+
+  @Option(help: "Number of models.") var count: Int = 200
+  @Option(help: "First seed; models use seed, seed+1, ...") var seed: UInt64 = 1
+  @Option(help: "Comma-separated backends to test.") var backends: String = "fast"
+  @OptionGroup var passes: PassSelection
+  @OptionGroup var generation: GenerationOptions
+
+  func validate() throws {
+    guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+    for n in splitList(backends) where !backendNames.contains(n) {
+      throw ValidationError("unknown backend '\(n)' (available: \(backendNames.joined(separator: ", ")))")
+    }
+  }
+
+  func run() throws {
+    var generator = Generator(options: generation.generatorOptions)
+    let differential = Differential()
+    var counts: [String: Int] = [:]
+    var findings = 0
+    let clock = ContinuousClock()
+    let start = clock.now
+    for i in 0..<count {
+      let s = seed &+ UInt64(i)
+      let g = generator.generate(seed: s)
+      let inputs = g.sampleInputs(seed: 0)
+      guard let values = try? differential.referenceValues(g, inputs: inputs) else {
+        counts["reference-error", default: 0] += 1
+        continue
+      }
+      for name in splitList(backends) {
+        let outcome = differential.judge(
+          makeBackend(name, passes: passes.selected), g, inputs: inputs, reference: values)
+        counts["\(name) \(outcome.verdict.label)", default: 0] += 1
+        if outcome.verdict.isFinding {
+          findings += 1
+          log("seed \(s): \(name) \(outcome.verdict)")
+        }
+      }
+    }
+    let seconds = (clock.now - start) / .seconds(1)
+    print(
+      "models: \(count) at \(generation.nodes) nodes, \(String(format: "%.1f", Double(count) / seconds)) models/s"
+    )
+    for k in counts.keys.sorted() { print("\(k): \(counts[k]!)") }
+    if findings > 0 { throw ExitCode(77) }
   }
 }

@@ -99,6 +99,7 @@ struct OpEntry: Encodable {
       case .permutation(let i): attrs.values[a.name] = .ints((0..<ranks[i]).reversed().map(Dim.constant))
       case .dtype(let ds): attrs.values[a.name] = .string(ds[0].rawValue)
       case .flag: attrs.values[a.name] = .int(0)
+      case .text: attrs.values[a.name] = .string("")
       }
     }
     let names = ["x", "y", "z", "u", "v", "w"]
@@ -127,6 +128,7 @@ struct OpEntry: Encodable {
     case .permutation(let i): return "permutation of input \(i)"
     case .dtype(let ds): return "dtype in \(ds.map(\.rawValue).joined(separator: "|"))"
     case .flag: return "flag"
+    case .text: return "text"
     }
   }
 }

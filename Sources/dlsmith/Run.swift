@@ -9,7 +9,8 @@ struct Run: ParsableCommand {
     abstract: "Run a model on a backend and summarize its outputs.")
 
   @Argument(help: "Model file (.dlsmith.json).") var model: String
-  @Option(help: "Backend to run on.") var backend: String = "reference"
+  @Option(help: "Backend to run on: reference or fast.") var backend: String = "reference"
+  @OptionGroup var passes: PassSelection
   @Option(help: "Seed of the input values (drawn from each input's range).") var inputSeed: UInt64 = 0
   @Option(name: .shortAndLong, help: "Write all output values as JSON here.") var output: String?
 
@@ -26,7 +27,7 @@ struct Run: ParsableCommand {
       let inputs = graph.sampleInputs(seed: inputSeed)
       let outputs: [Tensor]
       do {
-        outputs = try makeBackend(backend).run(graph, inputs: inputs)
+        outputs = try makeBackend(backend, passes: passes.selected).run(graph, inputs: inputs)
       } catch {
         throw ToolError("\(model): backend \(backend) failed: \(error)")
       }
@@ -45,10 +46,30 @@ struct Run: ParsableCommand {
   }
 }
 
-let backendNames = ["reference"]
+let backendNames = ["reference", "fast"]
 
-func makeBackend(_ name: String) -> any Backend {
-  ReferenceBackend()
+func makeBackend(_ name: String, passes: [Pass]) -> any Backend {
+  switch name {
+  case "fast": return FastBackend(passes: passes)
+  default: return ReferenceBackend()
+  }
+}
+
+/// `--passes all|none|name,name` for the fast backend.
+struct PassSelection: ParsableArguments {
+  @Option(
+    help:
+      "Fast-backend passes: all, none, or a comma-separated list of \(Pass.names.joined(separator: ", ")).")
+  var passes: String = "all"
+
+  func validate() throws {
+    if case .failure(let e) = Pass.parse(passes) { throw ValidationError(e.description) }
+  }
+
+  var selected: [Pass] {
+    if case .success(let p) = Pass.parse(passes) { return p }
+    return Pass.all
+  }
 }
 
 struct OutputRecord: Codable {

@@ -99,3 +99,12 @@ extension RoundingTests {
     #expect(s.storage == [5, 10, 15])
   }
 }
+
+extension RoundingTests {
+  @Test func hugeValuesWrapExactly() {
+    // 1e30 = 2^32 * k exactly for some k, so wrapping to 32 bits gives 0.
+    #expect(DType.i32.rounded(1e30) == Double(Int32(truncatingIfNeeded: 0)))
+    #expect(DType.i32.rounded(-0x1p40 - 5) == -5)
+    #expect(DType.i8.rounded(0x1p60 + 0x1p10) == 0)
+  }
+}

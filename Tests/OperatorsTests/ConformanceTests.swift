@@ -44,6 +44,7 @@ import Testing
       case .permutation(let i): attrs.values[a.name] = .ints((0..<ranks[i]).reversed().map(Dim.constant))
       case .dtype(let ds): attrs.values[a.name] = .string(ds[dtypeIndex % ds.count].rawValue)
       case .flag: attrs.values[a.name] = .int(1)
+      case .text: return nil
       }
     }
     // Dtypes: bind each type variable to one allowed dtype.

@@ -39,13 +39,17 @@ public struct FastTensor: Sendable, Equatable {
     if t.dtype == .f32 {
       self.init(floats: t.storage.map { Float($0) }, shape: t.shape)
     } else {
-      self.init(ints: t.storage.map { Int64(exactly: $0) ?? 0 }, dtype: t.dtype, shape: t.shape)
+      // 2^63 (the reference's saturated +inf for i64) is not an Int64: saturate.
+      self.init(
+        ints: t.storage.map { $0 >= 0x1p63 ? .max : $0 <= -0x1p63 ? .min : Int64($0) }, dtype: t.dtype,
+        shape: t.shape)
     }
   }
 
   /// The reference representation (exact).
   public var tensor: Tensor {
-    Tensor(dtype: dtype, shape: shape, storage: dtype == .f32 ? floats.map(Double.init) : ints.map(Double.init))
+    Tensor(
+      dtype: dtype, shape: shape, storage: dtype == .f32 ? floats.map(Double.init) : ints.map(Double.init))
   }
 
   public var count: Int { shape.reduce(1, *) }

@@ -1,0 +1,155 @@
+import IR
+import Kernels
+import Operators
+import Tensors
+
+/// One graph optimization of the fast backend: a named, documented, individually switchable
+/// rewrite `Graph -> Graph` that preserves meaning (the rewritten graph verifies under
+/// `FusedOperators.lookup` and computes the same values up to float32 rounding).
+public struct Pass: Sendable {
+  public let name: String
+  public let summary: String
+  public let apply: @Sendable (Graph) -> Graph
+
+  public init(name: String, summary: String, apply: @escaping @Sendable (Graph) -> Graph) {
+    self.name = name
+    self.summary = summary
+    self.apply = apply
+  }
+
+  /// Every pass, in pipeline order.
+  public static let all: [Pass] = [
+    constantFolding, algebraic, commonSubexpressions, batchNormFolding, linearFusion, elementwiseFusion,
+    layout,
+    deadCode,
+  ]
+
+  public static var names: [String] { all.map(\.name) }
+
+  /// Parses `all`, `none` or a comma-separated list of pass names (kept in pipeline order).
+  public static func parse(_ text: String) -> Result<[Pass], PassListError> {
+    if text == "all" { return .success(all) }
+    if text == "none" { return .success([]) }
+    let wanted = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let unknown = wanted.filter { w in !all.contains { $0.name == w } }
+    if !unknown.isEmpty { return .failure(PassListError(unknown: unknown)) }
+    return .success(all.filter { wanted.contains($0.name) })
+  }
+}
+
+public struct PassListError: Error, CustomStringConvertible {
+  public let unknown: [String]
+  public var description: String {
+    "unknown pass(es) \(unknown.joined(separator: ", ")); valid: all, none, or a list of \(Pass.names.joined(separator: ", "))"
+  }
+}
+
+// MARK: - Graph utilities shared by the passes
+
+extension Graph {
+  /// The node producing each value.
+  var producers: [ValueID: Int] {
+    var p: [ValueID: Int] = [:]
+    for (i, n) in nodes.enumerated() { for o in n.outputs { p[o] = i } }
+    return p
+  }
+
+  /// How many times each value is consumed (by nodes and as a graph output).
+  var useCounts: [ValueID: Int] {
+    var u: [ValueID: Int] = [:]
+    for n in nodes { for v in n.inputs { u[v, default: 0] += 1 } }
+    for o in outputs { u[o, default: 0] += 1 }
+    return u
+  }
+
+  var constantsByID: [ValueID: Constant] { Dictionary(uniqueKeysWithValues: constants.map { ($0.id, $0) }) }
+
+  /// Replaces every use of `old` (node inputs and graph outputs) with `new`.
+  mutating func replaceUses(of old: ValueID, with new: ValueID) {
+    for i in nodes.indices { nodes[i].inputs = nodes[i].inputs.map { $0 == old ? new : $0 } }
+    outputs = outputs.map { $0 == old ? new : $0 }
+  }
+
+  /// Adds a constant with explicit data and returns its id.
+  mutating func addConstant(_ t: Tensor) -> ValueID {
+    let id = nextValueID
+    let finite = t.storage.filter(\.isFinite)
+    let range = Interval(finite.min() ?? 0, finite.max() ?? 0)
+    constants.append(
+      Constant(id: id, type: TensorType(t.dtype, t.shape), range: range, seed: 0, data: t.storage))
+    return id
+  }
+}
+
+extension Constant {
+  /// All elements equal `v`.
+  func isUniform(_ v: Double) -> Bool { tensor.storage.allSatisfy { $0 == v } }
+}
+
+// MARK: - Dead code
+
+extension Pass {
+  /// Removes nodes whose results nobody uses and constants nobody reads. Graph inputs stay: they are
+  /// the model's signature.
+  public static let deadCode = Pass(
+    name: "dce", summary: "dead code elimination: drop nodes and constants whose values are never used"
+  ) { g in
+    var g = g
+    var live = Set(g.outputs)
+    var keep = [Bool](repeating: false, count: g.nodes.count)
+    for i in stride(from: g.nodes.count - 1, through: 0, by: -1)
+    where g.nodes[i].outputs.contains(where: live.contains) {
+      keep[i] = true
+      live.formUnion(g.nodes[i].inputs)
+    }
+    g.nodes = zip(g.nodes, keep).filter(\.1).map(\.0)
+    g.constants = g.constants.filter { live.contains($0.id) }
+    return g
+  }
+
+  // MARK: Common subexpressions
+
+  /// Merges nodes with the same operator, inputs and attributes, and identical constants.
+  public static let commonSubexpressions = Pass(
+    name: "cse", summary: "common subexpression elimination: merge identical constants and identical nodes"
+  ) { g in
+    var g = g
+    var seenConstants: [Constant: ValueID] = [:]
+    for c in g.constants {
+      var key = c
+      key.id = 0
+      if let first = seenConstants[key] {
+        g.replaceUses(of: c.id, with: first)
+      } else {
+        seenConstants[key] = c.id
+      }
+    }
+    // Nodes in order, with earlier merges applied to their inputs. A node whose outputs are graph
+    // outputs is kept (the signature must not change), but later duplicates may still merge into it.
+    var rename: [ValueID: ValueID] = [:]
+    var seen: [String: Node] = [:]
+    var kept: [Node] = []
+    let isOutput = Set(g.outputs)
+    for var n in g.nodes {
+      n.inputs = n.inputs.map { rename[$0] ?? $0 }
+      let attrs = n.attributes.values.keys.sorted().map {
+        "\($0)=\(n.attributes.values[$0].map { "\($0)" } ?? "")"
+      }
+      let key = "\(n.op)|\(n.inputs)|\(attrs)"
+      if let first = seen[key], first.types == n.types, !n.outputs.contains(where: isOutput.contains) {
+        for (a, b) in zip(n.outputs, first.outputs) { rename[a] = b }
+        continue
+      }
+      if seen[key] == nil { seen[key] = n }
+      kept.append(n)
+    }
+    g.nodes = kept
+    return deadCode.apply(g)
+  }
+}
+
+/// Keeps the first occurrence of each element.
+func uniqued<T: Hashable>(_ xs: [T]) -> [T] {
+  var seen = Set<T>()
+  return xs.filter { seen.insert($0).inserted }
+}
