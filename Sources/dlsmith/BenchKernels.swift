@@ -80,7 +80,8 @@ struct BenchKernels: ParsableCommand {
       let raw = best { _ = BLAS.sgemm(a, b, m: m, n: n, k: k) }
       let gf = flops / fast / 1e9
       let gr = flops / raw / 1e9
-      print(String(format: "%-40@ %10.1f %14.1f %7.2f", c.name as NSString, gf, gr, gf / gr))
+      let label = c.name.padding(toLength: 40, withPad: " ", startingAt: 0)
+      print(label + String(format: "%10.1f %14.1f %7.2f", gf, gr, gf / gr))
     }
   }
 }

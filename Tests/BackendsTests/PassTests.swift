@@ -216,3 +216,18 @@ extension PassTests {
     #expect((try? Pass.parse("none").get())?.isEmpty == true)
   }
 }
+
+extension PassTests {
+  /// Found by `dlsmith bench diff` (seed 1660, 20 nodes): constant folding turned two graph outputs
+  /// into identical constants and CSE merged them, listing one output twice.
+  @Test func cseNeverMergesGraphOutputs() throws {
+    var b = GraphBuilder()
+    let x = b.input([3])
+    let c1 = b.constant([3], data: [1, 2, 3]), c2 = b.constant([3], data: [1, 2, 3])
+    let y1 = b("relu", c1), y2 = b("relu", c2), y3 = b("add", x, c1)
+    let folded = Pass.constantFolding.apply(b.build(outputs: [y1, y2, y3]))
+    let g = try check(.commonSubexpressions, folded)
+    #expect(g.outputs.count == 3)
+    #expect(Set(g.outputs).count == 3)
+  }
+}

@@ -114,13 +114,16 @@ extension Pass {
     name: "cse", summary: "common subexpression elimination: merge identical constants and identical nodes"
   ) { g in
     var g = g
+    // A graph output keeps its own value id (the signature must not change), so it is never merged
+    // away; later duplicates may still merge into it.
+    let isOutput = Set(g.outputs)
     var seenConstants: [Constant: ValueID] = [:]
     for c in g.constants {
       var key = c
       key.id = 0
-      if let first = seenConstants[key] {
+      if let first = seenConstants[key], !isOutput.contains(c.id) {
         g.replaceUses(of: c.id, with: first)
-      } else {
+      } else if seenConstants[key] == nil {
         seenConstants[key] = c.id
       }
     }
@@ -129,7 +132,6 @@ extension Pass {
     var rename: [ValueID: ValueID] = [:]
     var seen: [String: Node] = [:]
     var kept: [Node] = []
-    let isOutput = Set(g.outputs)
     for var n in g.nodes {
       n.inputs = n.inputs.map { rename[$0] ?? $0 }
       let attrs = n.attributes.values.keys.sorted().map {
