@@ -115,6 +115,7 @@ struct BenchDiff: ParsableCommand {
     var generator = Generator(options: generation.generatorOptions)
     let differential = Differential()
     var counts: [String: Int] = [:]
+    var rewrites: [String: Int] = [:]
     var findings = 0
     let clock = ContinuousClock()
     let start = clock.now
@@ -125,6 +126,12 @@ struct BenchDiff: ParsableCommand {
       guard let values = try? differential.referenceValues(g, inputs: inputs) else {
         counts["reference-error", default: 0] += 1
         continue
+      }
+      var current = g
+      for p in passes.selected {
+        let next = p.apply(current)
+        if next != current { rewrites[p.name, default: 0] += 1 }
+        current = next
       }
       for name in splitList(backends) {
         let outcome = differential.judge(
@@ -141,6 +148,8 @@ struct BenchDiff: ParsableCommand {
       "models: \(count) at \(generation.nodes) nodes, \(String(format: "%.1f", Double(count) / seconds)) models/s"
     )
     for k in counts.keys.sorted() { print("\(k): \(counts[k]!)") }
+    let changed = passes.selected.map { "\($0.name) \(rewrites[$0.name] ?? 0)" }.joined(separator: ", ")
+    print("models rewritten per pass: \(changed)")
     if findings > 0 { throw ExitCode(77) }
   }
 }

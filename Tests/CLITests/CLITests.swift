@@ -60,3 +60,30 @@ extension CLITests {
     #expect(conv?["rule"] != nil)
   }
 }
+
+extension CLITests {
+  @Test func diffAgreesAndRunsOnFast() throws {
+    let path = temporaryDirectory().appendingPathComponent("m.dlsmith.json").path
+    #expect(try runDLSmith(["generate", "--seed", "3", "-o", path]).status == 0)
+    let diff = try runDLSmith(["diff", path, "--backends", "reference,fast"])
+    #expect(diff.status == 0, "\(diff.stderr)")
+    #expect(String(decoding: diff.stdout, as: UTF8.self).contains("fast: agree"))
+    let none = try runDLSmith(["diff", path, "--passes", "none"])
+    #expect(none.status == 0)
+    let run = try runDLSmith(["run", path, "--backend", "fast", "--passes", "fusion,dce"])
+    #expect(run.status == 0, "\(run.stderr)")
+  }
+
+  @Test func badPassesAreUsageErrorsNamingTheValidOnes() throws {
+    let r = try runDLSmith(["diff", "m.json", "--passes", "nosuch"])
+    #expect(r.status == 64)
+    #expect(r.stderr.contains("nosuch"))
+    #expect(r.stderr.contains("constant-folding") && r.stderr.contains("layout"))
+  }
+
+  @Test func diffOnABadFileIsAToolError() throws {
+    let r = try runDLSmith(["diff", "/nonexistent.dlsmith.json"])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("/nonexistent.dlsmith.json"))
+  }
+}
