@@ -247,18 +247,11 @@ extension State {
         attrs.values[a.name] = .int(.symbol("@\(a.name)"))
       case .ints(let length, let r):
         let n: Int
-        switch length {
-        case .fixed(let k): n = k
-        case .rank(let i):
-          guard let k = rank(i) else { return nil }
+        if case .chosen(let range) = length {
+          n = rng.int(in: range.lowerBound...Swift.min(range.upperBound, options.maxRank))
+        } else {
+          guard let k = length.count(ranks: ranks) else { return nil }
           n = k
-        case .spatial(let i):
-          guard let k = rank(i), k >= 2 else { return nil }
-          n = k - 2
-        case .twiceSpatial(let i):
-          guard let k = rank(i), k >= 2 else { return nil }
-          n = 2 * (k - 2)
-        case .chosen(let c): n = rng.int(in: c.lowerBound...Swift.min(c.upperBound, options.maxRank))
         }
         let names = (0..<n).map { "@\(a.name).\($0)" }
         vars += names.map { Variable($0, r) }

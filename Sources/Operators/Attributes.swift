@@ -162,6 +162,19 @@ public struct AttributeSpec: Sendable {
     case twiceSpatial(of: Int)
     /// Chosen by the generator in this range (e.g. reshape's target rank).
     case chosen(ClosedRange<Int>)
+
+    /// The list length for these input ranks; `.chosen` lengths take `chosen`. `nil` when the
+    /// ranks do not allow the attribute (a missing input, fewer than 2 dims for spatial lengths).
+    public func count(ranks: [Int], chosen: Int? = nil) -> Int? {
+      func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
+      switch self {
+      case .fixed(let k): return k
+      case .rank(let i): return rank(i)
+      case .spatial(let i): return rank(i).flatMap { $0 >= 2 ? $0 - 2 : nil }
+      case .twiceSpatial(let i): return rank(i).flatMap { $0 >= 2 ? 2 * ($0 - 2) : nil }
+      case .chosen(let c): return chosen.map { c.contains($0) ? $0 : nil } ?? c.lowerBound
+      }
+    }
   }
 
   public enum Kind: Sendable {
@@ -216,13 +229,7 @@ public struct AttributeSpec: Sendable {
     case (.int(let r), .int(let v)): return r.contains(v)
     case (.ints(let len, let r), .ints(let vs)):
       guard vs.allSatisfy(r.contains) else { return false }
-      switch len {
-      case .fixed(let n): return vs.count == n
-      case .rank(let i): return vs.count == rank(i)
-      case .spatial(let i): return rank(i).map { vs.count == $0 - 2 } ?? false
-      case .twiceSpatial(let i): return rank(i).map { vs.count == 2 * ($0 - 2) } ?? false
-      case .chosen(let c): return c.contains(vs.count)
-      }
+      return len.count(ranks: ranks, chosen: vs.count) == vs.count
     case (.float(let r), .float(let v)): return r.contains(v)
     case (.choice(let cs), .string(let s)): return cs.contains(s)
     case (.axis(let i, let extra), .int(let a)):

@@ -83,14 +83,7 @@ struct OpEntry: Encodable {
       switch a.kind {
       case .int: attrs.values[a.name] = .int(.symbol(a.name))
       case .ints(let len, _):
-        let n: Int
-        switch len {
-        case .fixed(let k): n = k
-        case .rank(let i): n = ranks[i]
-        case .spatial(let i): n = ranks[i] - 2
-        case .twiceSpatial(let i): n = 2 * (ranks[i] - 2)
-        case .chosen(let c): n = c.lowerBound
-        }
+        let n = len.count(ranks: ranks) ?? 0
         attrs.values[a.name] = .ints((0..<Swift.max(n, 0)).map { .symbol("\(a.name)\($0)") })
       case .float(let r): attrs.values[a.name] = .float(r.lowerBound)
       case .choice(let cs): attrs.values[a.name] = .string(cs[0])

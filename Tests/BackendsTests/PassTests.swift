@@ -223,8 +223,11 @@ extension PassTests {
   @Test func cseNeverMergesGraphOutputs() throws {
     var b = GraphBuilder()
     let x = b.input([3])
-    let c1 = b.constant([3], data: [1, 2, 3]), c2 = b.constant([3], data: [1, 2, 3])
-    let y1 = b("relu", c1), y2 = b("relu", c2), y3 = b("add", x, c1)
+    let c1 = b.constant([3], data: [1, 2, 3])
+    let c2 = b.constant([3], data: [1, 2, 3])
+    let y1 = b("relu", c1)
+    let y2 = b("relu", c2)
+    let y3 = b("add", x, c1)
     let folded = Pass.constantFolding.apply(b.build(outputs: [y1, y2, y3]))
     let g = try check(.commonSubexpressions, folded)
     #expect(g.outputs.count == 3)

@@ -26,14 +26,7 @@ import Testing
         attrs.values[a.name] = .int(.symbol("@\(a.name)"))
         vars.append(Variable("@\(a.name)", r))
       case .ints(let len, let r):
-        let n: Int
-        switch len {
-        case .fixed(let k): n = k
-        case .rank(let i): n = ranks[i]
-        case .spatial(let i): n = ranks[i] - 2
-        case .twiceSpatial(let i): n = 2 * (ranks[i] - 2)
-        case .chosen(let c): n = c.lowerBound
-        }
+        guard let n = len.count(ranks: ranks) else { return nil }
         let names = (0..<n).map { "@\(a.name).\($0)" }
         attrs.values[a.name] = .ints(names.map(Dim.symbol))
         vars += names.map { Variable($0, r) }
