@@ -21,7 +21,8 @@ let package = Package(
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),
     .target(name: "Generation", dependencies: ["IR", "SMT"]),
-    .target(name: "Fuzzing", dependencies: ["Generation", "Backends"]),
+    .target(name: "CProcess"),
+    .target(name: "Fuzzing", dependencies: ["Generation", "Backends", "CProcess"]),
 
     // MARK: - Tool (thin front end)
     .executableTarget(
@@ -32,6 +33,8 @@ let package = Package(
       ]),
 
     // MARK: - Tests
+    .executableTarget(
+      name: "dlsmith-faulty-worker", dependencies: ["Fuzzing", "Backends"], path: "Tests/FaultyWorker"),
     .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
     .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),

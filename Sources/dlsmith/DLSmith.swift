@@ -10,5 +10,8 @@ struct DLSmith: ParsableCommand {
       77 a finding was found or reproduced; 1 tool error; 64 usage error.
       """,
     version: "0.1.0",
-    subcommands: [Generate.self, Run.self, Diff.self, Ops.self, Bench.self])
+    subcommands: [
+      Generate.self, Run.self, Diff.self, Ops.self, Fuzz.self, Replay.self, Status.self, Report.self,
+      Bench.self, Worker.self,
+    ])
 }

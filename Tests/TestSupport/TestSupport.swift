@@ -18,17 +18,20 @@ public func tensor(_ values: [Double], _ shape: [Int], _ dtype: DType = .f64) ->
   Tensor(dtype: dtype, shape: shape, storage: values)
 }
 
-/// The path of the built `dlsmith` executable next to the test bundle.
-public func dlsmithExecutable() -> URL {
+/// The path of a built executable of this package, next to the test bundle.
+public func builtExecutable(_ name: String) -> URL {
   let bundle = Bundle.main.bundleURL
   var dir = bundle.deletingLastPathComponent()
   for _ in 0..<4 {
-    let candidate = dir.appendingPathComponent("dlsmith")
+    let candidate = dir.appendingPathComponent(name)
     if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
     dir = dir.deletingLastPathComponent()
   }
-  return URL(fileURLWithPath: ".build/debug/dlsmith")
+  return URL(fileURLWithPath: ".build/debug/\(name)")
 }
+
+/// The built `dlsmith` executable.
+public func dlsmithExecutable() -> URL { builtExecutable("dlsmith") }
 
 /// Runs `dlsmith` with arguments; returns exit status, stdout and stderr.
 public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (

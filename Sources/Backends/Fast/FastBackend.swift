@@ -29,6 +29,7 @@ public struct FastBackend: Backend {
 
   /// The optimized graph: every pass in order, each result verified.
   public func compile(_ graph: Graph) throws(BackendError) -> Graph {
+    if let reason = unsupportedReason(graph) { throw BackendError(.compile, "unsupported: \(reason)") }
     var g = graph
     for p in passes {
       g = p.apply(g)
@@ -42,8 +43,7 @@ public struct FastBackend: Backend {
   }
 
   public func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if let reason = unsupportedReason(graph) { throw BackendError(.compile, "unsupported: \(reason)") }
-    return try FastBackend.execute(try compile(graph), inputs: inputs).outputs
+    try FastBackend.execute(try compile(graph), inputs: inputs).outputs
   }
 
   /// Runs an already optimized graph; also returns every value (for diagnosis).

@@ -1,0 +1,564 @@
+import Backends
+import Foundation
+import Generation
+import IR
+import Operators
+import Tensors
+
+/// A backend under test in a campaign: its name and the worker command that runs it.
+public struct BackendTarget: Sendable, Codable, Hashable {
+  public var name: String
+  public var command: [String]
+  public init(name: String, command: [String]) {
+    self.name = name
+    self.command = command
+  }
+}
+
+/// Everything a campaign needs, explicit.
+public struct CampaignConfig: Sendable {
+  public var directory: String
+  public var seed: UInt64
+  public var targets: [BackendTarget]
+  public var generator = GeneratorOptions()
+  public var maxModels: Int?
+  public var maxTime: Double?
+  public var jobs = 1
+  public var shardIndex = 0
+  public var totalShards = 1
+  public var resume = false
+  public var fresh = false
+  public var stopOnFirst = false
+  public var saveUnstable = false
+  public var limits = WorkerLimits()
+  public var tolerances = Tolerances()
+  public var instancesPerBucket = 5
+  public var minimizeMismatches = true
+  /// Test-only fault injection: `kill -9` of the campaign itself at a named point of the first
+  /// finding's write path (`after-journal`, `mid-publish`, `after-publish`, `after-bucket`).
+  public var failpoint: String?
+  /// The command line to record and the replay command's program name.
+  public var commandLine: [String] = []
+  public var log: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+  public init(directory: String, seed: UInt64, targets: [BackendTarget]) {
+    self.directory = directory
+    self.seed = seed
+    self.targets = targets
+  }
+}
+
+/// What a campaign did, for the caller and `stats.json`.
+public struct CampaignStats: Codable, Sendable {
+  public var seed: UInt64 = 0
+  public var modelsGenerated = 0
+  public var modelsValid = 0
+  public var execs: [String: Int] = [:]
+  public var findings: [String: Int] = [:]
+  public var newBuckets = 0
+  public var bucketsTotal = 0
+  public var corpusAdded = 0
+  public var unsupported = 0
+  public var hangConfirmations = 0
+  public var flaky = 0
+  public var workerRestarts = 0
+  public var runTime = 0.0
+  public var previousRunTime = 0.0
+  public var peakRSSMB = 0
+  public var lastCompleted = -1
+  public var updatedAt = ""
+}
+
+/// A fuzz campaign over one folder: generate, run every target in its worker, judge, bucket,
+/// publish durably, keep novel models. See Docs/Campaigns.md.
+public final class Campaign: @unchecked Sendable {
+  public let config: CampaignConfig
+  let state: String
+  let shardState: String
+  private let lock = NSLock()
+  private var stats = CampaignStats()
+  private var nextK = 0
+  private var pending: [Int] = []
+  private var stopRequested = false
+  private var features = Set<String>()
+  private var featureLog: FileHandle?
+  private var journal: FileHandle?
+  private var lockFD: Int32 = -1
+  private var failpointFired = false
+  private let started = Date()
+
+  public init(_ config: CampaignConfig) {
+    self.config = config
+    state = config.directory + "/.dlsmith"
+    shardState = state + "/shard-\(config.shardIndex)"
+  }
+
+  /// The seed of model `k`: a pure function of (campaign seed, shard, k), so any model can be
+  /// regenerated alone with `dlsmith generate --seed`.
+  public static func modelSeed(_ seed: UInt64, shard: Int, k: Int) -> UInt64 {
+    var g = SplitMix64(seed: seed ^ (UInt64(shard) << 40) ^ UInt64(k))
+    return g.next()
+  }
+
+  public func requestStop() {
+    lock.lock()
+    stopRequested = true
+    lock.unlock()
+  }
+
+  // MARK: - Setup
+
+  /// Prepares the folder: lock, refuse to clobber, archive on `--fresh`, read the journal on resume.
+  func prepare() throws {
+    let fm = FileManager.default
+    try fm.createDirectory(atPath: shardState, withIntermediateDirectories: true)
+    try fm.createDirectory(atPath: state + "/tmp", withIntermediateDirectories: true)
+    lockFD = try Workdir.lock(shardState + "/lock")
+    let journalPath = shardState + "/journal"
+    let hasWork = fm.fileExists(atPath: journalPath) || fm.fileExists(atPath: shardState + "/stats.json")
+    if hasWork && !config.resume && !config.fresh {
+      throw CampaignError(
+        "\(config.directory) holds campaign state (\(shardState)); use --resume to continue it or --fresh to archive it and start over"
+      )
+    }
+    if hasWork && config.fresh {
+      let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "-")
+      let archive = state + "/archive/\(stamp)-shard-\(config.shardIndex)"
+      try fm.createDirectory(atPath: archive, withIntermediateDirectories: true)
+      for entry in try fm.contentsOfDirectory(atPath: shardState) where entry != "lock" {
+        try fm.moveItem(atPath: shardState + "/" + entry, toPath: archive + "/" + entry)
+      }
+      config.log("archived previous campaign state to \(archive)")
+    }
+    // Leftover staging from an interrupted run is never a finding: it was not published.
+    for entry in (try? fm.contentsOfDirectory(atPath: state + "/tmp")) ?? []
+    where entry.hasPrefix("s\(config.shardIndex)-") {
+      try? fm.removeItem(atPath: state + "/tmp/" + entry)
+    }
+    if config.resume, let text = try? String(contentsOfFile: journalPath, encoding: .utf8) {
+      var started: [Int: Bool] = [:]
+      var maxK = -1
+      for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2, let k = Int(parts[1]) else { continue }
+        maxK = Swift.max(maxK, k)
+        if parts[0] == "start" { started[k] = started[k] ?? false }
+        if parts[0] == "done" { started[k] = true }
+      }
+      pending = started.filter { !$0.value }.map(\.key).sorted()
+      nextK = maxK + 1
+      if let data = fm.contents(atPath: shardState + "/stats.json"),
+        let old = try? JSONDecoder().decode(CampaignStats.self, from: data)
+      {
+        stats = old
+        stats.previousRunTime += old.runTime
+        stats.runTime = 0
+      }
+      // stats.json may lag behind a kill -9: the journal is the truth for what completed.
+      stats.modelsGenerated = started.values.filter { $0 }.count
+      stats.findings = recountFindings()
+      config.log("resuming at model \(nextK); re-running \(pending.count) model(s) that were in flight")
+    }
+    if let text = try? String(contentsOfFile: shardState + "/features", encoding: .utf8) {
+      features = Set(text.split(separator: "\n").map(String.init))
+    }
+    if !fm.fileExists(atPath: journalPath) { _ = fm.createFile(atPath: journalPath, contents: nil) }
+    if !fm.fileExists(atPath: shardState + "/features") {
+      _ = fm.createFile(atPath: shardState + "/features", contents: nil)
+    }
+    journal = FileHandle(forWritingAtPath: journalPath)
+    journal?.seekToEndOfFile()
+    featureLog = FileHandle(forWritingAtPath: shardState + "/features")
+    featureLog?.seekToEndOfFile()
+    stats.seed = config.seed
+    let record = [
+      "seed": "\(config.seed)", "shard": "\(config.shardIndex)/\(config.totalShards)",
+      "targets": config.targets.map(\.name).joined(separator: ","), "nodes": "\(config.generator.nodes)",
+    ]
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    if !fm.fileExists(atPath: state + "/campaign.json"), let data = try? enc.encode(record) {
+      try Workdir.replaceFile(data, at: state + "/campaign.json")
+    }
+    let cmd =
+      "# \(ISO8601DateFormatter().string(from: Date()))\n" + config.commandLine.joined(separator: "\n") + "\n"
+    if let h = FileHandle(forWritingAtPath: state + "/cmdline")
+      ?? (fm.createFile(atPath: state + "/cmdline", contents: nil)
+        ? FileHandle(forWritingAtPath: state + "/cmdline") : nil)
+    {
+      h.seekToEndOfFile()
+      h.write(Data(cmd.utf8))
+      try? h.close()
+    }
+  }
+
+  /// Findings of this shard by kind, counted from the published instances on disk.
+  func recountFindings() -> [String: Int] {
+    let fm = FileManager.default
+    let crashes = config.directory + "/Crashes"
+    var counts: [String: Int] = [:]
+    for b in (try? fm.contentsOfDirectory(atPath: crashes)) ?? [] {
+      guard let data = fm.contents(atPath: "\(crashes)/\(b)/bucket.json"),
+        let record = try? JSONDecoder().decode(BucketRecord.self, from: data)
+      else { continue }
+      let mine = ((try? fm.contentsOfDirectory(atPath: "\(crashes)/\(b)/instances")) ?? []).filter {
+        $0.hasPrefix("s\(config.shardIndex)-")
+      }
+      if !mine.isEmpty { counts[record.tuple.kind.rawValue, default: 0] += mine.count }
+    }
+    return counts
+  }
+
+  private func appendJournal(_ line: String) {
+    lock.lock()
+    journal?.write(Data((line + "\n").utf8))
+    lock.unlock()
+  }
+
+  /// Takes the next model index: in-flight ones from an interrupted run first.
+  private func nextModel() -> Int? {
+    lock.lock()
+    defer { lock.unlock() }
+    if stopRequested { return nil }
+    if let t = config.maxTime, Date().timeIntervalSince(started) >= t { return nil }
+    if !pending.isEmpty { return pending.removeFirst() }
+    if let m = config.maxModels, nextK >= m { return nil }
+    defer { nextK += 1 }
+    return nextK
+  }
+
+  // MARK: - Run
+
+  /// Runs until the budget is spent, `requestStop()`, or (with `stopOnFirst`) a finding.
+  /// Returns whether a finding was recorded.
+  public func run() throws -> (stats: CampaignStats, found: Bool) {
+    defer {
+      try? journal?.close()
+      try? featureLog?.close()
+      if lockFD >= 0 { close(lockFD) }
+    }
+    try prepare()
+    let lanes = Swift.max(1, config.jobs)
+    let ticker = DispatchSource.makeTimerSource(queue: .global())
+    ticker.schedule(deadline: .now() + 10, repeating: 10)
+    ticker.setEventHandler { [weak self] in self?.pulse() }
+    ticker.resume()
+    DispatchQueue.concurrentPerform(iterations: lanes) { lane in runLane(lane) }
+    ticker.cancel()
+    writeStats()
+    lock.lock()
+    let s = stats
+    lock.unlock()
+    return (s, s.findings.values.reduce(0, +) > 0)
+  }
+
+  private func runLane(_ lane: Int) {
+    var generator = Generator(options: config.generator)
+    let workers = config.targets.map { t in
+      WorkerProcess(
+        command: t.command, limits: config.limits, logPath: "\(shardState)/worker-\(lane)-\(t.name).log")
+    }
+    defer {
+      for w in workers { w.stop() }
+      lock.lock()
+      stats.workerRestarts += workers.map(\.restarts).reduce(0, +)
+      lock.unlock()
+    }
+    var lastStats = Date()
+    while let k = nextModel() {
+      appendJournal("start \(k)")
+      failpoint("after-journal")
+      let seed = Campaign.modelSeed(config.seed, shard: config.shardIndex, k: k)
+      let graph = generator.generate(seed: seed)
+      let inputs = graph.sampleInputs(seed: seed)
+      let found = runModel(k: k, seed: seed, graph: graph, inputs: inputs, workers: workers)
+      appendJournal("done \(k)")
+      lock.lock()
+      stats.modelsGenerated += 1
+      stats.lastCompleted = Swift.max(stats.lastCompleted, k)
+      if found && config.stopOnFirst { stopRequested = true }
+      lock.unlock()
+      if Date().timeIntervalSince(lastStats) > 2 {
+        writeStats()
+        lastStats = Date()
+      }
+    }
+  }
+
+  /// Runs one model on every target; returns whether a finding was recorded.
+  func runModel(k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], workers: [WorkerProcess]) -> Bool {
+    let differential = Differential(oracle: Oracle(tolerances: config.tolerances))
+    guard let values = try? differential.referenceValues(graph, inputs: inputs) else {
+      config.log("model \(k) (seed \(seed)): the reference cannot run it; skipped (a generator bug)")
+      return false
+    }
+    lock.lock()
+    stats.modelsValid += 1
+    lock.unlock()
+    let model = graph.encoded()
+    let expected = graph.outputs.compactMap { values[$0] }
+    var found = false
+    for (target, worker) in zip(config.targets, workers) {
+      var outcome = worker.run(model: model, inputs: inputs)
+      lock.lock()
+      stats.execs[target.name, default: 0] += 1
+      lock.unlock()
+      if case .hang(let stage) = outcome {
+        // Confirm on a fresh worker with twice the time, as AFL++ does.
+        var longer = config.limits
+        longer.compileTimeout *= 2
+        longer.executeTimeout *= 2
+        let confirm = WorkerProcess(
+          command: target.command, limits: longer, logPath: worker.logPath + ".confirm")
+        let again = confirm.run(model: model, inputs: inputs)
+        confirm.stop()
+        lock.lock()
+        stats.hangConfirmations += 1
+        lock.unlock()
+        if case .hang = again {
+          outcome = .hang(stage: stage)
+        } else {
+          config.log(
+            "model \(k): \(target.name) hung once at \(stage) but not on the rerun (flaky); not saved")
+          continue
+        }
+      }
+      if case .unsupported = outcome {
+        lock.lock()
+        stats.unsupported += 1
+        lock.unlock()
+      }
+      guard
+        let finding = Judge(oracle: differential.oracle).finding(
+          outcome, target: target.name, graph: graph, values: values)
+      else {
+        continue
+      }
+      if finding.signature.kind == .unstable && !config.saveUnstable { continue }
+      if finding.signature.kind == .mismatch,
+        case .outputs(let again) = worker.run(model: model, inputs: inputs),
+        Judge(oracle: differential.oracle).finding(
+          .outputs(again), target: target.name, graph: graph, values: values) == nil
+      {
+        // The same worker gave a correct answer on a rerun: flaky output, not saved as a bug.
+        lock.lock()
+        stats.flaky += 1
+        lock.unlock()
+        config.log(
+          "model \(k): \(target.name) gave a wrong answer once and a right one on the rerun (flaky); not saved"
+        )
+        continue
+      }
+      found = found || finding.signature.kind != .unstable
+      record(
+        finding, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
+        log: worker.logTail())
+    }
+    keepIfNovel(graph, seed: seed)
+    return found
+  }
+
+  private func failpoint(_ name: String) {
+    guard config.failpoint == name else { return }
+    lock.lock()
+    let fire = !failpointFired && stats.findings.values.reduce(0, +) >= (name == "after-journal" ? 1 : 0)
+    lock.unlock()
+    if fire { kill(getpid(), SIGKILL) }
+  }
+
+  // MARK: - Publication
+
+  /// Publishes one instance into its bucket, creating the bucket if needed. Idempotent: the same
+  /// (shard, k, backend) instance published twice is stored and counted once.
+  func record(
+    _ f: Finding, k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], expected: [Tensor],
+    target: BackendTarget, log: String
+  ) {
+    let fm = FileManager.default
+    let sig = f.signature
+    let bucket = "\(config.directory)/Crashes/\(sig.short)"
+    let name = "s\(config.shardIndex)-k\(String(k).leftPadded(to: 9))-\(target.name)"
+    let instanceDir = bucket + "/instances/" + name
+    if fm.fileExists(atPath: instanceDir) {
+      // Published before an interruption: not counted again, but the bucket record is repaired.
+      try? updateBucket(sig, at: bucket, increment: false)
+      return
+    }
+    do {
+      lock.lock()
+      let isNew = !fm.fileExists(atPath: bucket)
+      lock.unlock()
+      if isNew { try createBucket(sig, at: bucket) }
+      let existing = ((try? fm.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).count
+      if existing < config.instancesPerBucket {
+        let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
+        try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try Workdir.writeFile(graph.encoded(), to: tmp + "/model.dlsmith.json")
+        try Workdir.writeFile(try enc.encode(inputs.map(EncodedTensor.init)), to: tmp + "/inputs.json")
+        try Workdir.writeFile(try enc.encode(expected.map(EncodedTensor.init)), to: tmp + "/expected.json")
+        if let actual = f.actual {
+          try Workdir.writeFile(try enc.encode(actual.map(EncodedTensor.init)), to: tmp + "/actual.json")
+        }
+        try Workdir.writeFile(
+          Data((f.message + "\n\n--- worker stderr (tail) ---\n" + log).utf8), to: tmp + "/log.txt")
+        let replay = "dlsmith replay \(bucket)/instances/\(name) --backends \(target.name)"
+        let meta: [String: String] = [
+          "seed": "\(seed)", "campaign_seed": "\(config.seed)", "k": "\(k)", "shard": "\(config.shardIndex)",
+          "backend": target.name, "worker": target.command.joined(separator: " "), "kind": sig.kind.rawValue,
+          "stage": sig.stage, "message": f.message, "signature": sig.hash,
+          "tool_version": DLSmithVersion.string,
+          "replay": replay,
+          "regenerate":
+            "dlsmith generate --seed \(seed) --nodes \(config.generator.nodes) --dtype \(config.generator.dtype?.rawValue ?? "mixed") --max-elements \(config.generator.maxElements) --max-rank \(config.generator.maxRank)",
+        ]
+        try Workdir.writeFile(try enc.encode(meta), to: tmp + "/meta.json")
+        failpoint("mid-publish")
+        _ = try Workdir.publish(tmp, to: instanceDir)
+        failpoint("after-publish")
+        config.log("finding: \(sig.title)\n  replay: \(replay)")
+      }
+      try updateBucket(sig, at: bucket, increment: true)
+      failpoint("after-bucket")
+      lock.lock()
+      stats.findings[sig.kind.rawValue, default: 0] += 1
+      if isNew { stats.newBuckets += 1 }
+      lock.unlock()
+    } catch {
+      config.log("error: cannot record finding in \(bucket): \(error)")
+    }
+  }
+
+  struct BucketRecord: Codable {
+    var signature: String
+    var tuple: Signature
+    var title: String
+    var count: Int
+    var firstSeen: String
+    var lastSeen: String
+    var status: String
+  }
+
+  private func createBucket(_ sig: Signature, at bucket: String) throws {
+    let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: tmp + "/instances", withIntermediateDirectories: true)
+    try Workdir.writeFile(Data((sig.title + "\n").utf8), to: tmp + "/description")
+    let now = ISO8601DateFormatter().string(from: Date())
+    let record = BucketRecord(
+      signature: sig.hash, tuple: sig, title: sig.title, count: 0, firstSeen: now, lastSeen: now,
+      status: "new")
+    try Workdir.writeFile(try Campaign.encoder.encode(record), to: tmp + "/bucket.json")
+    _ = try Workdir.publish(tmp, to: bucket)
+  }
+
+  private func updateBucket(_ sig: Signature, at bucket: String, increment: Bool) throws {
+    lock.lock()
+    defer { lock.unlock() }
+    let path = bucket + "/bucket.json"
+    guard let data = FileManager.default.contents(atPath: path),
+      var record = try? JSONDecoder().decode(BucketRecord.self, from: data)
+    else { return }
+    // The count is the number of instances ever recorded: derived from disk, so a re-run after
+    // resume does not count twice.
+    record.count = Swift.max(
+      record.count + (increment ? 1 : 0),
+      ((try? FileManager.default.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).count)
+    record.lastSeen = ISO8601DateFormatter().string(from: Date())
+    try Workdir.replaceFile(try Campaign.encoder.encode(record), at: path)
+  }
+
+  static let encoder: JSONEncoder = {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    return e
+  }()
+
+  // MARK: - Corpus
+
+  /// Features of a model: operator pairs along edges, (operator, dtype) and (operator, rank).
+  static func features(_ g: Graph) -> [String] {
+    var producer: [ValueID: String] = [:]
+    for n in g.nodes { for o in n.outputs { producer[o] = n.op } }
+    var out: [String] = []
+    for n in g.nodes {
+      for t in n.types { out.append("t:\(n.op):\(t.dtype.rawValue):r\(t.shape.count)") }
+      for v in n.inputs { if let p = producer[v] { out.append("e:\(p)>\(n.op)") } }
+    }
+    return out
+  }
+
+  /// Keeps the model in `Corpus/` (content-addressed) if it adds a feature never seen before.
+  func keepIfNovel(_ g: Graph, seed: UInt64) {
+    let fs = Campaign.features(g)
+    lock.lock()
+    let new = fs.filter { !features.contains($0) }
+    for f in new { features.insert(f) }
+    if !new.isEmpty {
+      featureLog?.write(Data((Array(Set(new)).sorted().joined(separator: "\n") + "\n").utf8))
+    }
+    lock.unlock()
+    guard !new.isEmpty else { return }
+    let bytes = g.encoded()
+    let hash = SHA256.hex(Array(bytes))
+    let dir = "\(config.directory)/Corpus/\(hash.prefix(2))"
+    let path = "\(dir)/\(hash).dlsmith.json"
+    guard !FileManager.default.fileExists(atPath: path) else { return }
+    do {
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString).json"
+      try Workdir.writeFile(bytes, to: tmp)
+      if rename(tmp, path) == 0 {
+        lock.lock()
+        stats.corpusAdded += 1
+        lock.unlock()
+      }
+    } catch {
+      config.log("error: cannot add \(path) to the corpus: \(error)")
+    }
+  }
+
+  // MARK: - Stats
+
+  private func pulse() {
+    lock.lock()
+    let s = stats
+    lock.unlock()
+    let t = Date().timeIntervalSince(started)
+    let execs = s.execs.values.reduce(0, +)
+    config.log(
+      String(
+        format:
+          "status: run_time=%.0fs models=%d (%.1f/s) execs=%d (%.1f/s) findings=%d new_buckets=%d corpus_added=%d rss_mb=%d",
+        t, s.modelsGenerated, Double(s.modelsGenerated) / t, execs, Double(execs) / t,
+        s.findings.values.reduce(0, +), s.newBuckets, s.corpusAdded, Campaign.peakRSSMB()))
+    writeStats()
+  }
+
+  func writeStats() {
+    lock.lock()
+    stats.runTime = Date().timeIntervalSince(started)
+    stats.peakRSSMB = Campaign.peakRSSMB()
+    stats.updatedAt = ISO8601DateFormatter().string(from: Date())
+    stats.bucketsTotal =
+      ((try? FileManager.default.contentsOfDirectory(atPath: config.directory + "/Crashes")) ?? []).filter {
+        !$0.hasPrefix(".") && $0 != "README.md"
+      }.count
+    let s = stats
+    lock.unlock()
+    if let data = try? Campaign.encoder.encode(s) {
+      try? Workdir.replaceFile(data, at: shardState + "/stats.json")
+    }
+  }
+
+  /// Peak resident memory of this process (getrusage), MiB.
+  public static func peakRSSMB() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return usage.ru_maxrss / 1024
+  }
+}
+
+public enum DLSmithVersion {
+  public static let string = "0.2.0"
+}

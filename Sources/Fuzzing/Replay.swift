@@ -1,0 +1,113 @@
+import Backends
+import Foundation
+import IR
+import Tensors
+
+/// Replays corpus models and bucket instances: the regression suite.
+public struct Replay {
+  public struct Row: Sendable {
+    public var path: String
+    public var backend: String
+    /// The bucket signature the instance was filed under (nil for corpus models).
+    public var expected: String?
+    /// The signature found now (nil: no finding).
+    public var found: Signature?
+    public var note: String
+
+    /// fixed, still failing, new signature, ok, new finding, or skipped.
+    public var status: String {
+      if note.hasPrefix("skipped") { return "skipped" }
+      switch (expected, found) {
+      case (nil, nil): return "ok"
+      case (nil, .some): return "new finding"
+      case (.some, nil): return "fixed"
+      case (.some(let e), .some(let f)): return f.hash == e ? "still failing" : "new signature"
+      }
+    }
+
+    /// Whether a finding reproduces (exit 77).
+    public var reproduces: Bool { found != nil && found?.kind != .unstable }
+  }
+
+  public var targets: [BackendTarget]
+  public var limits = WorkerLimits()
+  public var judge = Judge()
+  public var logDirectory: String
+
+  public init(targets: [BackendTarget], logDirectory: String) {
+    self.targets = targets
+    self.logDirectory = logDirectory
+  }
+
+  /// Model files and instance folders under `path` (a model file, an instance, a bucket, or a
+  /// folder such as Corpus/ or Crashes/), in sorted order.
+  public static func cases(under path: String) -> [String] {
+    let fm = FileManager.default
+    var isDir: ObjCBool = false
+    guard fm.fileExists(atPath: path, isDirectory: &isDir) else { return [] }
+    if !isDir.boolValue { return path.hasSuffix(".dlsmith.json") ? [path] : [] }
+    if fm.fileExists(atPath: path + "/model.dlsmith.json") { return [path] }
+    var out: [String] = []
+    for entry in ((try? fm.contentsOfDirectory(atPath: path)) ?? []).sorted()
+    where !entry.hasPrefix(".") && entry != "minimized" {
+      out += cases(under: path + "/" + entry)
+    }
+    return out
+  }
+
+  public func run(_ path: String) -> [Row] {
+    let isInstance = FileManager.default.fileExists(atPath: path + "/model.dlsmith.json")
+    let modelPath = isInstance ? path + "/model.dlsmith.json" : path
+    let graph: Graph
+    do {
+      graph = try Graph(contentsOf: modelPath)
+    } catch {
+      return [Row(path: path, backend: "-", expected: nil, found: nil, note: "skipped: \(error)")]
+    }
+    var inputs = graph.sampleInputs(seed: 0)
+    var expected: String?
+    var backendFilter: String?
+    if isInstance {
+      if let data = FileManager.default.contents(atPath: path + "/inputs.json"),
+        let encoded = try? JSONDecoder().decode([EncodedTensor].self, from: data)
+      {
+        let decoded = encoded.compactMap(\.tensor)
+        if decoded.count == encoded.count { inputs = decoded }
+      }
+      let bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+      if let data = FileManager.default.contents(atPath: bucket + "/bucket.json"),
+        let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      {
+        expected = record["signature"] as? String
+        backendFilter = (record["tuple"] as? [String: Any])?["backend"] as? String
+      }
+    }
+    guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
+      return [
+        Row(
+          path: path, backend: "-", expected: expected, found: nil,
+          note: "skipped: the reference cannot run it")
+      ]
+    }
+    let model = graph.encoded()
+    var rows: [Row] = []
+    for t in targets where backendFilter == nil || backendFilter == t.name {
+      let worker = WorkerProcess(
+        command: t.command, limits: limits, logPath: logDirectory + "/replay-\(t.name).log")
+      let outcome = worker.run(model: model, inputs: inputs)
+      worker.stop()
+      let finding = judge.finding(outcome, target: t.name, graph: graph, values: values)
+      rows.append(
+        Row(
+          path: path, backend: t.name, expected: expected, found: finding?.signature,
+          note: finding?.message ?? ""))
+    }
+    if rows.isEmpty, let backendFilter {
+      rows.append(
+        Row(
+          path: path, backend: backendFilter, expected: expected, found: nil,
+          note: "skipped: backend \(backendFilter) not selected"))
+    }
+    return rows
+  }
+}

@@ -1,0 +1,289 @@
+import IR
+import Operators
+import Symbolic
+import Tensors
+
+/// Hand-written seed models: small float32 blocks with the structure of real networks (ResNet,
+/// MobileNetV2, a transformer encoder, LeNet, a U-Net decoder step) and seeded constant weights.
+///
+/// They seed fuzz campaigns and ship as `Corpus/seeds/<name>.dlsmith.json`, which must equal
+/// `build().encoded()` byte for byte (checked by `SeedModelTests`). Weights are uniform in
+/// ±1/sqrt(fan_in) (PyTorch's default initialisation bound), normalisation scales lie near 1,
+/// batch-norm variances in a positive range matching the statistics of the layer before, so values
+/// stay of order 1 through every block.
+public enum SeedModels {
+  public typealias Seed = (name: String, build: @Sendable () -> Graph)
+
+  /// Every seed model, in a fixed order.
+  public static let all: [Seed] = [
+    ("resnet_basic_block", resnetBasicBlock),
+    ("mobilenet_inverted_residual", mobilenetInvertedResidual),
+    ("transformer_encoder_block", transformerEncoderBlock),
+    ("lenet_like", lenetLike),
+    ("unet_like_up", unetLikeUp),
+  ]
+
+  public static var names: [String] { all.map(\.name) }
+
+  /// The seed model called `name`, built.
+  public static func model(named name: String) -> Graph? { all.first { $0.name == name }?.build() }
+
+  /// The file name a seed model ships under in `Corpus/seeds`.
+  public static func fileName(_ name: String) -> String { "\(name).dlsmith.json" }
+
+  // MARK: - Models
+
+  /// x [1, 16, 12, 12] → conv 3x3 → bn → relu → conv 3x3 → bn → + x → relu.
+  @Sendable public static func resnetBasicBlock() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0001)
+    let x = b.input([1, 16, 12, 12])
+    var h = b.conv2d(x, out: 16, kernel: 3, pad: 1)
+    h = b.batchNorm(h)
+    h = b("relu", h)
+    h = b.conv2d(h, out: 16, kernel: 3, pad: 1)
+    h = b.batchNorm(h)
+    h = b("add", h, x)
+    h = b("relu", h)
+    return b.build(outputs: [h])
+  }
+
+  /// MobileNetV2 inverted residual: x [1, 8, 10, 10] → 1x1 expand to 32 → bn → relu6 → grouped 3x3
+  /// → bn → relu6 → 1x1 project to 8 → bn → + x.
+  ///
+  /// The 3x3 convolution should be depthwise (group 32), but the catalogue's `group` domain is
+  /// 1...4, so it uses `depthwiseGroup` (4, eight channels per group) until that domain widens.
+  @Sendable public static func mobilenetInvertedResidual() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0002)
+    let x = b.input([1, 8, 10, 10])
+    var h = b.conv2d(x, out: 32, kernel: 1, pad: 0)
+    h = b.batchNorm(h)
+    h = b("clip", h, attributes: ["min": .float(0), "max": .float(6)])
+    h = b.conv2d(h, out: 32, kernel: 3, pad: 1, group: depthwiseGroup)
+    h = b.batchNorm(h)
+    h = b("clip", h, attributes: ["min": .float(0), "max": .float(6)])
+    h = b.conv2d(h, out: 8, kernel: 1, pad: 0)
+    h = b.batchNorm(h)
+    h = b("add", h, x)
+    return b.build(outputs: [h])
+  }
+
+  /// The group of MobileNet's "depthwise" convolution: the largest the catalogue accepts.
+  static let depthwiseGroup = 4
+
+  /// Pre-norm (ViT / GPT-2 style) encoder block over x [1, 8, 32]: layer norm, Q/K/V projections,
+  /// 4 heads of 8 with scaled dot-product attention, output projection, residual; layer norm, GELU
+  /// MLP (32 → 64 → 32), residual.
+  @Sendable public static func transformerEncoderBlock() -> Graph {
+    let (tokens, model, heads, mlp) = (8, 32, 4, 64)
+    let headDim = model / heads
+    var b = SeedBuilder(seed: 0x5EED_0003)
+    let x = b.input([1, tokens, model])
+    let n1 = b.layerNorm(x, model)
+    func heads4(_ v: ValueID) -> ValueID {
+      let r = b("reshape", v, attributes: ["shape": .ints([1, tokens, heads, headDim])])
+      return b("transpose", r, attributes: ["perm": .ints([0, 2, 1, 3])])
+    }
+    let q = heads4(b.linear(n1, model))
+    let k = heads4(b.linear(n1, model))
+    let v = heads4(b.linear(n1, model))
+    let kt = b("transpose", k, attributes: ["perm": .ints([0, 1, 3, 2])])
+    var scores = b("matmul", q, kt)
+    scores = b("mul", scores, b.scalar(1 / Double(headDim).squareRoot()))
+    let attention = b("softmax", scores, attributes: ["axis": .int(-1)])
+    var context = b("matmul", attention, v)
+    context = b("transpose", context, attributes: ["perm": .ints([0, 2, 1, 3])])
+    context = b("reshape", context, attributes: ["shape": .ints([1, tokens, model])])
+    let projected = b.linear(context, model)
+    let r1 = b("add", projected, x)
+    let n2 = b.layerNorm(r1, model)
+    let up = b("gelu", b.linear(n2, mlp))
+    let down = b.linear(up, model)
+    let r2 = b("add", down, r1)
+    return b.build(outputs: [r2])
+  }
+
+  /// LeNet-5 style classifier on x [1, 1, 16, 16]: conv 5x5 (pad 2) to 6 → relu → max pool 2 →
+  /// conv 5x5 to 16 → relu → max pool 2 → flatten → gemm 64 → 32 → relu → gemm 32 → 10 → softmax.
+  @Sendable public static func lenetLike() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0004)
+    let x = b.input([1, 1, 16, 16])
+    var h = b.conv2d(x, out: 6, kernel: 5, pad: 2, bias: true)
+    h = b("relu", h)
+    h = b.maxPool(h)
+    h = b.conv2d(h, out: 16, kernel: 5, pad: 0, bias: true)
+    h = b("relu", h)
+    h = b.maxPool(h)
+    h = b("flatten", h, attributes: ["axis": .int(1)])
+    h = b.dense(h, 32)
+    h = b("relu", h)
+    h = b.dense(h, 10)
+    h = b("softmax", h, attributes: ["axis": .int(-1)])
+    return b.build(outputs: [h])
+  }
+
+  /// One U-Net decoder step: low-resolution features d [1, 16, 4, 4] upsampled by a stride-2
+  /// transposed convolution to [1, 8, 8, 8], concatenated with the skip connection s [1, 8, 8, 8],
+  /// then two conv 3x3 → bn → relu.
+  @Sendable public static func unetLikeUp() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0005)
+    let d = b.input([1, 16, 4, 4])
+    let skip = b.input([1, 8, 8, 8])
+    // ConvTranspose weights are [C_in, C_out, kh, kw]; fan-in per output cell is C_in.
+    let w = b.weight([16, 8, 2, 2], fanIn: 16)
+    var h = b(
+      "conv_transpose2d", d, w,
+      attributes: [
+        "strides": .ints([2, 2]), "pads": .ints([0, 0, 0, 0]), "dilations": .ints([1, 1]),
+        "output_padding": .ints([0, 0]), "group": .int(1),
+      ])
+    h = b("add", h, b.bias([1, 8, 1, 1], fanIn: 16))
+    h = b("concat", h, skip, attributes: ["axis": .int(1)])
+    for _ in 0..<2 {
+      h = b.conv2d(h, out: 8, kernel: 3, pad: 1)
+      h = b.batchNorm(h)
+      h = b("relu", h)
+    }
+    return b.build(outputs: [h])
+  }
+}
+
+// MARK: - Builder
+
+/// Builds a seed model: each node's output types come from its operator's shape rule, and each
+/// constant gets the next seed of the model. Rule failures are programming errors in a seed model.
+struct SeedBuilder {
+  private(set) var graph = Graph()
+  private var nextSeed: UInt64
+
+  init(seed: UInt64) { nextSeed = seed }
+
+  mutating func input(_ shape: [Int], range: Interval = .unit) -> ValueID {
+    let id = graph.nextValueID
+    graph.inputs.append(GraphInput(id: id, type: TensorType(.f32, shape), range: range))
+    return id
+  }
+
+  /// A seeded f32 constant uniform in `range`.
+  mutating func constant(_ shape: [Int], range: Interval) -> ValueID {
+    let id = graph.nextValueID
+    graph.constants.append(Constant(id: id, type: TensorType(.f32, shape), range: range, seed: nextSeed))
+    nextSeed &+= 1
+    return id
+  }
+
+  /// A rank-0 f32 constant with the given value (rounded to f32).
+  mutating func scalar(_ value: Double) -> ValueID {
+    let v = Double(Float(value))
+    let id = graph.nextValueID
+    graph.constants.append(
+      Constant(id: id, type: TensorType(.f32, []), range: Interval(v, v), seed: 0, data: [v]))
+    return id
+  }
+
+  /// Weights uniform in ±1/sqrt(fanIn).
+  mutating func weight(_ shape: [Int], fanIn: Int) -> ValueID {
+    let bound = 1 / Double(fanIn).squareRoot()
+    return constant(shape, range: Interval(-bound, bound))
+  }
+
+  /// A bias, also uniform in ±1/sqrt(fanIn).
+  mutating func bias(_ shape: [Int], fanIn: Int) -> ValueID { weight(shape, fanIn: fanIn) }
+
+  /// Appends a node; returns its output ids.
+  mutating func node(_ op: String, _ inputs: [ValueID], _ attributes: [String: AttributeValue]) -> [ValueID] {
+    guard let spec = Catalogue.spec(op) else { preconditionFailure("seed model: unknown operator \(op)") }
+    let types = graph.types
+    let ins = inputs.map { types[$0]! }
+    let attrs = Attributes(attributes)
+    let context = RuleContext(
+      inputs: ins.map { $0.shape.map(Dim.constant) }, dtypes: ins.map(\.dtype), attributes: attrs.symbolic)
+    guard let rule = spec.rule(context), rule.requires.allSatisfy({ $0.evaluated(in: [:]) }),
+      let dtypes = spec.outputDTypes(inputs: ins.map(\.dtype), attributes: attrs, count: rule.outputs.count)
+    else { preconditionFailure("seed model: \(op) rejects \(ins)") }
+    let first = graph.nextValueID
+    let outs = (0..<rule.outputs.count).map { first + $0 }
+    let outTypes = zip(rule.outputs, dtypes).map { dims, d in
+      TensorType(d, dims.map { $0.evaluated(in: [:])! })
+    }
+    graph.nodes.append(Node(op: op, inputs: inputs, outputs: outs, attributes: attrs, types: outTypes))
+    return outs
+  }
+
+  /// Appends a single-output node; returns its output id.
+  mutating func callAsFunction(
+    _ op: String, _ inputs: ValueID..., attributes: [String: AttributeValue] = [:]
+  ) -> ValueID {
+    node(op, inputs, attributes)[0]
+  }
+
+  func shape(_ v: ValueID) -> [Int] { graph.types[v]!.shape }
+
+  // MARK: Layers
+
+  /// conv2d (square kernel, stride 1) with weights [out, C/group, k, k], optionally + bias.
+  mutating func conv2d(
+    _ x: ValueID, out: Int, kernel k: Int, pad p: Int, group: Int = 1, bias: Bool = false
+  ) -> ValueID {
+    let c = shape(x)[1]
+    let fanIn = c / group * k * k
+    let w = weight([out, c / group, k, k], fanIn: fanIn)
+    let y = self(
+      "conv2d", x, w,
+      attributes: [
+        "strides": .ints([1, 1]), "pads": .ints([p, p, p, p]), "dilations": .ints([1, 1]),
+        "group": .int(group),
+      ])
+    return bias ? self("add", y, self.bias([1, out, 1, 1], fanIn: fanIn)) : y
+  }
+
+  /// Inference batch norm over channel dim 1 with scale near 1, small shift and mean, and variances
+  /// in [0.05, 0.25] (the variance of a conv output with ±1/sqrt(fan_in) weights on unit inputs).
+  mutating func batchNorm(_ x: ValueID) -> ValueID {
+    let c = shape(x)[1]
+    let scale = constant([c], range: Interval(0.8, 1.2))
+    let shift = constant([c], range: Interval(-0.1, 0.1))
+    let mean = constant([c], range: Interval(-0.05, 0.05))
+    let variance = constant([c], range: Interval(0.05, 0.25))
+    return self("batch_norm", x, scale, shift, mean, variance, attributes: ["epsilon": .float(1e-5)])
+  }
+
+  /// Layer norm over the last dim (of size `d`), scale near 1 and small shift.
+  mutating func layerNorm(_ x: ValueID, _ d: Int) -> ValueID {
+    let scale = constant([d], range: Interval(0.8, 1.2))
+    let shift = constant([d], range: Interval(-0.1, 0.1))
+    return self("layer_norm", x, scale, shift, attributes: ["axis": .int(-1), "epsilon": .float(1e-5)])
+  }
+
+  /// x [..., K] · W [K, N] + b [N] with matmul and add.
+  mutating func linear(_ x: ValueID, _ n: Int) -> ValueID {
+    let k = shape(x).last!
+    let w = weight([k, n], fanIn: k)
+    return self("add", self("matmul", x, w), bias([n], fanIn: k))
+  }
+
+  /// gemm with PyTorch Linear layout: x [M, K], W [N, K] (trans_b), bias [N].
+  mutating func dense(_ x: ValueID, _ n: Int) -> ValueID {
+    let k = shape(x)[1]
+    let w = weight([n, k], fanIn: k)
+    let c = bias([n], fanIn: k)
+    return self(
+      "gemm", x, w, c,
+      attributes: ["alpha": .float(1), "beta": .float(1), "trans_a": .int(0), "trans_b": .int(1)])
+  }
+
+  /// 2x2 max pool, stride 2.
+  mutating func maxPool(_ x: ValueID) -> ValueID {
+    self(
+      "max_pool2d", x,
+      attributes: [
+        "kernel_shape": .ints([2, 2]), "strides": .ints([2, 2]), "pads": .ints([0, 0, 0, 0]),
+        "dilations": .ints([1, 1]),
+      ])
+  }
+
+  func build(outputs: [ValueID]) -> Graph {
+    var g = graph
+    g.outputs = outputs
+    return g
+  }
+}

@@ -1,0 +1,169 @@
+import Backends
+import CProcess
+import Foundation
+import IR
+import Tensors
+
+/// Messages between the campaign and its worker processes, as length-prefixed frames: a 4-byte
+/// little-endian length, then that many bytes of JSON.
+///
+/// campaign → worker: `WorkerRequest` (the model file bytes and the input tensors).
+/// worker → campaign: zero or more `WorkerEvent`s (`compiled`, so a hang or crash is attributed to the
+/// right stage), then one `WorkerResponse`.
+public struct WorkerRequest: Codable, Sendable {
+  public var model: Data
+  public var inputs: [EncodedTensor]
+  public init(model: Data, inputs: [EncodedTensor]) {
+    self.model = model
+    self.inputs = inputs
+  }
+}
+
+public struct WorkerMessage: Codable, Sendable {
+  /// "compiled", or "result" for the final message.
+  public var event: String
+  public var outputs: [EncodedTensor]?
+  public var stage: String?
+  public var error: String?
+  public var unsupported: String?
+}
+
+/// A tensor with its values as the base64 of little-endian float64 bit patterns (bit-exact, NaN kept).
+public struct EncodedTensor: Codable, Sendable, Equatable {
+  public var dtype: DType
+  public var shape: [Int]
+  public var bits: String
+
+  public init(_ t: Tensor) {
+    dtype = t.dtype
+    shape = t.shape
+    var data = Data(capacity: t.count * 8)
+    for x in t.storage { withUnsafeBytes(of: x.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+    bits = data.base64EncodedString()
+  }
+
+  public var tensor: Tensor? {
+    guard let data = Data(base64Encoded: bits), data.count == shape.reduce(1, *) * 8 else { return nil }
+    var values = [Double](repeating: 0, count: data.count / 8)
+    data.withUnsafeBytes { raw in
+      for i in values.indices {
+        values[i] = Double(
+          bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)))
+      }
+    }
+    return Tensor(dtype: dtype, shape: shape, storage: values)
+  }
+}
+
+enum Frames {
+  static func encode<T: Encodable>(_ value: T) -> Data {
+    let body = (try? JSONEncoder().encode(value)) ?? Data()
+    var n = UInt32(body.count).littleEndian
+    var frame = Data(bytes: &n, count: 4)
+    frame.append(body)
+    return frame
+  }
+
+  /// Writes all bytes to `fd`; false if the peer is gone.
+  static func write(_ data: Data, to fd: Int32) -> Bool {
+    data.withUnsafeBytes { raw -> Bool in
+      var off = 0
+      while off < raw.count {
+        let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return false }
+        off += n
+      }
+      return true
+    }
+  }
+
+  /// Reads exactly `count` bytes, blocking; nil on EOF or error.
+  static func readExactly(_ count: Int, from fd: Int32) -> Data? {
+    var data = Data(count: count)
+    var off = 0
+    let ok = data.withUnsafeMutableBytes { raw -> Bool in
+      while off < count {
+        let n = read(fd, raw.baseAddress! + off, count - off)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { return false }
+        off += n
+      }
+      return true
+    }
+    return ok ? data : nil
+  }
+
+  static func readFrame(from fd: Int32) -> Data? {
+    guard let header = readExactly(4, from: fd) else { return nil }
+    let n = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+    guard n <= 1 << 30 else { return nil }
+    return readExactly(Int(n), from: fd)
+  }
+}
+
+/// The worker side: serves requests on stdin/stdout until EOF. Runs in `dlsmith worker`.
+///
+/// The worker makes itself a process-group leader (so the campaign can kill everything it spawned)
+/// and asks the kernel to kill it when its parent dies (no orphans even after `kill -9` of the
+/// campaign). SIGPIPE is ignored: a vanished parent shows up as a failed write, and the worker exits.
+public enum WorkerServer {
+  public static func serve(_ backend: any Backend) -> Never {
+    setpgid(0, 0)
+    _ = dlsmith_kill_me_with_parent()
+    signal(SIGPIPE, SIG_IGN)
+    while let frame = Frames.readFrame(from: 0) {
+      let reply: WorkerMessage
+      if let request = try? JSONDecoder().decode(WorkerRequest.self, from: frame) {
+        reply = handle(request, backend)
+      } else {
+        reply = WorkerMessage(event: "result", stage: "compile", error: "worker: malformed request frame")
+      }
+      if !Frames.write(Frames.encode(reply), to: 1) { exit(0) }
+    }
+    exit(0)
+  }
+
+  static func handle(_ request: WorkerRequest, _ backend: any Backend) -> WorkerMessage {
+    let graph: Graph
+    do {
+      graph = try Graph(decoding: request.model)
+    } catch {
+      return WorkerMessage(event: "result", stage: "compile", error: "worker: cannot decode model: \(error)")
+    }
+    let inputs = request.inputs.compactMap(\.tensor)
+    guard inputs.count == request.inputs.count else {
+      return WorkerMessage(event: "result", stage: "execute", error: "worker: malformed input tensor")
+    }
+    do {
+      let outputs: [Tensor]
+      if let staged = backend as? any StagedBackend {
+        let compiled = try staged.compile(graph)
+        _ = Frames.write(Frames.encode(WorkerMessage(event: "compiled")), to: 1)
+        outputs = try staged.execute(compiled, inputs: inputs)
+      } else {
+        outputs = try backend.run(graph, inputs: inputs)
+      }
+      return WorkerMessage(event: "result", outputs: outputs.map(EncodedTensor.init))
+    } catch {
+      if error.message.hasPrefix("unsupported: ") {
+        return WorkerMessage(
+          event: "result", unsupported: String(error.message.dropFirst("unsupported: ".count)))
+      }
+      return WorkerMessage(event: "result", stage: error.stage.rawValue, error: error.message)
+    }
+  }
+}
+
+/// A backend whose compile and execute stages are separate, so a worker can report which stage
+/// failed or hung.
+public protocol StagedBackend: Backend {
+  func compile(_ graph: Graph) throws(BackendError) -> Graph
+  func execute(_ compiled: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor]
+}
+
+extension FastBackend: StagedBackend {
+  public func execute(_ compiled: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
+    try FastBackend.execute(compiled, inputs: inputs).outputs
+  }
+}

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Fuzzing
+import Generation
+import Tensors
+
+/// A duration like `90`, `30s`, `10m`, `2h`.
+struct Duration: ExpressibleByArgument {
+  let seconds: Double
+  init?(argument: String) {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+    if let last = argument.last, let unit = units[last], let v = Double(argument.dropLast()), v > 0 {
+      seconds = v * unit
+    } else if let v = Double(argument), v > 0 {
+      seconds = v
+    } else {
+      return nil
+    }
+  }
+}
+
+/// The absolute path of this executable (workers are started from it).
+func selfExecutable() -> String {
+  (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+}
+
+struct Fuzz: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run a fuzz campaign: generate models, run every backend in isolated workers, bucket findings.",
+    discussion: """
+      Findings go to DIR/Crashes/<sig16>/, novel models to DIR/Corpus/, campaign state (journal, stats) \
+      to DIR/.dlsmith/. The seed is the first line printed; each finding prints a one-line replay command. \
+      Exit 0 when the budget ends (findings are in Crashes/), 77 with --stop-on-first when a finding was \
+      recorded, 1 on a tool error.
+      """)
+
+  @Option(name: .shortAndLong, help: "Campaign folder.") var output: String = "."
+  @Option(help: "Comma-separated backends; the reference is always the baseline.") var backends: String =
+    "reference,fast"
+  @Option(
+    help: "Extra backend served by any program speaking the worker protocol: NAME=COMMAND (repeatable).")
+  var worker: [String] = []
+  @OptionGroup var passes: PassSelection
+  @Option(help: "Model kind: float (int8, binary, spiking, mixed arrive with the low-bit kernels).") var kind:
+    String = "float"
+  @OptionGroup var generation: GenerationOptions
+  @Option(help: "Campaign seed (default: random); printed first.") var seed: UInt64?
+  @Option(help: "Stop after this long: 90, 30s, 10m, 2h.") var maxTime: Duration?
+  @Option(help: "Stop after this many models.") var maxModels: Int?
+  @Option(name: .short, help: "Parallel jobs (each with its own workers).") var jobs: Int = 1
+  @Flag(help: "Continue the campaign in the folder.") var resume = false
+  @Flag(help: "Archive the campaign state in the folder (never deleted) and start over.") var fresh = false
+  @Option(help: "This shard's index (0-based).") var shardIndex: Int = 0
+  @Option(help: "Number of shards.") var totalShards: Int = 1
+  @Flag(help: "Stop at the first finding (exit 77).") var stopOnFirst = false
+  @Flag(help: "Also save unstable differences (near-ties at discontinuities) as buckets.") var saveUnstable =
+    false
+  @Option(help: "Compile-stage timeout per model, seconds.") var compileTimeout: Double = 30
+  @Option(help: "Execute-stage timeout per model, seconds.") var execTimeout: Double = 20
+  @Option(help: "Worker resident-memory limit, MiB (0: none).") var rssLimitMb: Int = 4096
+  @Option(help: "Recycle a worker after this many models.") var workerMaxModels: Int = 500
+  @Option(help: .hidden) var failpoint: String?
+
+  func validate() throws {
+    guard kind == "float" else { throw ValidationError("--kind \(kind) is not available yet (only float)") }
+    guard jobs >= 1 && jobs <= 64 else { throw ValidationError("-j must be in 1...64") }
+    guard totalShards >= 1, (0..<totalShards).contains(shardIndex) else {
+      throw ValidationError("--shard-index must be in 0..<--total-shards")
+    }
+    guard !(resume && fresh) else { throw ValidationError("--resume and --fresh exclude each other") }
+    if let m = maxModels, m < 1 { throw ValidationError("--max-models must be at least 1") }
+    guard compileTimeout > 0, execTimeout > 0 else { throw ValidationError("timeouts must be positive") }
+    for w in worker where !w.contains("=") {
+      throw ValidationError("--worker takes NAME=COMMAND, got '\(w)'")
+    }
+    let known = backendNames + worker.compactMap { $0.split(separator: "=").first.map(String.init) }
+    for b in splitList(backends) where !known.contains(b) {
+      throw ValidationError("unknown backend '\(b)' (available: \(known.joined(separator: ", ")))")
+    }
+    guard splitList(backends).contains(where: { $0 != "reference" }) else {
+      throw ValidationError("--backends needs at least one backend besides the reference")
+    }
+  }
+
+  func run() throws {
+    let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+    FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
+    let exe = selfExecutable()
+    var targets: [BackendTarget] = []
+    let extra = Dictionary(
+      worker.map { w -> (String, [String]) in
+        let parts = w.split(separator: "=", maxSplits: 1)
+        return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
+      }, uniquingKeysWith: { a, _ in a })
+    for b in splitList(backends) where b != "reference" {
+      if let cmd = extra[b] {
+        targets.append(BackendTarget(name: b, command: cmd))
+      } else {
+        targets.append(
+          BackendTarget(name: b, command: [exe, "worker", "--backend", b, "--passes", passes.passes]))
+      }
+    }
+    var config = CampaignConfig(directory: output, seed: campaignSeed, targets: targets)
+    config.generator = generation.generatorOptions
+    config.maxModels = maxModels
+    config.maxTime = maxTime?.seconds
+    if maxModels == nil && maxTime == nil { config.maxTime = nil }
+    config.jobs = jobs
+    config.shardIndex = shardIndex
+    config.totalShards = totalShards
+    config.resume = resume
+    config.fresh = fresh
+    config.stopOnFirst = stopOnFirst
+    config.saveUnstable = saveUnstable
+    config.limits.compileTimeout = compileTimeout
+    config.limits.executeTimeout = execTimeout
+    config.limits.rssLimitMB = rssLimitMb
+    config.limits.maxModels = workerMaxModels
+    config.failpoint = failpoint
+    config.commandLine = CommandLine.arguments
+    let campaign = Campaign(config)
+    signal(SIGINT, SIG_IGN)
+    signal(SIGTERM, SIG_IGN)
+    let sources = [SIGINT, SIGTERM].map { s -> any DispatchSourceSignal in
+      let src = DispatchSource.makeSignalSource(signal: s, queue: .global())
+      src.setEventHandler {
+        log("stopping: finishing the models in flight")
+        campaign.requestStop()
+      }
+      src.resume()
+      return src
+    }
+    defer { sources.forEach { $0.cancel() } }
+    let result: (stats: CampaignStats, found: Bool)
+    do {
+      result = try campaign.run()
+    } catch let e as CampaignError {
+      log("error: \(e.description)")
+      throw ExitCode(1)
+    }
+    let s = result.stats
+    let execs = s.execs.values.reduce(0, +)
+    FileHandle.standardOutput.write(
+      Data(
+        (String(
+          format:
+            "done: %d models (%.1f/s), %d execs (%.1f/s), %d findings in %d new bucket(s), %d corpus models added, peak RSS %d MiB",
+          s.modelsGenerated, Double(s.modelsGenerated) / max(s.runTime, 1e-9), execs,
+          Double(execs) / max(s.runTime, 1e-9),
+          s.findings.values.reduce(0, +), s.newBuckets, s.corpusAdded, s.peakRSSMB) + "\n").utf8))
+    if stopOnFirst && result.found { throw ExitCode(77) }
+  }
+}
+
+struct Worker: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Serve one backend over the worker protocol on stdin/stdout (started by fuzz and replay).",
+    shouldDisplay: false)
+
+  @Option(help: "Backend to serve.") var backend: String
+  @OptionGroup var passes: PassSelection
+
+  func validate() throws {
+    guard backendNames.contains(backend) else { throw ValidationError("unknown backend '\(backend)'") }
+  }
+
+  func run() throws {
+    WorkerServer.serve(makeBackend(backend, passes: passes.selected))
+  }
+}

@@ -1,0 +1,203 @@
+import ArgumentParser
+import Foundation
+import Fuzzing
+
+/// Backend selection shared by commands that run workers.
+struct TargetSelection: ParsableArguments {
+  @Option(help: "Comma-separated backends; the reference is always the baseline.") var backends: String =
+    "reference,fast"
+  @Option(
+    help: "Extra backend served by any program speaking the worker protocol: NAME=COMMAND (repeatable).")
+  var worker: [String] = []
+  @OptionGroup var passes: PassSelection
+
+  func validate() throws {
+    for w in worker where !w.contains("=") {
+      throw ValidationError("--worker takes NAME=COMMAND, got '\(w)'")
+    }
+    let known = backendNames + worker.compactMap { $0.split(separator: "=").first.map(String.init) }
+    for b in splitList(backends) where !known.contains(b) {
+      throw ValidationError("unknown backend '\(b)' (available: \(known.joined(separator: ", ")))")
+    }
+  }
+
+  var targets: [BackendTarget] {
+    let extra = Dictionary(
+      worker.map { w -> (String, [String]) in
+        let parts = w.split(separator: "=", maxSplits: 1)
+        return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
+      }, uniquingKeysWith: { a, _ in a })
+    return splitList(backends).filter { $0 != "reference" }.map { b in
+      BackendTarget(
+        name: b, command: extra[b] ?? [selfExecutable(), "worker", "--backend", b, "--passes", passes.passes])
+    }
+  }
+}
+
+struct Replay: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Run corpus models and bucket instances again: fixed, still failing or new signature.",
+    discussion: "Exit 77 if any finding reproduces, 0 otherwise.")
+
+  @Argument(help: "Model files, instance folders, buckets, or folders such as Corpus/ and Crashes/.")
+  var paths: [String]
+  @OptionGroup var selection: TargetSelection
+
+  func run() throws {
+    let replay = Fuzzing.Replay(
+      targets: selection.targets, logDirectory: FileManager.default.temporaryDirectory.path)
+    var reproduced = false
+    var cases: [String] = []
+    for p in paths {
+      let found = Fuzzing.Replay.cases(under: p)
+      if found.isEmpty { log("warning: \(p): no model files or instances found") }
+      cases += found
+    }
+    var counts: [String: Int] = [:]
+    for c in cases {
+      for row in replay.run(c) {
+        counts[row.status, default: 0] += 1
+        if row.reproduces { reproduced = true }
+        let detail = row.found.map { $0.title } ?? row.note
+        print(
+          "\(row.status.padding(toLength: 14, withPad: " ", startingAt: 0)) \(row.backend.padding(toLength: 10, withPad: " ", startingAt: 0)) \(row.path)\(detail.isEmpty ? "" : "  — \(detail)")"
+        )
+      }
+    }
+    log(
+      "replayed \(cases.count) case(s): "
+        + counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: ", "))
+    if reproduced { throw ExitCode(77) }
+  }
+}
+
+struct Status: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Show a campaign folder's progress: per shard and buckets.")
+
+  @Argument(help: "Campaign folder.") var directory: String = "."
+  @Flag(help: "Print JSON.") var json = false
+
+  func run() throws {
+    let fm = FileManager.default
+    let state = directory + "/.dlsmith"
+    let shards = ((try? fm.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasPrefix("shard-") }
+      .sorted()
+    var all: [[String: Any]] = []
+    for s in shards {
+      guard let data = fm.contents(atPath: "\(state)/\(s)/stats.json"),
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { continue }
+      var o = object
+      o["shard"] = s
+      o["alive"] = lockHeld("\(state)/\(s)/lock")
+      all.append(o)
+    }
+    let buckets = Bucket.load(directory + "/Crashes")
+    if json {
+      let doc: [String: Any] = ["shards": all, "buckets": buckets.map(\.dictionary)]
+      let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+      return
+    }
+    if all.isEmpty { print("no campaign state in \(state)") }
+    for o in all {
+      let models = o["modelsGenerated"] as? Int ?? 0
+      let time = (o["runTime"] as? Double ?? 0) + (o["previousRunTime"] as? Double ?? 0)
+      let execs = (o["execs"] as? [String: Int] ?? [:]).values.reduce(0, +)
+      print(
+        String(
+          format:
+            "%@: %@, run time %.0f s, %d models (%.1f/s), %d execs, findings %@, corpus +%d, peak RSS %d MiB",
+          o["shard"] as? String ?? "?", (o["alive"] as? Bool ?? false) ? "running" : "stopped", time, models,
+          Double(models) / max(time, 1e-9), execs, "\(o["findings"] as? [String: Int] ?? [:])",
+          o["corpusAdded"] as? Int ?? 0, o["peakRSSMB"] as? Int ?? 0))
+    }
+    print("\(buckets.count) bucket(s) in \(directory)/Crashes")
+    for b in buckets { print("  \(b.id)  \(b.count)x  \(b.title)") }
+  }
+
+  func lockHeld(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return false
+    }
+    return true
+  }
+}
+
+struct Report: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Print a Markdown report of the buckets in a campaign folder.")
+
+  @Argument(help: "Campaign folder.") var directory: String = "."
+
+  func run() throws {
+    let buckets = Bucket.load(directory + "/Crashes")
+    print("# DLSmith findings in \(directory)\n")
+    print("| bucket | kind | backend | stage | count | first seen | last seen | title |")
+    print("|---|---|---|---|---|---|---|---|")
+    for b in buckets {
+      print(
+        "| \(b.id) | \(b.kind) | \(b.backend) | \(b.stage) | \(b.count) | \(b.firstSeen) | \(b.lastSeen) | \(b.title) |"
+      )
+    }
+    for b in buckets {
+      print("\n## \(b.id): \(b.title)\n")
+      let instances =
+        ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/Crashes/\(b.id)/instances"))
+        ?? []).sorted()
+      for i in instances {
+        let metaPath = "\(directory)/Crashes/\(b.id)/instances/\(i)/meta.json"
+        let meta =
+          (FileManager.default.contents(atPath: metaPath)).flatMap {
+            try? JSONSerialization.jsonObject(with: $0) as? [String: String]
+          } ?? [:]
+        print("- `\(i)`: \(meta["message"] ?? "")")
+        if let r = meta["replay"] { print("  - replay: `\(r)`") }
+        if let g = meta["regenerate"] { print("  - regenerate: `\(g)`") }
+      }
+    }
+  }
+}
+
+/// A bucket as read from `Crashes/<sig16>/bucket.json`.
+struct Bucket {
+  var id: String
+  var title: String
+  var kind: String
+  var backend: String
+  var stage: String
+  var count: Int
+  var firstSeen: String
+  var lastSeen: String
+
+  var dictionary: [String: Any] {
+    [
+      "id": id, "title": title, "kind": kind, "backend": backend, "stage": stage, "count": count,
+      "firstSeen": firstSeen, "lastSeen": lastSeen,
+    ]
+  }
+
+  static func load(_ crashes: String) -> [Bucket] {
+    let fm = FileManager.default
+    var out: [Bucket] = []
+    for id in ((try? fm.contentsOfDirectory(atPath: crashes)) ?? []).sorted() {
+      guard let data = fm.contents(atPath: "\(crashes)/\(id)/bucket.json"),
+        let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { continue }
+      let tuple = o["tuple"] as? [String: Any] ?? [:]
+      out.append(
+        Bucket(
+          id: id, title: o["title"] as? String ?? "", kind: tuple["kind"] as? String ?? "",
+          backend: tuple["backend"] as? String ?? "",
+          stage: tuple["stage"] as? String ?? "", count: o["count"] as? Int ?? 0,
+          firstSeen: o["firstSeen"] as? String ?? "",
+          lastSeen: o["lastSeen"] as? String ?? ""))
+    }
+    return out
+  }
+}

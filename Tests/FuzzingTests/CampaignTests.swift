@@ -1,0 +1,188 @@
+import Foundation
+import Fuzzing
+import Generation
+import IR
+import TestSupport
+import Testing
+
+/// Reliability of campaigns against a misbehaving target (`dlsmith-faulty-worker`, built only for
+/// tests) and against `kill -9` of the campaign itself.
+@Suite(.serialized) struct CampaignTests {
+  static var faulty: String { builtExecutable("dlsmith-faulty-worker").path }
+
+  func config(_ dir: URL, mode: String, on op: String? = nil, models: Int) -> CampaignConfig {
+    var command = [Self.faulty, "--mode", mode]
+    if let op { command += ["--on", op] }
+    var c = CampaignConfig(
+      directory: dir.path, seed: 11, targets: [BackendTarget(name: "faulty", command: command)])
+    c.maxModels = models
+    c.generator.nodes = 5
+    c.limits.compileTimeout = 0.5
+    c.limits.executeTimeout = 0.5
+    c.limits.rssLimitMB = 300
+    c.limits.killGrace = 0.2
+    c.log = { _ in }
+    return c
+  }
+
+  /// Bucket folders and their instance names.
+  static func findings(_ dir: URL) -> [String: [String]] {
+    let fm = FileManager.default
+    let crashes = dir.appendingPathComponent("Crashes").path
+    var out: [String: [String]] = [:]
+    for b in (try? fm.contentsOfDirectory(atPath: crashes)) ?? [] {
+      out[b] = ((try? fm.contentsOfDirectory(atPath: "\(crashes)/\(b)/instances")) ?? []).sorted()
+    }
+    return out
+  }
+
+  static func bucketKinds(_ dir: URL) -> [String] {
+    let crashes = dir.appendingPathComponent("Crashes").path
+    return ((try? FileManager.default.contentsOfDirectory(atPath: crashes)) ?? []).compactMap { b in
+      guard let data = FileManager.default.contents(atPath: "\(crashes)/\(b)/bucket.json"),
+        let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+      else { return nil }
+      return (o["tuple"] as? [String: Any])?["kind"] as? String
+    }.sorted()
+  }
+
+  /// Live (non-zombie) processes running the faulty worker.
+  static func liveFaultyWorkers() -> [Int32] {
+    var pids: [Int32] = []
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+      guard let pid = Int32(entry),
+        let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+        String(decoding: cmd, as: UTF8.self).contains("dlsmith-faulty-worker"),
+        let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        !status.contains(") Z ")
+      else { continue }
+      pids.append(pid)
+    }
+    return pids
+  }
+}
+
+extension CampaignTests {
+  @Test(arguments: [
+    ("crash", "crash"), ("abort", "crash"), ("exit", "exit"), ("error", "error"), ("wrong", "mismatch"),
+    ("hang", "hang"), ("oom", "oom"),
+  ])
+  func everyFailureKindIsRecordedAndTheCampaignGoesOn(_ mode: String, _ kind: String) throws {
+    let dir = temporaryDirectory()
+    let models = (mode == "hang" || mode == "oom") ? 2 : 4
+    let (stats, found) = try Campaign(config(dir, mode: mode, models: models)).run()
+    #expect(found)
+    #expect(stats.modelsGenerated == models, "the campaign went on after each failure")
+    #expect(
+      Self.bucketKinds(dir).allSatisfy { $0 == kind } && !Self.bucketKinds(dir).isEmpty,
+      "\(Self.bucketKinds(dir))")
+    let instances = Self.findings(dir).values.flatMap { $0 }
+    // A wrong answer next to a near-tie is judged unstable, not a bug; every other fault is recorded.
+    if mode == "wrong" {
+      #expect(instances.count >= models - 1)
+    } else {
+      #expect(instances.count == models, "one instance per model")
+    }
+    #expect(Self.liveFaultyWorkers().isEmpty, "no orphan workers")
+    // Every instance is complete.
+    for (b, names) in Self.findings(dir) {
+      for n in names {
+        let base = dir.appendingPathComponent("Crashes/\(b)/instances/\(n)").path
+        for f in ["model.dlsmith.json", "inputs.json", "expected.json", "log.txt", "meta.json"] {
+          #expect(FileManager.default.fileExists(atPath: "\(base)/\(f)"), "\(n)/\(f)")
+        }
+      }
+    }
+  }
+
+  @Test func flakyOutputIsNotSavedAsABug() throws {
+    let dir = temporaryDirectory()
+    let (stats, _) = try Campaign(config(dir, mode: "flaky", models: 6)).run()
+    #expect(Self.findings(dir).isEmpty)
+    #expect(stats.flaky >= 1)
+  }
+
+  @Test func healthyTargetsFindNothingAndFillTheCorpus() throws {
+    let dir = temporaryDirectory()
+    let (stats, found) = try Campaign(config(dir, mode: "none", models: 8)).run()
+    #expect(!found)
+    #expect(Self.findings(dir).isEmpty)
+    #expect(stats.corpusAdded >= 1)
+    #expect(stats.execs["faulty"] == 8)
+  }
+
+  @Test func campaignModelsEqualGenerateForThePrintedSeed() throws {
+    let dir = temporaryDirectory()
+    _ = try Campaign(config(dir, mode: "crash", on: nil, models: 3)).run()
+    var generator = Generator(options: config(dir, mode: "crash", models: 1).generator)
+    for (b, names) in Self.findings(dir) {
+      for n in names {
+        let base = dir.appendingPathComponent("Crashes/\(b)/instances/\(n)")
+        let meta =
+          try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathComponent("meta.json")))
+          as? [String: String]
+        let seed = try #require(meta?["seed"].flatMap(UInt64.init))
+        let model = try Data(contentsOf: base.appendingPathComponent("model.dlsmith.json"))
+        #expect(generator.generate(seed: seed).encoded() == model)
+      }
+    }
+  }
+
+  @Test func refusesToClobberAndArchivesOnFresh() throws {
+    let dir = temporaryDirectory()
+    _ = try Campaign(config(dir, mode: "crash", models: 2)).run()
+    #expect(throws: CampaignError.self) { try Campaign(config(dir, mode: "crash", models: 2)).run() }
+    var fresh = config(dir, mode: "crash", models: 2)
+    fresh.fresh = true
+    _ = try Campaign(fresh).run()
+    let archive = dir.appendingPathComponent(".dlsmith/archive").path
+    #expect(((try? FileManager.default.contentsOfDirectory(atPath: archive)) ?? []).count == 1)
+    #expect(!Self.findings(dir).isEmpty, "findings are never deleted")
+  }
+
+  @Test func aSecondCampaignOnTheSameFolderFailsFast() throws {
+    let dir = temporaryDirectory()
+    let shard = dir.appendingPathComponent(".dlsmith/shard-0")
+    try FileManager.default.createDirectory(at: shard, withIntermediateDirectories: true)
+    let held = try Workdir.lock(shard.appendingPathComponent("lock").path)
+    defer { close(held) }
+    let r = try runDLSmith(["fuzz", "-o", dir.path, "--max-models", "1", "--seed", "1"])
+    #expect(r.status == 1)
+    #expect(r.stderr.contains("another campaign is running"))
+  }
+
+  /// kill -9 at each named point of the write path, then --resume: the findings equal an
+  /// uninterrupted run's, with no duplicates and no half-written folders.
+  @Test(arguments: ["after-journal", "mid-publish", "after-publish", "after-bucket"])
+  func killNineThenResumeLosesNothing(_ point: String) throws {
+    let worker = "faulty=\(Self.faulty) --mode crash --on add"
+    func fuzz(_ dir: URL, _ extra: [String]) throws -> Int32 {
+      try runDLSmith(
+        [
+          "fuzz", "-o", dir.path, "--seed", "21", "--max-models", "10", "--nodes", "6", "--ops",
+          "add,relu,mul,sigmoid,reshape,transpose", "--backends", "reference,faulty", "--worker", worker,
+        ] + extra
+      ).status
+    }
+    let truth = temporaryDirectory()
+    #expect(try fuzz(truth, []) == 0)
+    let expected = Self.findings(truth)
+    #expect(!expected.isEmpty, "the ground-truth run must find something for this test to mean anything")
+
+    let dir = temporaryDirectory()
+    let killed = try fuzz(dir, ["--failpoint", point])
+    #expect(killed != 0, "the failpoint killed the campaign")
+    #expect(try fuzz(dir, ["--resume"]) == 0)
+    #expect(Self.findings(dir) == expected)
+    let tmp = dir.appendingPathComponent(".dlsmith/tmp").path
+    #expect(
+      ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).isEmpty, "no staging left behind")
+    #expect(Self.liveFaultyWorkers().isEmpty, "no orphan workers after kill -9")
+    // Bucket counts equal the uninterrupted run's (nothing lost, nothing counted twice).
+    func count(_ root: URL, _ b: String) throws -> Int? {
+      let data = try Data(contentsOf: root.appendingPathComponent("Crashes/\(b)/bucket.json"))
+      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["count"] as? Int
+    }
+    for b in expected.keys { #expect(try count(dir, b) == count(truth, b), "bucket \(b)") }
+  }
+}
