@@ -85,6 +85,8 @@ public final class Campaign: @unchecked Sendable {
   private var journal: FileHandle?
   private var lockFD: Int32 = -1
   private var failpointFired = false
+  private var minimizedSignatures: [String: Signature] = [:]
+  private var minimizations = 0
   private let started = Date()
 
   public init(_ config: CampaignConfig) {
@@ -356,6 +358,32 @@ public final class Campaign: @unchecked Sendable {
     }
     keepIfNovel(graph, seed: seed)
     return found
+  }
+
+  /// Minimizes a mismatch so its signature names the operators of the minimized model. Results are
+  /// cached by the unminimized signature, so a backend that is wrong on every model is minimized a
+  /// bounded number of times.
+  func minimizeMismatch(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
+    -> (Finding, Minimized?)
+  {
+    lock.lock()
+    let cached = minimizedSignatures[f.signature.hash]
+    let budget = minimizations < 50
+    if cached == nil && budget { minimizations += 1 }
+    lock.unlock()
+    if let cached { return (Finding(signature: cached, message: f.message, actual: f.actual), nil) }
+    guard budget else { return (f, nil) }
+    var reducer = Reducer(target: target, logPath: lane + ".minimize")
+    reducer.limits = config.limits
+    reducer.judge = Judge(oracle: Oracle(tolerances: config.tolerances))
+    let (result, finding) = reducer.reduce(graph, inputs: inputs, keeping: f.signature)
+    guard let finding, finding.signature.minimizationKey == f.signature.minimizationKey else {
+      return (f, nil)
+    }
+    lock.lock()
+    minimizedSignatures[f.signature.hash] = finding.signature
+    lock.unlock()
+    return (Finding(signature: finding.signature, message: f.message, actual: f.actual), result)
   }
 
   private func failpoint(_ name: String) {

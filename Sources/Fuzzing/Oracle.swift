@@ -117,13 +117,21 @@ public struct Oracle: Sendable {
       let base = spec.evaluate(inputs, attributes: node.attributes)
       let s = node.inputs.map { scale[$0] ?? 1 }.max() ?? 1
       var rng = SplitMix64(seed: UInt64(i))
-      trials: for trial in 0..<12 {
+      // Trials 0–11 move every element by its tolerance (up, down, then random signs); trials 12–13
+      // snap every element to a grid of the absolute tolerance, which makes values that are equal
+      // within tolerance exactly equal (equality cannot be reached by moving values apart).
+      trials: for trial in 0..<14 {
         let perturbed = inputs.map { t -> Tensor in
           guard t.dtype.isFloat else { return t }
           let tol = tolerances[t.dtype]
+          let grid = tol.atol * Swift.max(1, s)
           return Tensor(
             dtype: t.dtype, shape: t.shape,
             storage: t.storage.map { x in
+              if trial >= 12 {
+                let offset = trial == 12 ? 0 : grid / 2
+                return t.dtype.rounded(((x + offset) / grid).rounded() * grid - offset)
+              }
               let sign: Double = trial == 0 ? 1 : trial == 1 ? -1 : (rng.chance(0.5) ? 1 : -1)
               return t.dtype.rounded(x + sign * (tol.atol * Swift.max(1, s) + tol.rtol * Swift.abs(x)))
             })

@@ -9,9 +9,10 @@ struct DLSmith: ParsableCommand {
       Data goes to stdout, progress and logs to stderr. Exit codes: 0 ran and found nothing; \
       77 a finding was found or reproduced; 1 tool error; 64 usage error.
       """,
-    version: "0.1.0",
+    version: "0.2.0",
     subcommands: [
-      Generate.self, Run.self, Diff.self, Ops.self, Fuzz.self, Replay.self, Status.self, Report.self,
+      Generate.self, Run.self, Diff.self, Ops.self, Fuzz.self, Replay.self, Minimize.self, Status.self,
+      Report.self,
       Bench.self, Worker.self,
     ])
 }

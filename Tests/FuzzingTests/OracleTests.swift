@@ -187,3 +187,32 @@ extension OracleTests {
     #expect(findings.isEmpty, "\(findings)")
   }
 }
+
+extension OracleTests {
+  /// Found by a campaign (seed 2026): equal(0, gelu(x)) with gelu(x) ≈ -1e-8. A float32 backend
+  /// may round the gelu to 0; equality within tolerance is a near-tie, not a bug.
+  @Test func equalityWithinToleranceIsUnstable() throws {
+    var b = GraphBuilder()
+    let x = b.input([2])
+    let z = b.input([1])
+    let e = b("equal", z, x)
+    let g = b.build(outputs: [e])
+    let inputs = [
+      Tensor(dtype: .f32, shape: [2], storage: [-1e-8, 0.5]), Tensor(dtype: .f32, shape: [1], storage: [0]),
+    ]
+    let flipped = Tensor(dtype: .bool, shape: [2], storage: [1, 0])
+    let v = try verdict(g, inputs, [flipped])
+    guard case .unstable = v else {
+      Issue.record("expected unstable, got \(v)")
+      return
+    }
+    // Without a near-tie the same flip is a real mismatch (the guard is per node, not per element).
+    let far = [
+      Tensor(dtype: .f32, shape: [2], storage: [-0.7, 0.5]), Tensor(dtype: .f32, shape: [1], storage: [0]),
+    ]
+    guard case .mismatch = try verdict(g, far, [flipped]) else {
+      Issue.record("-0.7 == 0 is not a near-tie")
+      return
+    }
+  }
+}

@@ -40,7 +40,8 @@ extension Fast {
     case .tanh: return map(x) { Foundation.tanh($0) }
     case .gelu:
       let invSqrt2: Float = 0.70710678118654752
-      return map(x) { $0 * (1 + Foundation.erf($0 * invSqrt2)) / 2 }
+      // 1 + erf(z) = erfc(-z), accurate in the negative tail where 1 + erf(z) cancels to 0 in float32.
+      return map(x) { $0 * Foundation.erfc(-$0 * invSqrt2) / 2 }
     case .erf: return map(x) { Foundation.erf($0) }
     case .exp: return map(x) { Foundation.exp($0) }
     case .log: return map(x) { Foundation.log($0) }

@@ -1,0 +1,54 @@
+import Backends
+import Foundation
+import IR
+import Tensors
+
+extension Signature {
+  /// What minimization must preserve. For mismatches the operator set is left out (the final
+  /// signature takes the operator set of the *minimized* model); everything else must match.
+  public var minimizationKey: String {
+    guard kind == .mismatch || kind == .unstable else { return canonical }
+    let rest = state.split(separator: " ").filter { !$0.hasPrefix("ops=") }.joined(separator: " ")
+    return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
+  }
+}
+
+/// Minimizes a finding against a backend running in a worker, keeping its signature.
+public struct Reducer {
+  public var target: BackendTarget
+  public var limits = WorkerLimits()
+  public var judge = Judge()
+  public var minimizer = Minimizer(maxSteps: 300)
+  public var logPath: String
+
+  public init(target: BackendTarget, logPath: String) {
+    self.target = target
+    self.logPath = logPath
+  }
+
+  /// The finding the target produces on (graph, inputs), if any.
+  public func finding(_ graph: Graph, _ inputs: [Tensor], worker: WorkerProcess) -> Finding? {
+    guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
+      return nil
+    }
+    return judge.finding(
+      worker.run(model: graph.encoded(), inputs: inputs), target: target.name, graph: graph, values: values)
+  }
+
+  /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every
+  /// accepted step (for checkpoints). Returns the result and its final signature.
+  public func reduce(
+    _ graph: Graph, inputs: [Tensor], keeping signature: Signature,
+    progress: (Graph, [Tensor], Int) -> Void = { _, _, _ in }
+  ) -> (Minimized, Finding?) {
+    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
+    defer { worker.stop() }
+    let key = signature.minimizationKey
+    let result = minimizer.minimize(
+      graph, inputs: inputs,
+      keeping: { g, i in
+        finding(g, i, worker: worker)?.signature.minimizationKey == key
+      }, progress: progress)
+    return (result, finding(result.graph, result.inputs, worker: worker))
+  }
+}

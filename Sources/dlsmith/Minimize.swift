@@ -1,0 +1,128 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Fuzzing
+import IR
+import Tensors
+
+struct Minimize: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Minimize a finding while keeping its signature.",
+    discussion: """
+      PATH is a bucket (Crashes/<sig16>: its first instance), an instance folder, or a model file (then \
+      the first finding of --backends on it is minimized). The result goes to <bucket>/minimized/ (or -o); \
+      a checkpoint after every accepted step makes an interrupted run resumable. Exit 77 when the \
+      minimized finding reproduces, 0 when there was nothing to minimize, 1 on a tool error.
+      """)
+
+  @Argument(help: "Bucket, instance folder or model file.") var path: String
+  @OptionGroup var selection: TargetSelection
+  @Option(name: .shortAndLong, help: "Output folder (default: <bucket>/minimized or <model>.minimized).")
+  var output: String?
+  @Option(help: "Most predicate calls.") var maxSteps: Int = 500
+
+  func run() throws {
+    let fm = FileManager.default
+    var instance = path
+    var bucket: String?
+    if fm.fileExists(atPath: path + "/bucket.json") {
+      bucket = path
+      let first = ((try? fm.contentsOfDirectory(atPath: path + "/instances")) ?? []).sorted().first
+      guard let first else { throw ToolError("\(path): bucket has no instances") }
+      instance = path + "/instances/" + first
+    } else if fm.fileExists(atPath: path + "/model.dlsmith.json") {
+      bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+    }
+    let isModelFile = !fm.fileExists(atPath: instance + "/model.dlsmith.json")
+    let modelPath = isModelFile ? instance : instance + "/model.dlsmith.json"
+    let outDir = output ?? (bucket.map { $0 + "/minimized" } ?? (modelPath + ".minimized"))
+    let checkpoint = outDir + "/minimize-state"
+    var graph: Graph
+    var inputs: [Tensor]
+    do {
+      // Resume from the checkpoint if one exists.
+      if fm.fileExists(atPath: checkpoint + "/model.dlsmith.json") {
+        graph = try Graph(contentsOf: checkpoint + "/model.dlsmith.json")
+        inputs = try readTensors(checkpoint + "/inputs.json")
+        log("resuming from \(checkpoint)")
+      } else {
+        graph = try Graph(contentsOf: modelPath)
+        inputs = isModelFile ? graph.sampleInputs(seed: 0) : try readTensors(instance + "/inputs.json")
+      }
+    } catch let e as IRError {
+      throw ToolError(e.description)
+    }
+    var targets = selection.targets
+    if let bucket, let data = fm.contents(atPath: bucket + "/bucket.json"),
+      let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let backend = (o["tuple"] as? [String: Any])?["backend"] as? String
+    {
+      targets = targets.filter { $0.name == backend }
+      if targets.isEmpty {
+        throw ToolError(
+          "\(bucket): found on backend '\(backend)'; select it with --backends (and --worker if external)")
+      }
+    }
+    // The signature to keep: the first finding on the current model.
+    var chosen: (BackendTarget, Finding)?
+    for t in targets {
+      let reducer = Reducer(
+        target: t, logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(t.name).log")
+      let worker = WorkerProcess(command: t.command, limits: reducer.limits, logPath: reducer.logPath)
+      let f = reducer.finding(graph, inputs, worker: worker)
+      worker.stop()
+      if let f, f.signature.kind != .unstable {
+        chosen = (t, f)
+        break
+      }
+    }
+    guard let (target, finding) = chosen else {
+      print("no finding reproduces on \(targets.map(\.name).joined(separator: ", ")): nothing to minimize")
+      return
+    }
+    log("keeping: \(finding.signature.title)")
+    var reducer = Reducer(
+      target: target, logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(target.name).log")
+    reducer.minimizer.maxSteps = maxSteps
+    try fm.createDirectory(atPath: checkpoint, withIntermediateDirectories: true)
+    let before = graph.nodes.count
+    let (result, final) = reducer.reduce(graph, inputs: inputs, keeping: finding.signature) { g, i, steps in
+      try? Workdir.replaceFile(g.encoded(), at: checkpoint + "/model.dlsmith.json")
+      try? Workdir.replaceFile(encodeTensors(i), at: checkpoint + "/inputs.json")
+      log("step \(steps): \(g.nodes.count) node(s)")
+    }
+    try Workdir.replaceFile(result.graph.encoded(), at: outDir + "/model.dlsmith.json")
+    try Workdir.replaceFile(encodeTensors(result.inputs), at: outDir + "/inputs.json")
+    let meta: [String: String] = [
+      "backend": target.name, "kept": finding.signature.title, "signature": final?.signature.hash ?? "",
+      "final": final?.signature.title ?? "lost", "nodes_before": "\(before)",
+      "nodes_after": "\(result.graph.nodes.count)",
+      "steps": "\(result.steps)", "replay": "dlsmith replay \(outDir) --backends \(target.name)",
+    ]
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    try Workdir.replaceFile(try enc.encode(meta), at: outDir + "/meta.json")
+    try? fm.removeItem(atPath: checkpoint)
+    print(
+      "minimized \(before) -> \(result.graph.nodes.count) node(s) in \(result.steps) step(s): \(final?.signature.title ?? "the finding was lost")"
+    )
+    print(result.graph.text, terminator: "")
+    print("written to \(outDir)")
+    if final != nil { throw ExitCode(77) }
+  }
+}
+
+func readTensors(_ path: String) throws -> [Tensor] {
+  guard let data = FileManager.default.contents(atPath: path),
+    let encoded = try? JSONDecoder().decode([EncodedTensor].self, from: data)
+  else { throw ToolError("\(path): cannot read tensors") }
+  let tensors = encoded.compactMap(\.tensor)
+  guard tensors.count == encoded.count else { throw ToolError("\(path): malformed tensor") }
+  return tensors
+}
+
+func encodeTensors(_ ts: [Tensor]) -> Data {
+  let enc = JSONEncoder()
+  enc.outputFormatting = [.sortedKeys]
+  return (try? enc.encode(ts.map(EncodedTensor.init))) ?? Data()
+}
