@@ -34,6 +34,8 @@ public struct CampaignConfig: Sendable {
   public var tolerances = Tolerances()
   public var instancesPerBucket = 5
   public var minimizeMismatches = true
+  /// Share of models grown from a corpus model rather than generated from scratch.
+  public var mutationRate = 0.25
   /// Test-only fault injection: `kill -9` of the campaign itself at a named point of the first
   /// finding's write path (`after-journal`, `mid-publish`, `after-publish`, `after-bucket`).
   public var failpoint: String?
@@ -86,6 +88,7 @@ public final class Campaign: @unchecked Sendable {
   private var lockFD: Int32 = -1
   private var failpointFired = false
   private var minimizedSignatures: [String: Signature] = [:]
+  private var corpusPaths: [String] = []
   private var minimizations = 0
   private let started = Date()
 
@@ -164,6 +167,16 @@ public final class Campaign: @unchecked Sendable {
     if let text = try? String(contentsOfFile: shardState + "/features", encoding: .utf8) {
       features = Set(text.split(separator: "\n").map(String.init))
     }
+    // The corpus as it was when the campaign started, kept for resume: models added since then must
+    // not change which model a given index grows from.
+    let snapshot = shardState + "/corpus-at-start"
+    if config.resume, let text = try? String(contentsOfFile: snapshot, encoding: .utf8) {
+      corpusPaths = text.split(separator: "\n").map(String.init)
+    } else {
+      corpusPaths = Replay.cases(under: config.directory + "/Corpus").filter { $0.hasSuffix(".dlsmith.json") }
+      try Workdir.replaceFile(Data((corpusPaths.joined(separator: "\n") + "\n").utf8), at: snapshot)
+    }
+    if !corpusPaths.isEmpty { config.log("corpus: \(corpusPaths.count) model(s) to grow from") }
     if !fm.fileExists(atPath: journalPath) { _ = fm.createFile(atPath: journalPath, contents: nil) }
     if !fm.fileExists(atPath: shardState + "/features") {
       _ = fm.createFile(atPath: shardState + "/features", contents: nil)
@@ -271,9 +284,20 @@ public final class Campaign: @unchecked Sendable {
       appendJournal("start \(k)")
       failpoint("after-journal")
       let seed = Campaign.modelSeed(config.seed, shard: config.shardIndex, k: k)
-      let graph = generator.generate(seed: seed)
+      var graph = generator.generate(seed: seed)
+      var parent: String?
+      // A quarter of the models grow a corpus model instead (mutation); the choice is a function of
+      // the model seed and the corpus as it was when the campaign started.
+      var pick = SplitMix64(seed: seed ^ 0xC0DE)
+      if !corpusPaths.isEmpty, pick.chance(config.mutationRate) {
+        let path = corpusPaths[pick.int(in: 0...(corpusPaths.count - 1))]
+        if let base = try? Graph(contentsOf: path), let grown = generator.extend(base, seed: seed) {
+          graph = grown
+          parent = path
+        }
+      }
       let inputs = graph.sampleInputs(seed: seed)
-      let found = runModel(k: k, seed: seed, graph: graph, inputs: inputs, workers: workers)
+      let found = runModel(k: k, seed: seed, graph: graph, inputs: inputs, workers: workers, parent: parent)
       appendJournal("done \(k)")
       lock.lock()
       stats.modelsGenerated += 1
@@ -288,7 +312,9 @@ public final class Campaign: @unchecked Sendable {
   }
 
   /// Runs one model on every target; returns whether a finding was recorded.
-  func runModel(k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], workers: [WorkerProcess]) -> Bool {
+  func runModel(
+    k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], workers: [WorkerProcess], parent: String? = nil
+  ) -> Bool {
     let differential = Differential(oracle: Oracle(tolerances: config.tolerances))
     guard let values = try? differential.referenceValues(graph, inputs: inputs) else {
       config.log("model \(k) (seed \(seed)): the reference cannot run it; skipped (a generator bug)")
@@ -504,13 +530,13 @@ public final class Campaign: @unchecked Sendable {
 
   // MARK: - Corpus
 
-  /// Features of a model: operator pairs along edges, (operator, dtype) and (operator, rank).
+  /// Features of a model: operator pairs along edges and (operator, dtype).
   static func features(_ g: Graph) -> [String] {
     var producer: [ValueID: String] = [:]
     for n in g.nodes { for o in n.outputs { producer[o] = n.op } }
     var out: [String] = []
     for n in g.nodes {
-      for t in n.types { out.append("t:\(n.op):\(t.dtype.rawValue):r\(t.shape.count)") }
+      for t in n.types { out.append("t:\(n.op):\(t.dtype.rawValue)") }
       for v in n.inputs { if let p = producer[v] { out.append("e:\(p)>\(n.op)") } }
     }
     return out

@@ -47,11 +47,8 @@ public enum SeedModels {
     return b.build(outputs: [h])
   }
 
-  /// MobileNetV2 inverted residual: x [1, 8, 10, 10] → 1x1 expand to 32 → bn → relu6 → grouped 3x3
-  /// → bn → relu6 → 1x1 project to 8 → bn → + x.
-  ///
-  /// The 3x3 convolution should be depthwise (group 32), but the catalogue's `group` domain is
-  /// 1...4, so it uses `depthwiseGroup` (4, eight channels per group) until that domain widens.
+  /// MobileNetV2 inverted residual: x [1, 8, 10, 10] → 1x1 expand to 32 → bn → relu6 → depthwise
+  /// 3x3 (group 32) → bn → relu6 → 1x1 project to 8 → bn → + x.
   @Sendable public static func mobilenetInvertedResidual() -> Graph {
     var b = SeedBuilder(seed: 0x5EED_0002)
     let x = b.input([1, 8, 10, 10])
@@ -68,7 +65,7 @@ public enum SeedModels {
   }
 
   /// The group of MobileNet's "depthwise" convolution: the largest the catalogue accepts.
-  static let depthwiseGroup = 4
+  static let depthwiseGroup = 32
 
   /// Pre-norm (ViT / GPT-2 style) encoder block over x [1, 8, 32]: layer norm, Q/K/V projections,
   /// 4 heads of 8 with scaled dot-product attention, output projection, residual; layer norm, GELU

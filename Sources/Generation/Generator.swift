@@ -46,6 +46,17 @@ public struct Generator {
 
   public init(options: GeneratorOptions) { self.options = options }
 
+  /// Mutates `base`: grows it by `options.nodes` operators drawn from `seed` (forward insertion on
+  /// its values, backward insertion on its inputs). `nil` if `base` cannot be grown (its value
+  /// ranges cannot be recomputed, or no operator could be inserted).
+  public mutating func extend(_ base: Graph, seed: UInt64) -> Graph? {
+    stats.models += 1
+    guard var state = State(options: options, seed: seed, base: base) else { return nil }
+    state.grow(to: base.nodes.count + options.nodes, &self)
+    guard state.nodes.count > base.nodes.count else { return nil }
+    return state.finish()
+  }
+
   /// Generates one model from `seed`.
   public mutating func generate(seed: UInt64) -> Graph {
     stats.models += 1
@@ -67,6 +78,7 @@ struct Slot {
   var kind: Kind
   var uses = 0
   var seed: UInt64 = 0
+  var data: [Double]? = nil
 }
 
 struct State {
@@ -91,6 +103,31 @@ struct State {
     return nextID
   }
 
+  /// The state of an existing model, to grow it further (mutation). `nil` if a value range cannot
+  /// be recomputed (an operator outside the selection and the catalogue).
+  init?(options: GeneratorOptions, seed: UInt64, base graph: Graph) {
+    self.init(options: options, seed: seed)
+    for i in graph.inputs {
+      slots[i.id] = Slot(type: i.type, range: i.range, kind: .input)
+      order.append(i.id)
+    }
+    for c in graph.constants {
+      let range =
+        c.data.map { d in Interval(d.filter(\.isFinite).min() ?? 0, d.filter(\.isFinite).max() ?? 0) }
+        ?? c.range
+      slots[c.id] = Slot(type: c.type, range: range, kind: .constant, seed: c.seed, data: c.data)
+      order.append(c.id)
+    }
+    for n in graph.nodes {
+      for (o, t) in zip(n.outputs, n.types) { slots[o] = Slot(type: t, range: .everything, kind: .node) }
+      for v in n.inputs { slots[v]?.uses += 1 }
+    }
+    nodes = graph.nodes
+    nextID = graph.nextValueID
+    totalBytes = graph.types.values.map(\.byteCount).reduce(0, +)
+    guard repropagate() else { return nil }
+  }
+
   mutating func run(_ gen: inout Generator) {
     // One initial input with a binned random shape.
     let rank = rng.int(in: 0...options.maxRank)
@@ -106,8 +143,14 @@ struct State {
     order.append(id)
     totalBytes += TensorType(base, shape).byteCount
 
+    grow(to: options.nodes, &gen)
+  }
+
+  /// Inserts operators until the model has `target` nodes (or the attempt budget runs out).
+  mutating func grow(to target: Int, _ gen: inout Generator) {
     var attempts = 0
-    while nodes.count < options.nodes && attempts < options.nodes * 30 {
+    let budget = (target - nodes.count) * 30
+    while nodes.count < target && attempts < budget {
       attempts += 1
       gen.stats.attempts += 1
       let spec = rng.pick(options.operators)
@@ -146,7 +189,8 @@ struct State {
       if s.kind == .input {
         g.inputs.append(GraphInput(id: renumber[id]!, type: s.type, range: s.range))
       } else {
-        g.constants.append(Constant(id: renumber[id]!, type: s.type, range: s.range, seed: s.seed))
+        g.constants.append(
+          Constant(id: renumber[id]!, type: s.type, range: s.range, seed: s.seed, data: s.data))
       }
     }
     for n in nodes {

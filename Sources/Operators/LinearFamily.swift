@@ -41,7 +41,7 @@ extension OperatorSpec {
         AttributeSpec("strides", .ints(.spatial(of: 0), 1...3), default: ones(n)),
         AttributeSpec("pads", .ints(.twiceSpatial(of: 0), 0...3), default: zeros(2 * n)),
         AttributeSpec("dilations", .ints(.spatial(of: 0), 1...2), default: ones(n)),
-        AttributeSpec("group", .int(1...4), default: .int(1)),
+        AttributeSpec("group", .int(1...64), default: .int(1)),
       ],
       rule: { c in
         guard c.rank(0) == n + 2, c.rank(1) == n + 2 else { return nil }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Fuzzing
 import Generation
 import IR
 import Operators
@@ -55,11 +56,33 @@ struct Generate: ParsableCommand {
   @Option(name: .shortAndLong, help: "Write the model (.dlsmith.json) here; default: stdout.") var output:
     String?
   @Flag(help: "Print the canonical text form to stdout.") var print = false
+  @Option(help: "Grow this model by --nodes operators instead of generating from scratch (mutation).")
+  var from: String?
+  @Option(help: "Write a hand-written seed model instead: \(SeedModels.names.joined(separator: ", ")).")
+  var seedModel: String?
+
+  func validate() throws {
+    if let seedModel, SeedModels.model(named: seedModel) == nil {
+      throw ValidationError(
+        "unknown seed model '\(seedModel)' (available: \(SeedModels.names.joined(separator: ", ")))")
+    }
+  }
 
   func run() throws {
     try reportingErrors {
       var generator = Generator(options: generation.generatorOptions)
-      let graph = generator.generate(seed: seed)
+      let graph: Graph
+      if let seedModel, let model = SeedModels.model(named: seedModel) {
+        graph = model
+      } else if let from {
+        let base = try Graph(contentsOf: from)
+        guard let grown = generator.extend(base, seed: seed) else {
+          throw ToolError("\(from): cannot grow this model")
+        }
+        graph = grown
+      } else {
+        graph = generator.generate(seed: seed)
+      }
       try graph.verify()
       if let output {
         do { try graph.write(to: output) } catch {

@@ -111,3 +111,31 @@ extension GeneratorTests {
     #expect(shapes.count >= 300)
   }
 }
+
+extension GeneratorTests {
+  /// Mutation: growing an existing model keeps it valid, keeps its nodes, and is deterministic.
+  @Test func extendGrowsAModelDeterministically() throws {
+    var options = GeneratorOptions()
+    options.nodes = 6
+    var generator = Generator(options: options)
+    for seed in UInt64(0)..<40 {
+      let base = generator.generate(seed: seed)
+      guard let grown = generator.extend(base, seed: seed &+ 1000) else { continue }
+      try grown.verify()
+      #expect(grown.nodes.count > base.nodes.count)
+      #expect(grown.nodes.count <= base.nodes.count + options.nodes)
+      #expect(generator.extend(base, seed: seed &+ 1000)?.encoded() == grown.encoded())
+      let outputs = try ReferenceBackend().run(grown, inputs: grown.sampleInputs(seed: 0))
+      let finite = outputs.allSatisfy { $0.isFinite }
+      #expect(finite)
+      // The base model's operators are all still there, in order (new nodes may come before,
+      // between — by backward insertion — or after them).
+      var i = 0
+      for n in grown.nodes
+      where i < base.nodes.count && n.op == base.nodes[i].op && n.attributes == base.nodes[i].attributes {
+        i += 1
+      }
+      #expect(i == base.nodes.count)
+    }
+  }
+}
