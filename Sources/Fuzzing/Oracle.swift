@@ -68,7 +68,8 @@ public struct Oracle: Sendable {
       }
       d.mismatched += 1
       if abs.isNaN || abs > d.maxAbsoluteError { d.maxAbsoluteError = abs }
-      let rel = abs / Swift.max(Swift.abs(x), .leastNormalMagnitude)
+      // Relative to the expected value; infinite where the expected value is 0.
+      let rel = x == 0 ? (abs == 0 ? 0 : Double.infinity) : abs / Swift.abs(x)
       if rel.isNaN || rel > d.maxRelativeError { d.maxRelativeError = rel }
     }
     return d.mismatched == 0 ? nil : d
