@@ -5,7 +5,8 @@ let package = Package(
   name: "dlsmith",
   products: [.executable(name: "dlsmith", targets: ["dlsmith"])],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     // MARK: - System libraries (each imported by exactly one Swift target)
@@ -21,8 +22,13 @@ let package = Package(
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),
     .target(name: "Generation", dependencies: ["IR", "SMT"]),
+    .target(
+      name: "ONNX",
+      dependencies: [
+        "IR", "Operators", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+      ]),
     .target(name: "CProcess"),
-    .target(name: "Fuzzing", dependencies: ["Generation", "Backends", "CProcess"]),
+    .target(name: "Fuzzing", dependencies: ["Generation", "Backends", "CProcess", "ONNX"]),
 
     // MARK: - Tool (thin front end)
     .executableTarget(
@@ -50,6 +56,8 @@ let package = Package(
     .testTarget(
       name: "FuzzingTests",
       dependencies: ["Fuzzing", "Backends", "Generation", "Operators", "IR", "TestSupport"]),
+    .testTarget(
+      name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
   ]
 )
