@@ -9,9 +9,19 @@ import Tensors
 public struct BackendTarget: Sendable, Codable, Hashable {
   public var name: String
   public var command: [String]
-  public init(name: String, command: [String]) {
+  /// Whether the worker needs each model as ONNX too (`WorkerRequest.onnx`), as the Python worker does.
+  public var sendsONNX = false
+  public init(name: String, command: [String], sendsONNX: Bool = false) {
     self.name = name
     self.command = command
+    self.sendsONNX = sendsONNX
+  }
+
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    name = try c.decode(String.self, forKey: .name)
+    command = try c.decode([String].self, forKey: .command)
+    sendsONNX = try c.decodeIfPresent(Bool.self, forKey: .sendsONNX) ?? false
   }
 }
 
@@ -324,10 +334,11 @@ public final class Campaign: @unchecked Sendable {
     stats.modelsValid += 1
     lock.unlock()
     let model = graph.encoded()
+    let onnx = config.targets.contains(where: \.sendsONNX) ? BackendTarget.exportONNX(graph) : nil
     let expected = graph.outputs.compactMap { values[$0] }
     var found = false
     for (target, worker) in zip(config.targets, workers) {
-      var outcome = worker.run(model: model, inputs: inputs)
+      var outcome = target.run(on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx)
       lock.lock()
       stats.execs[target.name, default: 0] += 1
       lock.unlock()
@@ -338,7 +349,7 @@ public final class Campaign: @unchecked Sendable {
         longer.executeTimeout *= 2
         let confirm = WorkerProcess(
           command: target.command, limits: longer, logPath: worker.logPath + ".confirm")
-        let again = confirm.run(model: model, inputs: inputs)
+        let again = target.run(on: confirm, graph: graph, model: model, inputs: inputs, onnx: onnx)
         confirm.stop()
         lock.lock()
         stats.hangConfirmations += 1
@@ -364,7 +375,8 @@ public final class Campaign: @unchecked Sendable {
       }
       if finding.signature.kind == .unstable && !config.saveUnstable { continue }
       if finding.signature.kind == .mismatch,
-        case .outputs(let again) = worker.run(model: model, inputs: inputs),
+        case .outputs(let again) = target.run(
+          on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx),
         Judge(oracle: differential.oracle).finding(
           .outputs(again), target: target.name, graph: graph, values: values) == nil
       {

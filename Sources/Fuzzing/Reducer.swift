@@ -32,7 +32,8 @@ public struct Reducer {
       return nil
     }
     return judge.finding(
-      worker.run(model: graph.encoded(), inputs: inputs), target: target.name, graph: graph, values: values)
+      target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs), target: target.name,
+      graph: graph, values: values)
   }
 
   /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every

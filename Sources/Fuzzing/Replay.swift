@@ -94,7 +94,7 @@ public struct Replay {
     for t in targets where backendFilter == nil || backendFilter == t.name {
       let worker = WorkerProcess(
         command: t.command, limits: limits, logPath: logDirectory + "/replay-\(t.name).log")
-      let outcome = worker.run(model: model, inputs: inputs)
+      let outcome = t.run(on: worker, graph: graph, model: model, inputs: inputs)
       worker.stop()
       let finding = judge.finding(outcome, target: t.name, graph: graph, values: values)
       rows.append(

@@ -103,7 +103,8 @@ public final class WorkerProcess {
   }
 
   /// Runs one model. Never throws for a misbehaving target: the outcome says what happened.
-  public func run(model: Data, inputs: [Tensor]) -> WorkerOutcome {
+  /// `onnx` is the model's ONNX bytes, sent along for workers that need them.
+  public func run(model: Data, inputs: [Tensor], onnx: Data? = nil) -> WorkerOutcome {
     if process == nil || served >= limits.maxModels {
       stop()
       do { try start() } catch {
@@ -112,7 +113,8 @@ public final class WorkerProcess {
       restarts += 1
     }
     served += 1
-    let request = Frames.encode(WorkerRequest(model: model, inputs: inputs.map(EncodedTensor.init)))
+    let request = Frames.encode(
+      WorkerRequest(model: model, inputs: inputs.map(EncodedTensor.init), onnx: onnx))
     var stage = "compile"
     guard let out = toWorker, Frames.write(request, to: out.fileDescriptor) else {
       return finishDead(stage: stage)

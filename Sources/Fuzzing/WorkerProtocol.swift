@@ -13,9 +13,12 @@ import Tensors
 public struct WorkerRequest: Codable, Sendable {
   public var model: Data
   public var inputs: [EncodedTensor]
-  public init(model: Data, inputs: [EncodedTensor]) {
+  /// The model as ONNX bytes, for targets that need it (`BackendTarget.sendsONNX`); omitted otherwise.
+  public var onnx: Data? = nil
+  public init(model: Data, inputs: [EncodedTensor], onnx: Data? = nil) {
     self.model = model
     self.inputs = inputs
+    self.onnx = onnx
   }
 }
 

@@ -1,0 +1,60 @@
+import Foundation
+import IR
+import ONNX
+import Tensors
+
+/// A model that could not be exported to ONNX (reported as `.unsupported("cannot export: ...")`).
+public struct ONNXExportFailure: Error, Sendable, CustomStringConvertible {
+  public var message: String
+  public var description: String { message }
+}
+
+extension BackendTarget {
+  /// Backends served by `python/dlsmith_worker.py`.
+  public static let pythonBackends = ["ort", "ort-noopt", "onnx-ref", "openvino", "tvm"]
+
+  /// A target served by the Python worker: `python script --backend name`. It receives each model
+  /// as ONNX (`sendsONNX`). `python` is a path or a name looked up on `PATH` (through `/usr/bin/env`
+  /// when it is not found there).
+  public static func pythonTarget(_ name: String, python: String = "python3", script: String) -> BackendTarget {
+    var target = BackendTarget(name: name, command: [resolveExecutable(python), script, "--backend", name])
+    target.sendsONNX = true
+    return target
+  }
+
+  /// `name` as an absolute path: itself if it has a slash, else the first executable on `PATH`,
+  /// else `/usr/bin/env name` is left to find it at start-up.
+  static func resolveExecutable(_ name: String) -> String {
+    if name.contains("/") { return name }
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+    for dir in path.split(separator: ":") where !dir.isEmpty {
+      let candidate = "\(dir)/\(name)"
+      if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return name
+  }
+
+  /// The model's ONNX bytes, or why it cannot be exported.
+  public static func exportONNX(_ graph: Graph) -> Result<Data, ONNXExportFailure> {
+    do {
+      return .success(try ONNXExport.bytes(graph))
+    } catch {
+      return .failure(ONNXExportFailure(message: "\(error)"))
+    }
+  }
+
+  /// Runs a model on `worker` (a worker of this target), sending the ONNX export along when the target
+  /// needs it. `onnx` is a precomputed export (shared by several targets); without it the graph is
+  /// exported here. A model that cannot be exported is `.unsupported("cannot export: ...")` and never
+  /// reaches the worker.
+  public func run(
+    on worker: WorkerProcess, graph: Graph, model: Data, inputs: [Tensor],
+    onnx: Result<Data, ONNXExportFailure>? = nil
+  ) -> WorkerOutcome {
+    guard sendsONNX else { return worker.run(model: model, inputs: inputs) }
+    switch onnx ?? BackendTarget.exportONNX(graph) {
+    case .success(let bytes): return worker.run(model: model, inputs: inputs, onnx: bytes)
+    case .failure(let f): return .unsupported("cannot export: \(f.message)")
+    }
+  }
+}

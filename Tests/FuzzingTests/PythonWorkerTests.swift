@@ -1,0 +1,195 @@
+import Backends
+import Foundation
+import Fuzzing
+import Generation
+import IR
+import Tensors
+import TestSupport
+import Testing
+
+/// The Python worker (`python/dlsmith_worker.py`) behind `BackendTarget.pythonTarget`: agreement with
+/// the reference, a missing backend package, and a worker killed mid-request.
+@Suite(.serialized) struct PythonWorkerTests {
+  static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("python/dlsmith_worker.py").path
+
+  /// Whether `python3` can import all of `modules`.
+  static func canImport(_ modules: String) -> Bool {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import \(modules)"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+  }
+
+  static let hasORT = canImport("numpy, onnx, onnxruntime")
+  static let hasNumpy = canImport("numpy")
+  /// A backend of the worker whose package is not installed here.
+  static let missingBackend = ["tvm", "openvino"].first { !canImport($0) }
+
+  static var limits: WorkerLimits {
+    var l = WorkerLimits()
+    l.compileTimeout = 60
+    l.executeTimeout = 30
+    l.killGrace = 0.2
+    return l
+  }
+
+  static func worker(_ target: BackendTarget) -> WorkerProcess {
+    WorkerProcess(
+      command: target.command, limits: limits,
+      logPath: temporaryDirectory().appendingPathComponent("\(target.name).log").path)
+  }
+
+  /// relu(x + y) * x: every backend must agree exactly.
+  static func simpleModel() -> (Graph, [Tensor]) {
+    var b = GraphBuilder()
+    let x = b.input([2, 3])
+    let y = b.input([2, 3])
+    let s = b("add", x, y)
+    let r = b("relu", s)
+    let m = b("mul", r, x)
+    let g = b.build(outputs: [m])
+    return (g, g.sampleInputs(seed: 3))
+  }
+
+  @Test(
+    .enabled(if: hasORT, "python3 with numpy, onnx and onnxruntime is not available: Python worker not tested"),
+    arguments: ["ort", "ort-noopt", "onnx-ref"])
+  func agreesWithTheReference(_ backend: String) throws {
+    let target = BackendTarget.pythonTarget(backend, script: Self.script)
+    #expect(target.sendsONNX && target.command.dropFirst() == [Self.script, "--backend", backend])
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let judge = Judge()
+
+    let (g, inputs) = Self.simpleModel()
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+    guard case .outputs(let outs) = outcome else {
+      Issue.record("\(backend): \(outcome)\n\(worker.logTail())")
+      return
+    }
+    #expect(outs.map(\.dtype) == [.f32] && outs.map(\.shape) == [[2, 3]])
+    #expect(judge.finding(outcome, target: backend, graph: g, values: values) == nil)
+    // Same model again (cached session), new inputs.
+    let inputs2 = g.sampleInputs(seed: 4)
+    let values2 = try ReferenceBackend().run(g, inputs: inputs2, keepAll: true).values
+    let again = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs2)
+    #expect(judge.finding(again, target: backend, graph: g, values: values2) == nil, "\(again)")
+
+    // Generated models: everything runs or is unsupported, and most agree.
+    var options = GeneratorOptions()
+    options.nodes = 5
+    var generator = Generator(options: options)
+    var agree = 0
+    var ran = 0
+    var notes: [String] = []
+    for seed in UInt64(1)...12 {
+      let g = generator.generate(seed: seed)
+      let inputs = g.sampleInputs(seed: seed)
+      guard let values = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values else { continue }
+      let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+      switch outcome {
+      case .outputs:
+        ran += 1
+        if let f = judge.finding(outcome, target: backend, graph: g, values: values) {
+          notes.append("seed \(seed): \(f.signature.title): \(f.message)")
+        } else {
+          agree += 1
+        }
+      case .unsupported(let why): notes.append("seed \(seed): unsupported: \(why)")
+      default: Issue.record("\(backend) seed \(seed): \(outcome)\n\(worker.logTail())")
+      }
+    }
+    #expect(ran >= 6 && agree * 10 >= ran * 8, "\(backend): \(agree)/\(ran) agree\n\(notes.joined(separator: "\n"))")
+    #expect(worker.restarts == 1, "the worker served every model without restarting")
+  }
+
+  @Test(.enabled(if: hasNumpy && missingBackend != nil, "every optional backend is installed, or python3/numpy is missing"))
+  func missingBackendIsUnsupportedAndKeepsServing() throws {
+    let name = try #require(Self.missingBackend)
+    let target = BackendTarget.pythonTarget(name, script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let (g, inputs) = Self.simpleModel()
+    var pids = Set<Int32>()
+    for _ in 0..<4 {
+      let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+      guard case .unsupported(let why) = outcome else {
+        Issue.record("\(name): \(outcome)")
+        return
+      }
+      #expect(why.hasPrefix("unavailable: "), "\(why)")
+      #expect(Judge().finding(outcome, target: name, graph: g, values: [:]) == nil)
+      if let pid = worker.pid { pids.insert(pid) }
+    }
+    #expect(pids.count == 1 && worker.restarts == 1, "one worker process served every request")
+  }
+
+  @Test(.enabled(if: hasORT, "python3 with numpy, onnx and onnxruntime is not available: Python worker not tested"))
+  func workerKilledMidRequestIsACrash() throws {
+    let target = BackendTarget.pythonTarget("ort", script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let (g, inputs) = Self.simpleModel()
+    guard case .outputs = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs) else {
+      Issue.record("warm-up failed: \(worker.logTail())")
+      return
+    }
+    let pid = try #require(worker.pid)
+    // Freeze the worker so the next request is certainly pending, then kill it from outside.
+    kill(pid, SIGSTOP)
+    let killer = Process()
+    killer.executableURL = URL(fileURLWithPath: "/bin/sh")
+    killer.arguments = ["-c", "sleep 0.5; kill -9 \(pid)"]
+    try killer.run()
+    let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+    killer.waitUntilExit()
+    #expect(outcome == .crash(stage: "compile", signal: SIGKILL))
+    let finding = Judge().finding(outcome, target: "ort", graph: g, values: [:])
+    #expect(finding?.signature.kind == .crash)
+    // The next model gets a fresh worker.
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let next = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+    #expect(Judge().finding(next, target: "ort", graph: g, values: values) == nil, "\(next)")
+    #expect(worker.restarts == 2)
+  }
+
+  @Test func exportFailureIsUnsupportedWithoutStartingTheWorker() {
+    let target = BackendTarget.pythonTarget("ort", python: "/nonexistent/python3", script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let (g, inputs) = Self.simpleModel()
+    let outcome = target.run(
+      on: worker, graph: g, model: g.encoded(), inputs: inputs,
+      onnx: .failure(ONNXExportFailure(message: "no ONNX operator for frobnicate")))
+    #expect(outcome == .unsupported("cannot export: no ONNX operator for frobnicate"))
+    #expect(worker.pid == nil && worker.restarts == 0)
+    // A target that does not take ONNX is never asked to export.
+    let plain = BackendTarget(name: "x", command: ["/bin/true"])
+    #expect(!plain.sendsONNX)
+    let decoded = try? JSONDecoder().decode(BackendTarget.self, from: Data(#"{"name":"a","command":["b"]}"#.utf8))
+    #expect(decoded == BackendTarget(name: "a", command: ["b"]))
+  }
+
+  @Test(.enabled(if: hasORT, "python3 with numpy, onnx and onnxruntime is not available: Python worker not tested"))
+  func campaignRunsThePythonTarget() throws {
+    let dir = temporaryDirectory()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var config = CampaignConfig(
+      directory: dir.path, seed: 5, targets: [BackendTarget.pythonTarget("ort", script: Self.script)])
+    config.maxModels = 4
+    config.generator.nodes = 4
+    config.limits = Self.limits
+    config.minimizeMismatches = false
+    config.log = { _ in }
+    let (stats, _) = try Campaign(config).run()
+    #expect(stats.execs["ort"] == stats.modelsValid && stats.modelsValid >= 3)
+    #expect(stats.unsupported < stats.modelsValid, "\(stats)")
+    #expect(stats.findings["crash", default: 0] + stats.findings["error", default: 0] == 0, "\(stats.findings)")
+  }
+}
