@@ -149,32 +149,24 @@ public enum SeedModels {
 /// Builds a seed model: each node's output types come from its operator's shape rule, and each
 /// constant gets the next seed of the model. Rule failures are programming errors in a seed model.
 struct SeedBuilder {
-  private(set) var graph = Graph()
+  private var builder = GraphBuilder()
   private var nextSeed: UInt64
+  var graph: Graph { builder.graph }
 
   init(seed: UInt64) { nextSeed = seed }
 
-  mutating func input(_ shape: [Int], range: Interval = .unit) -> ValueID {
-    let id = graph.nextValueID
-    graph.inputs.append(GraphInput(id: id, type: TensorType(.f32, shape), range: range))
-    return id
-  }
+  mutating func input(_ shape: [Int], range: Interval = .unit) -> ValueID { builder.input(shape, .f32, range: range) }
 
   /// A seeded f32 constant uniform in `range`.
   mutating func constant(_ shape: [Int], range: Interval) -> ValueID {
-    let id = graph.nextValueID
-    graph.constants.append(Constant(id: id, type: TensorType(.f32, shape), range: range, seed: nextSeed))
-    nextSeed &+= 1
-    return id
+    defer { nextSeed &+= 1 }
+    return builder.constant(shape, .f32, seed: nextSeed, range: range)
   }
 
   /// A rank-0 f32 constant with the given value (rounded to f32).
   mutating func scalar(_ value: Double) -> ValueID {
     let v = Double(Float(value))
-    let id = graph.nextValueID
-    graph.constants.append(
-      Constant(id: id, type: TensorType(.f32, []), range: Interval(v, v), seed: 0, data: [v]))
-    return id
+    return builder.constant([], .f32, seed: 0, range: Interval(v, v), data: [v])
   }
 
   /// Weights uniform in ±1/sqrt(fanIn).
@@ -188,29 +180,14 @@ struct SeedBuilder {
 
   /// Appends a node; returns its output ids.
   mutating func node(_ op: String, _ inputs: [ValueID], _ attributes: [String: AttributeValue]) -> [ValueID] {
-    guard let spec = Catalogue.spec(op) else { preconditionFailure("seed model: unknown operator \(op)") }
-    let types = graph.types
-    let ins = inputs.map { types[$0]! }
-    let attrs = Attributes(attributes)
-    let context = RuleContext(
-      inputs: ins.map { $0.shape.map(Dim.constant) }, dtypes: ins.map(\.dtype), attributes: attrs.symbolic)
-    guard let rule = spec.rule(context), rule.requires.allSatisfy({ $0.evaluated(in: [:]) }),
-      let dtypes = spec.outputDTypes(inputs: ins.map(\.dtype), attributes: attrs, count: rule.outputs.count)
-    else { preconditionFailure("seed model: \(op) rejects \(ins)") }
-    let first = graph.nextValueID
-    let outs = (0..<rule.outputs.count).map { first + $0 }
-    let outTypes = zip(rule.outputs, dtypes).map { dims, d in
-      TensorType(d, dims.map { $0.evaluated(in: [:])! })
-    }
-    graph.nodes.append(Node(op: op, inputs: inputs, outputs: outs, attributes: attrs, types: outTypes))
-    return outs
+    builder.node(op, inputs, attributes)
   }
 
   /// Appends a single-output node; returns its output id.
   mutating func callAsFunction(
     _ op: String, _ inputs: ValueID..., attributes: [String: AttributeValue] = [:]
   ) -> ValueID {
-    node(op, inputs, attributes)[0]
+    builder.node(op, inputs, attributes)[0]
   }
 
   func shape(_ v: ValueID) -> [Int] { graph.types[v]!.shape }

@@ -84,14 +84,14 @@ public enum FusedOperators {
       let conv = Catalogue.spec(t[0].rank == 3 ? "conv1d" : "conv2d")!
       var convAttrs = Attributes()
       for k in ["strides", "pads", "dilations", "group"] { convAttrs[k] = a[k] }
-      let x = nhwc ? Reference.permute(t[0], [0, 3, 1, 2]) : t[0]
+      let x = nhwc ? Reference.transpose(t[0], perm: [0, 3, 1, 2]) : t[0]
       var y = conv.evaluate([x, t[1]], attributes: convAttrs)[0]
       let c = t[1].shape[0]
       let bias = Tensor(
         dtype: t[2].dtype, shape: [c] + [Int](repeating: 1, count: y.rank - 2), storage: t[2].storage)
       y = Catalogue.spec("add")!.evaluate([y, bias], attributes: Attributes())[0]
       y = applyActivation(y, a)
-      return [nhwc ? Reference.permute(y, [0, 2, 3, 1]) : y]
+      return [nhwc ? Reference.transpose(y, perm: [0, 2, 3, 1]) : y]
     })
 
   // MARK: fused_matmul
@@ -190,21 +190,5 @@ public enum FusedOperators {
       steps.append((String(first), attrs))
     }
     return steps
-  }
-}
-
-extension Reference {
-  /// Transposes by `perm` (output dim i is input dim perm[i]).
-  public static func permute(_ x: Tensor, _ perm: [Int]) -> Tensor {
-    let outShape = perm.map { x.shape[$0] }
-    let inStrides = x.strides
-    var out = [Double](repeating: 0, count: x.count)
-    for o in 0..<out.count {
-      let idx = Shape.index(of: o, shape: outShape)
-      var off = 0
-      for (i, p) in perm.enumerated() { off += idx[i] * inStrides[p] }
-      out[o] = x.storage[off]
-    }
-    return Tensor(dtype: x.dtype, shape: outShape, storage: out)
   }
 }

@@ -1,9 +1,8 @@
-import IR
 import Operators
 import Symbolic
 import Tensors
 
-/// Builds small graphs by hand for tests; each node's output types come from its rule.
+/// Builds graphs by hand (tests, seed models); each node's output types come from its rule.
 public struct GraphBuilder {
   public private(set) var graph = Graph()
   public let operators: OperatorLookup
