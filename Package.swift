@@ -34,7 +34,7 @@ let package = Package(
     .executableTarget(
       name: "dlsmith",
       dependencies: [
-        "Fuzzing", "Generation", "Backends",
+        "Fuzzing", "Generation", "Backends", "ONNX",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 

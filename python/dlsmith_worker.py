@@ -124,7 +124,7 @@ def decode_tensor(t):
         raise Unsupported(f"{t['dtype']} inputs (no NumPy dtype)")
     values = np.frombuffer(base64.b64decode(t["bits"]), dtype="<f8").reshape(t["shape"])
     if t["dtype"] == "bool":
-        return values != 0
+        return np.asarray(values != 0)  # a 0-d comparison gives a NumPy scalar, which ORT rejects
     return values.astype(DTYPES[t["dtype"]])
 
 

@@ -6,6 +6,7 @@ import Tensors
 /// A model that could not be exported to ONNX (reported as `.unsupported("cannot export: ...")`).
 public struct ONNXExportFailure: Error, Sendable, CustomStringConvertible {
   public var message: String
+  public init(message: String) { self.message = message }
   public var description: String { message }
 }
 
@@ -16,22 +17,21 @@ extension BackendTarget {
   /// A target served by the Python worker: `python script --backend name`. It receives each model
   /// as ONNX (`sendsONNX`). `python` is a path or a name looked up on `PATH` (through `/usr/bin/env`
   /// when it is not found there).
-  public static func pythonTarget(_ name: String, python: String = "python3", script: String) -> BackendTarget {
-    var target = BackendTarget(name: name, command: [resolveExecutable(python), script, "--backend", name])
-    target.sendsONNX = true
-    return target
+  public static func pythonTarget(_ name: String, python: String = "python3", script: String) -> BackendTarget
+  {
+    let exe = resolveExecutable(python).map { [$0] } ?? ["/usr/bin/env", python]
+    return BackendTarget(name: name, command: exe + [script, "--backend", name], sendsONNX: true)
   }
 
-  /// `name` as an absolute path: itself if it has a slash, else the first executable on `PATH`,
-  /// else `/usr/bin/env name` is left to find it at start-up.
-  static func resolveExecutable(_ name: String) -> String {
+  /// `name` itself if it has a slash, else the first executable `name` on `PATH`.
+  static func resolveExecutable(_ name: String) -> String? {
     if name.contains("/") { return name }
     let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
     for dir in path.split(separator: ":") where !dir.isEmpty {
       let candidate = "\(dir)/\(name)"
       if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
     }
-    return name
+    return nil
   }
 
   /// The model's ONNX bytes, or why it cannot be exported.

@@ -155,7 +155,9 @@ struct SeedBuilder {
 
   init(seed: UInt64) { nextSeed = seed }
 
-  mutating func input(_ shape: [Int], range: Interval = .unit) -> ValueID { builder.input(shape, .f32, range: range) }
+  mutating func input(_ shape: [Int], range: Interval = .unit) -> ValueID {
+    builder.input(shape, .f32, range: range)
+  }
 
   /// A seeded f32 constant uniform in `range`.
   mutating func constant(_ shape: [Int], range: Interval) -> ValueID {

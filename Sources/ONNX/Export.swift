@@ -66,6 +66,10 @@ public enum ONNXExport {
   ///   rounding (f32 then bf16) where ours rounds once from float64.
   /// - `less`, `less_equal`, `greater`, `greater_equal` on bool: ONNX comparisons take no bool, so
   ///   both sides are `Cast` to int32 first (exact).
+  /// - `conv_transpose2d`: ours allows output_padding < stride or < dilation (the ONNX spec's
+  ///   wording); ONNX Runtime rejects output_padding >= stride. Such nodes are exported as the exact
+  ///   equivalent ConvTranspose with output_padding 0 and the end pads reduced by it, followed by a
+  ///   zero `Pad` for any output_padding beyond the end pad.
   /// - `clip`: `min`/`max` become scalar inputs in the tensor's dtype (rounded); clamping a value of
   ///   the dtype to rounded bounds equals rounding the float64 clamp, so this is exact.
   /// - `pad` (constant mode): `value` becomes `constant_value` rounded to the dtype, which is what our
@@ -219,13 +223,34 @@ public enum ONNXExport {
           .ints("pads", ints("pads")), .ints("dilations", ints("dilations")), .int("group", int("group")),
         ], dtype: dtype)
     case "conv_transpose2d":
+      let strides = ints("strides")
+      var pads = ints("pads")
+      var outputPadding = ints("output_padding")
+      var extra = [0, 0]
+      if zip(outputPadding, strides).contains(where: { $0 >= $1 }) {
+        // ONNX Runtime requires output_padding < stride (ours: < stride or < dilation). Exact
+        // equivalent: output_padding 0 with the end pad reduced by it, then zeros appended for the
+        // part of output_padding beyond the end pad (no input cell reaches those positions).
+        for i in 0..<2 {
+          extra[i] = Swift.max(outputPadding[i] - pads[2 + i], 0)
+          pads[2 + i] = Swift.max(pads[2 + i] - outputPadding[i], 0)
+        }
+        outputPadding = [0, 0]
+      }
+      let padded = extra.contains { $0 > 0 }
       e.op(
-        "ConvTranspose", ins, outs,
+        "ConvTranspose", ins, padded ? ["\(tag)_unpadded"] : outs,
         [
-          .ints("kernel_shape", Array(t[1].shape[2...])), .ints("strides", ints("strides")),
-          .ints("pads", ints("pads")), .ints("dilations", ints("dilations")),
-          .ints("output_padding", ints("output_padding")), .int("group", int("group")),
+          .ints("kernel_shape", Array(t[1].shape[2...])), .ints("strides", strides),
+          .ints("pads", pads), .ints("dilations", ints("dilations")),
+          .ints("output_padding", outputPadding), .int("group", int("group")),
         ], dtype: dtype)
+      if padded {
+        let p = e.ints("\(tag)_pads", [0, 0, 0, 0, 0, 0] + extra)
+        e.node(
+          "Pad", ["\(tag)_unpadded", p, e.scalar("\(tag)_zero", 0, dtype)], outs,
+          [.string("mode", "constant")])
+      }
     case "max_pool1d", "max_pool2d":
       e.op(
         "MaxPool", ins, outs,
@@ -249,8 +274,10 @@ public enum ONNXExport {
       let axis = int("axis") < 0 ? int("axis") + rank : int("axis")
       let normalized = Array(t[0].shape[axis...])
       var params = [ins[1], ins[2]]
+      var shapeName: String?
       for k in 0..<2 where t[1 + k].shape != normalized {
-        let shape = e.ints("\(tag)_norm_shape", normalized)
+        let shape = shapeName ?? e.ints("\(tag)_norm_shape", normalized)
+        shapeName = shape
         params[k] = e.node("Reshape", [params[k], shape], ["\(tag)_\(k == 0 ? "scale" : "bias")"])[0]
       }
       e.node(
@@ -274,7 +301,8 @@ public enum ONNXExport {
     case "concat": e.node("Concat", ins, outs, [.int("axis", int("axis"))])
     case "split":
       e.node(
-        "Split", ins, outs, [.int("axis", int("axis")), .int("num_outputs", Int(a.string("num_outputs")) ?? 2)])
+        "Split", ins, outs,
+        [.int("axis", int("axis")), .int("num_outputs", Int(a.string("num_outputs")) ?? 2)])
     case "slice":
       e.node(
         "Slice",
@@ -489,7 +517,8 @@ struct Emitter {
 
   /// Appends a node; returns its outputs.
   @discardableResult
-  mutating func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = []) -> [String] {
+  mutating func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = []) -> [String]
+  {
     var n = Onnx_NodeProto()
     n.opType = op
     n.name = "n\(graph.node.count)_\(op)"
@@ -501,7 +530,8 @@ struct Emitter {
   }
 
   /// A float op; for bf16 when ONNX has no bf16 kernel, runs it in f32 between casts.
-  mutating func op(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = [], dtype: DType) {
+  mutating func op(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = [], dtype: DType)
+  {
     guard dtype == .bf16, ONNXExport.noBF16.contains(op) else {
       node(op, inputs, outputs, attrs)
       return
@@ -509,7 +539,9 @@ struct Emitter {
     let f32 = Int(ONNX.elementType(.f32))
     let bf16 = Int(ONNX.elementType(.bf16))
     let tag = outputs[0]
-    let casted = inputs.enumerated().map { k, v in node("Cast", [v], ["\(tag)_in\(k)_f32"], [.int("to", f32)])[0] }
+    let casted = inputs.enumerated().map { k, v in
+      node("Cast", [v], ["\(tag)_in\(k)_f32"], [.int("to", f32)])[0]
+    }
     let temps = outputs.map { "\($0)_f32" }
     node(op, casted, temps, attrs)
     for (t, o) in zip(temps, outputs) { node("Cast", [t], [o], [.int("to", bf16)]) }

@@ -69,7 +69,8 @@ public enum ONNXImport {
       }
     }
     guard let v = values, v.count == count else {
-      return .failure(ONNXError(problems: ["tensor '\(p.name)' has \(values?.count ?? 0) values for \(shape)"]))
+      return .failure(
+        ONNXError(problems: ["tensor '\(p.name)' has \(values?.count ?? 0) values for \(shape)"]))
     }
     return .success(Tensor(dtype: dtype, shape: shape, storage: v.map(dtype.rounded)))
   }
@@ -137,7 +138,8 @@ struct Importer {
         if case .dimValue(let v)? = d.value, v >= 1 { shape.append(Int(v)) } else { dynamic = true }
       }
       if dynamic {
-        problems.append("graph input '\(input.name)' has a dynamic or unknown shape (only static shapes are supported)")
+        problems.append(
+          "graph input '\(input.name)' has a dynamic or unknown shape (only static shapes are supported)")
         poisoned.insert(input.name)
         continue
       }
@@ -244,7 +246,9 @@ struct Importer {
     let ins = inputs.map { types[$0]! }
     let attrs = Attributes(attributes)
     for a in spec.attributes where !a.accepts(attrs[a.name], ranks: ins.map(\.shape.count)) {
-      problem("\(op): attribute \(a.name) = \(attrs[a.name].map { "\($0)" } ?? "missing") is outside what we support")
+      problem(
+        "\(op): attribute \(a.name) = \(attrs[a.name].map { "\($0)" } ?? "missing") is outside what we support"
+      )
       return nil
     }
     let ctx = RuleContext(
@@ -257,7 +261,8 @@ struct Importer {
       problem("\(op) requires \(failed), which fails for inputs \(ins)")
       return nil
     }
-    guard let dtypes = spec.outputDTypes(inputs: ins.map(\.dtype), attributes: attrs, count: rule.outputs.count)
+    guard
+      let dtypes = spec.outputDTypes(inputs: ins.map(\.dtype), attributes: attrs, count: rule.outputs.count)
     else {
       problem("\(op) does not accept dtypes \(ins.map(\.dtype.rawValue))")
       return nil
@@ -582,7 +587,8 @@ struct Importer {
       return bind(n, add("squeeze", [x], ["axes": .ints(axes)]))
     case "Unsqueeze":
       guard let x = data(0) else { return false }
-      guard let given = intList(n, input: 1, attribute: "axes", "axes"), let axes = given, !axes.isEmpty else {
+      guard let given = intList(n, input: 1, attribute: "axes", "axes"), let axes = given, !axes.isEmpty
+      else {
         if !problems.contains(where: { $0.hasPrefix(at) }) { problem("Unsqueeze needs axes") }
         return false
       }
@@ -778,7 +784,9 @@ struct Importer {
       if s == 0, e == d, step == 1 { continue }
       // Our end must be nonzero and within [-64, 64]: use the negative form when needed.
       let end = e > 64 && e < d ? e - d : e
-      guard let r = add("slice", [acc], ["axis": .int(axis), "start": .int(s), "end": .int(end), "step": .int(step)])
+      guard
+        let r = add(
+          "slice", [acc], ["axis": .int(axis), "start": .int(s), "end": .int(end), "step": .int(step)])
       else { return false }
       acc = r[0]
     }
@@ -830,7 +838,8 @@ struct Importer {
       return false
     }
     var attrs: [String: AttributeValue] = [
-      "pads_begin": .ints(Array(pads[..<rank])), "pads_end": .ints(Array(pads[rank...])), "mode": .string(mode),
+      "pads_begin": .ints(Array(pads[..<rank])), "pads_end": .ints(Array(pads[rank...])),
+      "mode": .string(mode),
       "value": .float(0),
     ]
     // Our `value` lies in [-1, 1]; padded cells get it rounded to the dtype, as in ONNX.

@@ -36,7 +36,8 @@ public enum NPY {
   public static func encode(_ t: Tensor) -> Data {
     let shape =
       t.shape.isEmpty
-      ? "()" : t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
+      ? "()"
+      : t.shape.count == 1 ? "(\(t.shape[0]),)" : "(" + t.shape.map(String.init).joined(separator: ", ") + ")"
     var header = "{'descr': '\(descr(t.dtype))', 'fortran_order': False, 'shape': \(shape), }"
     // Pad with spaces so the data starts on a 64-byte boundary; the header ends with a newline.
     let v1 = (10 + header.utf8.count + 1 + 63) / 64 * 64 - 10 <= 65535
@@ -87,7 +88,9 @@ public enum NPY {
     guard case .bool(let fortran)? = header["fortran_order"] else {
       throw NPYError("npy: header has no boolean 'fortran_order'")
     }
-    guard case .tuple(let shape)? = header["shape"] else { throw NPYError("npy: header has no tuple 'shape'") }
+    guard case .tuple(let shape)? = header["shape"] else {
+      throw NPYError("npy: header has no tuple 'shape'")
+    }
     guard shape.allSatisfy({ $0 >= 0 }) else { throw NPYError("npy: negative dimension in shape \(shape)") }
     let (dtype, bigEndian) = try parseDescr(descr)
     let size = dtype.byteSize
@@ -99,7 +102,8 @@ public enum NPY {
     }
     let body = b.count - start - headerLength
     guard count <= body / size else {
-      throw NPYError("npy: truncated data: shape \(shape) of \(descr) needs \(count * size) bytes, file has \(body)")
+      throw NPYError(
+        "npy: truncated data: shape \(shape) of \(descr) needs \(count * size) bytes, file has \(body)")
     }
     guard count * size == body else {
       throw NPYError("npy: \(body - count * size) trailing bytes after the data of shape \(shape) \(descr)")
@@ -144,7 +148,8 @@ public enum NPY {
     case .bf16: return UInt64(f32Bits(x.isNaN ? x : d.rounded(x)) >> 16)
     case .f16: return UInt64(f16Bits(x.isNaN ? x : d.rounded(x)))
     case .i32, .i64, .i8, .u8:
-      return UInt64(bitPattern: Int64(d.rounded(x)))
+      let u = UInt64(bitPattern: Int64(d.rounded(x)))
+      return d.byteSize == 8 ? u : u & (1 << (8 * UInt64(d.byteSize)) - 1)
     case .bool: return x != 0 || x.isNaN ? 1 : 0
     }
   }
@@ -287,7 +292,9 @@ public enum NPY {
           }
           guard let n = Int(digits) else { throw NPYError("npy: malformed header: bad dimension at \(i)") }
           dims.append(n)
-          if peek() == "," { i += 1 } else if peek() != ")" {
+          if peek() == "," {
+            i += 1
+          } else if peek() != ")" {
             throw NPYError("npy: malformed header: expected ',' or ')' in shape at \(i)")
           }
         }
@@ -312,7 +319,9 @@ public enum NPY {
         let key = try string()
         try expect(":")
         out[key] = try value()
-        if peek() == "," { i += 1 } else if peek() != "}" {
+        if peek() == "," {
+          i += 1
+        } else if peek() != "}" {
           throw NPYError("npy: malformed header: expected ',' or '}' at \(i)")
         }
         if i >= chars.count { throw NPYError("npy: malformed header: unterminated dictionary") }
@@ -466,7 +475,8 @@ public enum NPZ {
       let actual = CRC32.checksum(body)
       guard actual == crc else {
         throw NPYError(
-          "npz: CRC-32 mismatch in '\(name)': stored \(String(crc, radix: 16)), computed \(String(actual, radix: 16))")
+          "npz: CRC-32 mismatch in '\(name)': stored \(String(crc, radix: 16)), computed \(String(actual, radix: 16))"
+        )
       }
       let tensor: Tensor
       do { tensor = try NPY.decode(body) } catch let error as NPYError {

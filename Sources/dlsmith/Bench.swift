@@ -114,6 +114,10 @@ struct BenchDiff: ParsableCommand {
   func run() throws {
     var generator = Generator(options: generation.generatorOptions)
     let differential = Differential()
+    // One backend each (worker-backed ones keep their worker across models).
+    let chosen = splitList(backends).map {
+      makeBackend($0, passes: passes.selected, passesText: passes.passes)
+    }
     var counts: [String: Int] = [:]
     var rewrites: [String: Int] = [:]
     var findings = 0
@@ -133,9 +137,9 @@ struct BenchDiff: ParsableCommand {
         if next != current { rewrites[p.name, default: 0] += 1 }
         current = next
       }
-      for name in splitList(backends) {
-        let outcome = differential.judge(
-          makeBackend(name, passes: passes.selected), g, inputs: inputs, reference: values)
+      for backend in chosen {
+        let name = backend.name
+        let outcome = differential.judge(backend, g, inputs: inputs, reference: values)
         counts["\(name) \(outcome.verdict.label)", default: 0] += 1
         if outcome.verdict.isFinding {
           findings += 1

@@ -86,7 +86,6 @@ struct Fuzz: ParsableCommand {
   func run() throws {
     let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
     FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
-    let exe = selfExecutable()
     var targets: [BackendTarget] = []
     let extra = Dictionary(
       worker.map { w -> (String, [String]) in
@@ -94,12 +93,7 @@ struct Fuzz: ParsableCommand {
         return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
       }, uniquingKeysWith: { a, _ in a })
     for b in splitList(backends) where b != "reference" {
-      if let cmd = extra[b] {
-        targets.append(BackendTarget(name: b, command: cmd))
-      } else {
-        targets.append(
-          BackendTarget(name: b, command: [exe, "worker", "--backend", b, "--passes", passes.passes]))
-      }
+      targets.append(workerTarget(b, passes: passes.passes, extra: extra))
     }
     var config = CampaignConfig(directory: output, seed: campaignSeed, targets: targets)
     config.generator = generation.generatorOptions
@@ -162,7 +156,11 @@ struct Worker: ParsableCommand {
   @OptionGroup var passes: PassSelection
 
   func validate() throws {
-    guard backendNames.contains(backend) else { throw ValidationError("unknown backend '\(backend)'") }
+    guard builtInBackends.contains(backend) else {
+      throw ValidationError(
+        "dlsmith worker serves \(builtInBackends.joined(separator: " and ")); '\(backend)' is served by python/dlsmith_worker.py"
+      )
+    }
   }
 
   func run() throws {

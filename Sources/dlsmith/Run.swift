@@ -46,15 +46,6 @@ struct Run: ParsableCommand {
   }
 }
 
-let backendNames = ["reference", "fast"]
-
-func makeBackend(_ name: String, passes: [Pass]) -> any Backend {
-  switch name {
-  case "fast": return FastBackend(passes: passes)
-  default: return ReferenceBackend()
-  }
-}
-
 /// `--passes all|none|name,name` for the fast backend.
 struct PassSelection: ParsableArguments {
   @Option(

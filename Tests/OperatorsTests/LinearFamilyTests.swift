@@ -422,7 +422,8 @@ private func ints(_ v: Int...) -> AttributeValue { .ints(v) }
       var attrs: [String: AttributeValue] = [:]
       for a in spec.attributes {
         switch a.kind {
-        case .int(let r): attrs[a.name] = .int(g.int(in: r))
+        // Small groups: with up to 5 channels a group beyond 4 never divides them.
+        case .int(let r): attrs[a.name] = .int(g.int(in: r.lowerBound...Swift.min(r.upperBound, 4)))
         case .ints(let len, let r):
           let n = len == .twiceSpatial(of: 0) ? 2 * sp : sp
           attrs[a.name] = .ints((0..<n).map { _ in g.int(in: r) })

@@ -1,0 +1,41 @@
+import Backends
+import Foundation
+import Fuzzing
+
+/// Built-in backends (in process for diff/run, `dlsmith worker` in campaigns) and the Python ones
+/// served by python/dlsmith_worker.py.
+let builtInBackends = ["reference", "fast"]
+let backendNames = builtInBackends + BackendTarget.pythonBackends
+
+/// python/dlsmith_worker.py: next to the checkout that built this executable, or under the current
+/// directory.
+func pythonWorkerScript() -> String {
+  let exe = URL(fileURLWithPath: selfExecutable())
+  var dir = exe.deletingLastPathComponent()
+  for _ in 0..<5 {
+    let candidate = dir.appendingPathComponent("python/dlsmith_worker.py").path
+    if FileManager.default.fileExists(atPath: candidate) { return candidate }
+    dir = dir.deletingLastPathComponent()
+  }
+  return FileManager.default.currentDirectoryPath + "/python/dlsmith_worker.py"
+}
+
+/// The worker-process target for a backend name.
+func workerTarget(_ name: String, passes: String, extra: [String: [String]] = [:]) -> BackendTarget {
+  if let cmd = extra[name] { return BackendTarget(name: name, command: cmd) }
+  if BackendTarget.pythonBackends.contains(name) { return .pythonTarget(name, script: pythonWorkerScript()) }
+  return BackendTarget(
+    name: name, command: [selfExecutable(), "worker", "--backend", name, "--passes", passes])
+}
+
+/// An in-process backend for the built-in names; a worker-backed one for the others.
+func makeBackend(_ name: String, passes: [Pass], passesText: String = "all") -> any Backend {
+  switch name {
+  case "fast": return FastBackend(passes: passes)
+  case "reference": return ReferenceBackend()
+  default:
+    return WorkerBackend(
+      target: workerTarget(name, passes: passesText),
+      logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-\(name).log")
+  }
+}
