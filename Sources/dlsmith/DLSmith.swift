@@ -11,9 +11,10 @@ struct DLSmith: ParsableCommand {
       """,
     version: "0.2.0",
     subcommands: [
-      Generate.self, Run.self, Diff.self, Ops.self, Export.self, Import.self, Fuzz.self, Replay.self,
+      Generate.self, Run.self, Diff.self, Ops.self, Export.self, Import.self, ExportBug.self, Fuzz.self,
+      Replay.self,
       Minimize.self, Status.self,
       Report.self,
-      Bench.self, Worker.self,
+      Bench.self, Worker.self, Probe.self,
     ])
 }

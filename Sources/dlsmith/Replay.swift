@@ -27,9 +27,8 @@ struct TargetSelection: ParsableArguments {
         let parts = w.split(separator: "=", maxSplits: 1)
         return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
       }, uniquingKeysWith: { a, _ in a })
-    return splitList(backends).filter { $0 != "reference" }.map { b in
-      BackendTarget(
-        name: b, command: extra[b] ?? [selfExecutable(), "worker", "--backend", b, "--passes", passes.passes])
+    return splitList(backends).filter { $0 != "reference" }.map {
+      workerTarget($0, passes: passes.passes, extra: extra)
     }
   }
 }

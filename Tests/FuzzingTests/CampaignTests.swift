@@ -186,3 +186,29 @@ extension CampaignTests {
     for b in expected.keys { #expect(try count(dir, b) == count(truth, b), "bucket \(b)") }
   }
 }
+
+extension CampaignTests {
+  /// A bucket becomes a bug report bundle with the ONNX model, NPZ tensors, meta and a repro script.
+  @Test func exportBugWritesABundle() throws {
+    let dir = temporaryDirectory()
+    let worker = "faulty=\(Self.faulty) --mode wrong"
+    let fuzz = try runDLSmith([
+      "fuzz", "-o", dir.path, "--seed", "5", "--max-models", "3", "--nodes", "4", "--ops",
+      "add,relu,mul,sigmoid", "--backends", "reference,faulty", "--worker", worker,
+    ])
+    #expect(fuzz.status == 0, "\(fuzz.stderr)")
+    let bucket = try #require(Self.findings(dir).keys.sorted().first)
+    let out = dir.appendingPathComponent("bundle").path
+    let r = try runDLSmith([
+      "export-bug", dir.appendingPathComponent("Crashes/\(bucket)").path, "-o", out, "--backends",
+      "reference,faulty", "--worker", worker,
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    for f in [
+      "model.onnx", "model.dlsmith.json", "inputs.npz", "expected.npz", "actual.npz", "meta.json", "repro.sh",
+      "inputs.json",
+    ] {
+      #expect(FileManager.default.fileExists(atPath: out + "/" + f), "\(f)")
+    }
+  }
+}

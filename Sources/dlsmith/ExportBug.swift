@@ -1,0 +1,175 @@
+import ArgumentParser
+import Backends
+import Foundation
+import Fuzzing
+import IR
+import ONNX
+import Tensors
+
+struct ExportBug: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export-bug",
+    abstract:
+      "Write a bug report bundle for a bucket: model.onnx, inputs/expected/actual .npz, meta.json and a standalone repro.",
+    discussion: """
+      Uses the bucket's minimized model when there is one, else its first instance. For Python targets \
+      repro.py needs only numpy and the target package: it prints the error statistics and exits 1 when \
+      the bug reproduces, 0 when it is fixed. For the built-in backends repro.sh replays it with dlsmith.
+      """)
+
+  @Argument(help: "Bucket folder (Crashes/<sig16>).") var bucket: String
+  @Option(name: .shortAndLong, help: "Output folder.") var output: String
+  @OptionGroup var selection: TargetSelection
+
+  func run() throws {
+    let fm = FileManager.default
+    guard let data = fm.contents(atPath: bucket + "/bucket.json"),
+      let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+      let tuple = record["tuple"] as? [String: Any], let backend = tuple["backend"] as? String
+    else { throw ToolError("\(bucket): not a bucket (no readable bucket.json)") }
+    let source: String
+    if fm.fileExists(atPath: bucket + "/minimized/model.dlsmith.json") {
+      source = bucket + "/minimized"
+    } else if let first = ((try? fm.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).sorted().first
+    {
+      source = bucket + "/instances/" + first
+    } else {
+      throw ToolError("\(bucket): no instance to export")
+    }
+    let graph: Graph
+    do { graph = try Graph(contentsOf: source + "/model.dlsmith.json") } catch { throw ToolError("\(error)") }
+    let inputs = (try? readTensors(source + "/inputs.json")) ?? graph.sampleInputs(seed: 0)
+    let expected: [Tensor]
+    do { expected = try ReferenceBackend().run(graph, inputs: inputs) } catch {
+      throw ToolError("\(source): the reference cannot run the model: \(error)")
+    }
+    // The bucket's backend, as selected (so --worker definitions apply).
+    let target =
+      selection.targets.first { $0.name == backend } ?? workerTarget(backend, passes: selection.passes.passes)
+    let worker = WorkerProcess(
+      command: target.command, limits: WorkerLimits(),
+      logPath: fm.temporaryDirectory.path + "/dlsmith-export-bug.log")
+    let outcome = target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
+    worker.stop()
+
+    try fm.createDirectory(atPath: output, withIntermediateDirectories: true)
+    let names = graph.inputs.map { "v\($0.id)" }
+    let outNames = graph.outputs.map { "v\($0)" }
+    if case .success(let onnx) = BackendTarget.exportONNX(graph) {
+      try onnx.write(to: URL(fileURLWithPath: output + "/model.onnx"))
+    } else {
+      log("warning: the model cannot be exported to ONNX; model.dlsmith.json only")
+    }
+    try graph.encoded().write(to: URL(fileURLWithPath: output + "/model.dlsmith.json"))
+    try NPZ.encode(Array(zip(names, inputs))).write(to: URL(fileURLWithPath: output + "/inputs.npz"))
+    try NPZ.encode(Array(zip(outNames, expected))).write(to: URL(fileURLWithPath: output + "/expected.npz"))
+    var observed = "no outputs"
+    if case .outputs(let actual) = outcome {
+      try NPZ.encode(Array(zip(outNames, actual))).write(to: URL(fileURLWithPath: output + "/actual.npz"))
+      observed = "outputs in actual.npz"
+    } else {
+      observed = "\(outcome)"
+    }
+    let tolerance = Tolerance.default(for: expected.first?.dtype ?? .f32)
+    let meta: [String: String] = [
+      "bucket": (bucket as NSString).lastPathComponent, "title": record["title"] as? String ?? "",
+      "backend": backend,
+      "source": source, "observed": observed, "rtol": "\(tolerance.rtol)", "atol": "\(tolerance.atol)",
+      "tool_version": DLSmithVersion.string, "onnx_opset": "\(ONNXExport.opset)",
+      "tolerance_rule":
+        "|actual - expected| <= atol * max(1, scale) + rtol * |expected|, scale = max |expected| of the output (the campaign uses the max over the output's ancestors)",
+    ]
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    try enc.encode(meta).write(to: URL(fileURLWithPath: output + "/meta.json"))
+    if BackendTarget.pythonBackends.contains(backend) {
+      try Data(reproScript(backend: backend, rtol: tolerance.rtol, atol: tolerance.atol).utf8).write(
+        to: URL(fileURLWithPath: output + "/repro.py"))
+    } else {
+      try encodeTensors(inputs).write(to: URL(fileURLWithPath: output + "/inputs.json"))
+      let sh =
+        "#!/bin/sh\n# Replays the finding with dlsmith (the \(backend) backend is built into it); exit 77 = reproduced.\nexec dlsmith replay \"$(dirname \"$0\")\" --backends reference,\(backend)\n"
+      try Data(sh.utf8).write(to: URL(fileURLWithPath: output + "/repro.sh"))
+    }
+    print(
+      "wrote \(output): \(record["title"] as? String ?? "") (\(graph.nodes.count) node(s)); observed: \(observed)"
+    )
+  }
+
+  /// A standalone script: numpy + the target package only.
+  func reproScript(backend: String, rtol: Double, atol: Double) -> String {
+    """
+    #!/usr/bin/env python3
+    \"\"\"DLSmith bug report: runs model.onnx on \(backend) with inputs.npz and compares with expected.npz
+    (computed by DLSmith's float64 reference, rounded per operator to the model's dtypes).
+    Exit 1 when the bug reproduces (error, crash or values out of tolerance), 0 when fixed.\"\"\"
+    import os, sys
+    import numpy as np
+
+    HERE = os.path.dirname(os.path.abspath(__file__))
+    RTOL, ATOL = \(rtol), \(atol)
+
+    def run(model, feeds):
+        backend = "\(backend)"
+        if backend in ("ort", "ort-noopt"):
+            import onnxruntime as ort
+            so = ort.SessionOptions()
+            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if backend == "ort" else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+            return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+        if backend == "onnx-ref":
+            import onnx
+            from onnx.reference import ReferenceEvaluator
+            m = onnx.load(model)
+            return dict(zip([o.name for o in m.graph.output], ReferenceEvaluator(m).run(None, feeds)))
+        if backend == "openvino":
+            import openvino as ov
+            c = ov.Core().compile_model(ov.Core().read_model(model), "CPU")
+            r = c(feeds)
+            return {o.get_any_name(): r[o] for o in c.outputs}
+        if backend == "tvm":
+            import onnx, tvm
+            from tvm import relax
+            mod = relax.frontend.onnx.from_onnx(onnx.load(model))
+            vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+            out = vm["main"](*[tvm.runtime.tensor(feeds[k]) for k in feeds])
+            outs = out if isinstance(out, (list, tuple)) else [out]
+            m = onnx.load(model)
+            return {o.name: x.numpy() for o, x in zip(m.graph.output, outs)}
+        raise SystemExit("unknown backend " + backend)
+
+    def main():
+        feeds = dict(np.load(os.path.join(HERE, "inputs.npz")))
+        expected = dict(np.load(os.path.join(HERE, "expected.npz")))
+        try:
+            actual = run(os.path.join(HERE, "model.onnx"), feeds)
+        except Exception as e:
+            print(f"reproduced: {type(e).__name__}: {e}")
+            return 1
+        bad = False
+        for name, e in expected.items():
+            a = np.asarray(actual[name])
+            if a.shape != e.shape:
+                print(f"{name}: shape {a.shape} != expected {e.shape}")
+                bad = True
+                continue
+            e64, a64 = e.astype(np.float64), a.astype(np.float64)
+            scale = max(1.0, float(np.nanmax(np.abs(e64[np.isfinite(e64)]))) if np.isfinite(e64).any() else 1.0)
+            both_nan = np.isnan(e64) & np.isnan(a64)
+            err = np.abs(a64 - e64)
+            ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
+            if e.dtype.kind in "biu":
+                ok = e64 == a64
+            n = int((~ok).sum())
+            worst = float(np.nanmax(np.where(ok, 0, err))) if n else 0.0
+            print(f"{name}: {n} of {e.size} element(s) differ, max abs err {worst}")
+            bad = bad or n > 0
+        print("reproduced" if bad else "fixed")
+        return 1 if bad else 0
+
+    if __name__ == "__main__":
+        sys.exit(main())
+
+    """
+  }
+}
