@@ -49,7 +49,7 @@ public struct Replay {
     if fm.fileExists(atPath: path + "/model.dlsmith.json") { return [path] }
     var out: [String] = []
     for entry in ((try? fm.contentsOfDirectory(atPath: path)) ?? []).sorted()
-    where !entry.hasPrefix(".") && entry != "minimized" {
+    where !entry.hasPrefix(".") && entry != "minimized" && entry != "bundle" {
       out += cases(under: path + "/" + entry)
     }
     return out

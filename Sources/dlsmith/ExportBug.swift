@@ -74,7 +74,7 @@ struct ExportBug: ParsableCommand {
     let meta: [String: String] = [
       "bucket": (bucket as NSString).lastPathComponent, "title": record["title"] as? String ?? "",
       "backend": backend,
-      "source": source, "observed": observed, "rtol": "\(tolerance.rtol)", "atol": "\(tolerance.atol)",
+      "source": String(source.dropFirst(bucket.count + 1)), "observed": observed, "rtol": "\(tolerance.rtol)", "atol": "\(tolerance.atol)",
       "tool_version": DLSmithVersion.string, "onnx_opset": "\(ONNXExport.opset)",
       "tolerance_rule":
         "|actual - expected| <= atol * max(1, scale) + rtol * |expected|, scale = max |expected| of the output (the campaign uses the max over the output's ancestors)",
