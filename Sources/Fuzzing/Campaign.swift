@@ -201,7 +201,7 @@ public final class Campaign: @unchecked Sendable {
       "targets": config.targets.map(\.name).joined(separator: ","), "nodes": "\(config.generator.nodes)",
     ]
     let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     if !fm.fileExists(atPath: state + "/campaign.json"), let data = try? enc.encode(record) {
       try Workdir.replaceFile(data, at: state + "/campaign.json")
     }
@@ -460,7 +460,7 @@ public final class Campaign: @unchecked Sendable {
         let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
         let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+        enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try Workdir.writeFile(graph.encoded(), to: tmp + "/model.dlsmith.json")
         try Workdir.writeFile(try enc.encode(inputs.map(EncodedTensor.init)), to: tmp + "/inputs.json")
         try Workdir.writeFile(try enc.encode(expected.map(EncodedTensor.init)), to: tmp + "/expected.json")
@@ -536,7 +536,7 @@ public final class Campaign: @unchecked Sendable {
 
   static let encoder: JSONEncoder = {
     let e = JSONEncoder()
-    e.outputFormatting = [.sortedKeys, .prettyPrinted]
+    e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return e
   }()
 

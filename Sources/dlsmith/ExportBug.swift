@@ -80,7 +80,7 @@ struct ExportBug: ParsableCommand {
         "|actual - expected| <= atol * max(1, scale) + rtol * |expected|, scale = max |expected| of the output (the campaign uses the max over the output's ancestors)",
     ]
     let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     try enc.encode(meta).write(to: URL(fileURLWithPath: output + "/meta.json"))
     if BackendTarget.pythonBackends.contains(backend) {
       try Data(reproScript(backend: backend, rtol: tolerance.rtol, atol: tolerance.atol).utf8).write(

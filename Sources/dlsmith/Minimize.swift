@@ -100,7 +100,7 @@ struct Minimize: ParsableCommand {
       "steps": "\(result.steps)", "replay": "dlsmith replay \(outDir) --backends \(target.name)",
     ]
     let enc = JSONEncoder()
-    enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+    enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     try Workdir.replaceFile(try enc.encode(meta), at: outDir + "/meta.json")
     try? fm.removeItem(atPath: checkpoint)
     print(

@@ -15,7 +15,7 @@ struct Ops: ParsableCommand {
     let entries = Catalogue.all.map(OpEntry.init)
     if json {
       let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys, .prettyPrinted]
+      enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
       let data = (try? enc.encode(entries)) ?? Data()
       FileHandle.standardOutput.write(data + Data("\n".utf8))
       return
