@@ -96,7 +96,6 @@ public final class Campaign: @unchecked Sendable {
   private var featureLog: FileHandle?
   private var journal: FileHandle?
   private var lockFD: Int32 = -1
-  private var failpointFired = false
   private var minimizedSignatures: [String: Signature] = [:]
   private var corpusPaths: [String] = []
   private var minimizations = 0
@@ -223,9 +222,7 @@ public final class Campaign: @unchecked Sendable {
     let crashes = config.directory + "/Crashes"
     var counts: [String: Int] = [:]
     for b in (try? fm.contentsOfDirectory(atPath: crashes)) ?? [] {
-      guard let data = fm.contents(atPath: "\(crashes)/\(b)/bucket.json"),
-        let record = try? JSONDecoder().decode(BucketRecord.self, from: data)
-      else { continue }
+      guard let record = BucketRecord.read(bucket: "\(crashes)/\(b)") else { continue }
       let mine = ((try? fm.contentsOfDirectory(atPath: "\(crashes)/\(b)/instances")) ?? []).filter {
         $0.hasPrefix("s\(config.shardIndex)-")
       }
@@ -424,12 +421,14 @@ public final class Campaign: @unchecked Sendable {
     return (Finding(signature: finding.signature, message: f.message, actual: f.actual), result)
   }
 
+  /// Kills the campaign at the named point: the publication points fire on the first finding;
+  /// `after-journal` fires at the first model journalled after a finding was recorded.
   private func failpoint(_ name: String) {
     guard config.failpoint == name else { return }
     lock.lock()
-    let fire = !failpointFired && stats.findings.values.reduce(0, +) >= (name == "after-journal" ? 1 : 0)
+    let recorded = stats.findings.values.reduce(0, +)
     lock.unlock()
-    if fire { kill(getpid(), SIGKILL) }
+    if name != "after-journal" || recorded >= 1 { kill(getpid(), SIGKILL) }
   }
 
   // MARK: - Publication
@@ -496,16 +495,6 @@ public final class Campaign: @unchecked Sendable {
     }
   }
 
-  struct BucketRecord: Codable {
-    var signature: String
-    var tuple: Signature
-    var title: String
-    var count: Int
-    var firstSeen: String
-    var lastSeen: String
-    var status: String
-  }
-
   private func createBucket(_ sig: Signature, at bucket: String) throws {
     let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: tmp + "/instances", withIntermediateDirectories: true)
@@ -522,9 +511,7 @@ public final class Campaign: @unchecked Sendable {
     lock.lock()
     defer { lock.unlock() }
     let path = bucket + "/bucket.json"
-    guard let data = FileManager.default.contents(atPath: path),
-      var record = try? JSONDecoder().decode(BucketRecord.self, from: data)
-    else { return }
+    guard var record = BucketRecord.read(bucket: bucket) else { return }
     // The count is the number of instances ever recorded: derived from disk, so a re-run after
     // resume does not count twice.
     record.count = Swift.max(

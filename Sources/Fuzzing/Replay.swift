@@ -75,11 +75,9 @@ public struct Replay {
         if decoded.count == encoded.count { inputs = decoded }
       }
       let bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-      if let data = FileManager.default.contents(atPath: bucket + "/bucket.json"),
-        let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-      {
-        expected = record["signature"] as? String
-        backendFilter = (record["tuple"] as? [String: Any])?["backend"] as? String
+      if let record = BucketRecord.read(bucket: bucket) {
+        expected = record.signature
+        backendFilter = record.tuple.backend
       }
     }
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {

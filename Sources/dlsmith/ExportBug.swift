@@ -23,10 +23,10 @@ struct ExportBug: ParsableCommand {
 
   func run() throws {
     let fm = FileManager.default
-    guard let data = fm.contents(atPath: bucket + "/bucket.json"),
-      let record = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-      let tuple = record["tuple"] as? [String: Any], let backend = tuple["backend"] as? String
-    else { throw ToolError("\(bucket): not a bucket (no readable bucket.json)") }
+    guard let record = BucketRecord.read(bucket: bucket) else {
+      throw ToolError("\(bucket): not a bucket (no readable bucket.json)")
+    }
+    let backend = record.tuple.backend
     let source: String
     if fm.fileExists(atPath: bucket + "/minimized/model.dlsmith.json") {
       source = bucket + "/minimized"
@@ -72,9 +72,10 @@ struct ExportBug: ParsableCommand {
     }
     let tolerance = Tolerance.default(for: expected.first?.dtype ?? .f32)
     let meta: [String: String] = [
-      "bucket": (bucket as NSString).lastPathComponent, "title": record["title"] as? String ?? "",
+      "bucket": (bucket as NSString).lastPathComponent, "title": record.title,
       "backend": backend,
-      "source": String(source.dropFirst(bucket.count + 1)), "observed": observed, "rtol": "\(tolerance.rtol)", "atol": "\(tolerance.atol)",
+      "source": String(source.dropFirst(bucket.count + 1)), "observed": observed, "rtol": "\(tolerance.rtol)",
+      "atol": "\(tolerance.atol)",
       "tool_version": DLSmithVersion.string, "onnx_opset": "\(ONNXExport.opset)",
       "tolerance_rule":
         "|actual - expected| <= atol * max(1, scale) + rtol * |expected|, scale = max |expected| of the output (the campaign uses the max over the output's ancestors)",
@@ -92,7 +93,7 @@ struct ExportBug: ParsableCommand {
       try Data(sh.utf8).write(to: URL(fileURLWithPath: output + "/repro.sh"))
     }
     print(
-      "wrote \(output): \(record["title"] as? String ?? "") (\(graph.nodes.count) node(s)); observed: \(observed)"
+      "wrote \(output): \(record.title) (\(graph.nodes.count) node(s)); observed: \(observed)"
     )
   }
 

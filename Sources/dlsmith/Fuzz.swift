@@ -36,12 +36,7 @@ struct Fuzz: ParsableCommand {
       """)
 
   @Option(name: .shortAndLong, help: "Campaign folder.") var output: String = "."
-  @Option(help: "Comma-separated backends; the reference is always the baseline.") var backends: String =
-    "reference,fast"
-  @Option(
-    help: "Extra backend served by any program speaking the worker protocol: NAME=COMMAND (repeatable).")
-  var worker: [String] = []
-  @OptionGroup var passes: PassSelection
+  @OptionGroup var selection: TargetSelection
   @Option(help: "Model kind: float (int8, binary, spiking, mixed arrive with the low-bit kernels).") var kind:
     String = "float"
   @OptionGroup var generation: GenerationOptions
@@ -71,14 +66,7 @@ struct Fuzz: ParsableCommand {
     guard !(resume && fresh) else { throw ValidationError("--resume and --fresh exclude each other") }
     if let m = maxModels, m < 1 { throw ValidationError("--max-models must be at least 1") }
     guard compileTimeout > 0, execTimeout > 0 else { throw ValidationError("timeouts must be positive") }
-    for w in worker where !w.contains("=") {
-      throw ValidationError("--worker takes NAME=COMMAND, got '\(w)'")
-    }
-    let known = backendNames + worker.compactMap { $0.split(separator: "=").first.map(String.init) }
-    for b in splitList(backends) where !known.contains(b) {
-      throw ValidationError("unknown backend '\(b)' (available: \(known.joined(separator: ", ")))")
-    }
-    guard splitList(backends).contains(where: { $0 != "reference" }) else {
+    guard !selection.targets.isEmpty else {
       throw ValidationError("--backends needs at least one backend besides the reference")
     }
   }
@@ -86,16 +74,7 @@ struct Fuzz: ParsableCommand {
   func run() throws {
     let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
     FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
-    var targets: [BackendTarget] = []
-    let extra = Dictionary(
-      worker.map { w -> (String, [String]) in
-        let parts = w.split(separator: "=", maxSplits: 1)
-        return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
-      }, uniquingKeysWith: { a, _ in a })
-    for b in splitList(backends) where b != "reference" {
-      targets.append(workerTarget(b, passes: passes.passes, extra: extra))
-    }
-    var config = CampaignConfig(directory: output, seed: campaignSeed, targets: targets)
+    var config = CampaignConfig(directory: output, seed: campaignSeed, targets: selection.targets)
     config.generator = generation.generatorOptions
     config.maxModels = maxModels
     config.maxTime = maxTime?.seconds

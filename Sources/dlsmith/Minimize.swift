@@ -53,10 +53,7 @@ struct Minimize: ParsableCommand {
       throw ToolError(e.description)
     }
     var targets = selection.targets
-    if let bucket, let data = fm.contents(atPath: bucket + "/bucket.json"),
-      let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-      let backend = (o["tuple"] as? [String: Any])?["backend"] as? String
-    {
+    if let bucket, let backend = BucketRecord.read(bucket: bucket)?.tuple.backend {
       targets = targets.filter { $0.name == backend }
       if targets.isEmpty {
         throw ToolError(

@@ -92,9 +92,18 @@ struct Status: ParsableCommand {
       o["alive"] = lockHeld("\(state)/\(s)/lock")
       all.append(o)
     }
-    let buckets = Bucket.load(directory + "/Crashes")
+    let buckets = BucketRecord.all(in: directory + "/Crashes")
     if json {
-      let doc: [String: Any] = ["shards": all, "buckets": buckets.map(\.dictionary)]
+      let records = buckets.map { b -> [String: Any] in
+        let data = (try? JSONEncoder().encode(b.record)) ?? Data()
+        var o = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        o["id"] = b.id
+        o["kind"] = b.record.tuple.kind.rawValue
+        o["backend"] = b.record.tuple.backend
+        o["stage"] = b.record.tuple.stage
+        return o
+      }
+      let doc: [String: Any] = ["shards": all, "buckets": records]
       let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
       print(String(decoding: data, as: UTF8.self))
       return
@@ -113,7 +122,7 @@ struct Status: ParsableCommand {
           o["corpusAdded"] as? Int ?? 0, o["peakRSSMB"] as? Int ?? 0))
     }
     print("\(buckets.count) bucket(s) in \(directory)/Crashes")
-    for b in buckets { print("  \(b.id)  \(b.count)x  \(b.title)") }
+    for b in buckets { print("  \(b.id)  \(b.record.count)x  \(b.record.title)") }
   }
 
   func lockHeld(_ path: String) -> Bool {
@@ -135,17 +144,17 @@ struct Report: ParsableCommand {
   @Argument(help: "Campaign folder.") var directory: String = "."
 
   func run() throws {
-    let buckets = Bucket.load(directory + "/Crashes")
+    let buckets = BucketRecord.all(in: directory + "/Crashes")
     print("# DLSmith findings in \(directory)\n")
     print("| bucket | kind | backend | stage | count | first seen | last seen | title |")
     print("|---|---|---|---|---|---|---|---|")
     for b in buckets {
       print(
-        "| \(b.id) | \(b.kind) | \(b.backend) | \(b.stage) | \(b.count) | \(b.firstSeen) | \(b.lastSeen) | \(b.title) |"
+        "| \(b.id) | \(b.record.tuple.kind.rawValue) | \(b.record.tuple.backend) | \(b.record.tuple.stage) | \(b.record.count) | \(b.record.firstSeen) | \(b.record.lastSeen) | \(b.record.title) |"
       )
     }
     for b in buckets {
-      print("\n## \(b.id): \(b.title)\n")
+      print("\n## \(b.id): \(b.record.title)\n")
       let instances =
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/Crashes/\(b.id)/instances"))
         ?? []).sorted()
@@ -160,43 +169,5 @@ struct Report: ParsableCommand {
         if let g = meta["regenerate"] { print("  - regenerate: `\(g)`") }
       }
     }
-  }
-}
-
-/// A bucket as read from `Crashes/<sig16>/bucket.json`.
-struct Bucket {
-  var id: String
-  var title: String
-  var kind: String
-  var backend: String
-  var stage: String
-  var count: Int
-  var firstSeen: String
-  var lastSeen: String
-
-  var dictionary: [String: Any] {
-    [
-      "id": id, "title": title, "kind": kind, "backend": backend, "stage": stage, "count": count,
-      "firstSeen": firstSeen, "lastSeen": lastSeen,
-    ]
-  }
-
-  static func load(_ crashes: String) -> [Bucket] {
-    let fm = FileManager.default
-    var out: [Bucket] = []
-    for id in ((try? fm.contentsOfDirectory(atPath: crashes)) ?? []).sorted() {
-      guard let data = fm.contents(atPath: "\(crashes)/\(id)/bucket.json"),
-        let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-      else { continue }
-      let tuple = o["tuple"] as? [String: Any] ?? [:]
-      out.append(
-        Bucket(
-          id: id, title: o["title"] as? String ?? "", kind: tuple["kind"] as? String ?? "",
-          backend: tuple["backend"] as? String ?? "",
-          stage: tuple["stage"] as? String ?? "", count: o["count"] as? Int ?? 0,
-          firstSeen: o["firstSeen"] as? String ?? "",
-          lastSeen: o["lastSeen"] as? String ?? ""))
-    }
-    return out
   }
 }
