@@ -9,21 +9,9 @@ import Testing
 /// Capability probing (`Prober`, `dlsmith probe`): classification on onnxruntime, the cache, an
 /// unavailable backend, and the lookup a campaign can use.
 @Suite(.serialized) struct ProbeTests {
-  static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("python/dlsmith_worker.py").path
+  static let script = pythonWorkerScriptPath
 
-  static func canImport(_ modules: String) -> Bool {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import \(modules)"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-  }
-
-  static let hasORT = canImport("numpy, onnx, onnxruntime")
+  static let hasORT = pythonCanImport("numpy, onnx, onnxruntime")
 
   static func options(_ ops: [String], _ dtypes: [DType]) -> ProbeOptions {
     var o = ProbeOptions()
@@ -45,7 +33,9 @@ import Testing
   @Test func caseList() {
     let o = ProbeTests.options(["relu", "abs", "where", "cast", "matmul", "logical_not"], DType.generated)
     let cases = ProbeCaseList.cases(o)
-    func ranks(_ op: String, _ d: DType) -> [Int] { cases.filter { $0.spec.id == op && $0.dtype == d }.map(\.rank) }
+    func ranks(_ op: String, _ d: DType) -> [Int] {
+      cases.filter { $0.spec.id == op && $0.dtype == d }.map(\.rank)
+    }
     #expect(ranks("relu", .f32) == [0, 1, 2])
     #expect(ranks("relu", .i32).isEmpty)
     #expect(ranks("abs", .i64) == [0, 1, 2])
@@ -59,9 +49,10 @@ import Testing
   /// Single-operator models have the probed dtype and rank, with and without contexts.
   @Test func models() throws {
     let p = ProbeTests.prober("ort", version: "test", ProbeTests.options([], []))
-    for (op, d, r) in [("relu", DType.f16, 2), ("abs", .i32, 1), ("where", .i64, 2), ("cast", .bool, 0),
-      ("logical_not", .bool, 2), ("log", .f64, 1), ("reduce_prod", .i32, 2), ("squeeze", .bool, 1)]
-    {
+    for (op, d, r) in [
+      ("relu", DType.f16, 2), ("abs", .i32, 1), ("where", .i64, 2), ("cast", .bool, 0),
+      ("logical_not", .bool, 2), ("log", .f64, 1), ("reduce_prod", .i32, 2), ("squeeze", .bool, 1),
+    ] {
       let g = try #require(p.model(Catalogue.spec(op)!, d, r, sample: 0), "\(op) \(d) rank \(r)")
       #expect(g.nodes.map(\.op) == [op])
       try g.verify()
@@ -105,7 +96,8 @@ import Testing
     // The lookup a campaign can use.
     let ops = ["relu", "erf", "softplus", "sqrt"].compactMap(Catalogue.spec)
     #expect(report.supportedOperators(dtype: .f64, from: ops).map(\.id) == ["relu", "sqrt"])  // sqrt: not probed
-    #expect(report.supportedOperators(dtype: .f32, from: ops).map(\.id) == ["relu", "erf", "softplus", "sqrt"])
+    #expect(
+      report.supportedOperators(dtype: .f32, from: ops).map(\.id) == ["relu", "erf", "softplus", "sqrt"])
     #expect(Set(report.unsupportedPairs().map { "\($0.op) \($0.dtype)" }) == ["erf f64", "softplus f64"])
 
     // The cache file exists and a second probe reuses it without running anything.
@@ -118,7 +110,8 @@ import Testing
     #expect(again.probed == 0 && again.cached == 18)
     #expect(again.report.results == report.results)
     #expect(
-      supportedOperators(backend: "ort", version: "1.32.0-test", dtype: .f64, directory: dir, from: ops)?.map(\.id)
+      supportedOperators(backend: "ort", version: "1.32.0-test", dtype: .f64, directory: dir, from: ops)?.map(
+        \.id)
         == ["relu", "sqrt"])
     #expect(supportedOperators(backend: "ort", version: "9.9", dtype: .f64, directory: dir) == nil)
 
@@ -146,7 +139,7 @@ import Testing
     }
   }
 
-  @Test(.enabled(if: !canImport("tvm"), "tvm is installed here"))
+  @Test(.enabled(if: !pythonCanImport("tvm"), "tvm is installed here"))
   func tvmUnavailable() throws {
     guard case .failure(let u) = ProbeVersion.detect(backend: "tvm") else {
       Issue.record("tvm should be unavailable")
@@ -155,14 +148,16 @@ import Testing
     #expect(u.description.hasPrefix("unavailable: "))
     #expect(u.description.contains("tvm"))
     // The worker says so too: the probe stops at the first answer and writes no cache.
-    guard ProbeTests.canImport("numpy") else { return }
+    guard pythonCanImport("numpy") else { return }
     let dir = temporaryDirectory().path
     let p = ProbeTests.prober("tvm", version: "none", ProbeTests.options(["relu"], [.f32]))
     #expect(throws: ProbeUnavailable.self) { try p.run(directory: dir) }
-    #expect(!FileManager.default.fileExists(atPath: ProbeCache.path(directory: dir, backend: "tvm", version: "none")))
+    #expect(
+      !FileManager.default.fileExists(
+        atPath: ProbeCache.path(directory: dir, backend: "tvm", version: "none")))
   }
 
-  @Test(.enabled(if: !canImport("tvm"), "tvm is installed here"))
+  @Test(.enabled(if: !pythonCanImport("tvm"), "tvm is installed here"))
   func cliUnavailable() throws {
     let (status, out, _) = try runDLSmith(["probe", "--backend", "tvm", "-o", temporaryDirectory().path])
     #expect(status == 0)

@@ -10,25 +10,12 @@ import Testing
 /// The Python worker (`python/dlsmith_worker.py`) behind `BackendTarget.pythonTarget`: agreement with
 /// the reference, a missing backend package, and a worker killed mid-request.
 @Suite(.serialized) struct PythonWorkerTests {
-  static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("python/dlsmith_worker.py").path
+  static let script = pythonWorkerScriptPath
 
-  /// Whether `python3` can import all of `modules`.
-  static func canImport(_ modules: String) -> Bool {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import \(modules)"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    guard (try? p.run()) != nil else { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-  }
-
-  static let hasORT = canImport("numpy, onnx, onnxruntime")
-  static let hasNumpy = canImport("numpy")
+  static let hasORT = pythonCanImport("numpy, onnx, onnxruntime")
+  static let hasNumpy = pythonCanImport("numpy")
   /// A backend of the worker whose package is not installed here.
-  static let missingBackend = ["tvm", "openvino"].first { !canImport($0) }
+  static let missingBackend = ["tvm", "openvino"].first { !pythonCanImport($0) }
 
   static var limits: WorkerLimits {
     var l = WorkerLimits()

@@ -161,16 +161,7 @@ private func readNPY(_ url: URL) -> [Double]? {
   }
 }
 
-private func pythonHasONNX() -> Bool {
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  p.arguments = ["python3", "-c", "import onnx, onnx.reference, numpy"]
-  p.standardOutput = FileHandle.nullDevice
-  p.standardError = FileHandle.nullDevice
-  guard (try? p.run()) != nil else { return false }
-  p.waitUntilExit()
-  return p.terminationStatus == 0
-}
+private func pythonHasONNX() -> Bool { pythonCanImport("onnx, onnx.reference, numpy") }
 
 /// Checks every model with the ONNX checker (full_check) and runs it with onnx.reference on the
 /// given inputs, writing each output as float64 .npy. Prints CHECK_FAIL / EVAL_FAIL lines.

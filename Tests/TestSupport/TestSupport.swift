@@ -58,3 +58,20 @@ public func temporaryDirectory() -> URL {
   try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
   return url
 }
+
+/// Whether `python3` can import every module in `modules` (comma-separated, as in `import a, b`).
+public func pythonCanImport(_ modules: String) -> Bool {
+  let p = Process()
+  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  p.arguments = ["python3", "-c", "import \(modules)"]
+  p.standardOutput = FileHandle.nullDevice
+  p.standardError = FileHandle.nullDevice
+  guard (try? p.run()) != nil else { return false }
+  p.waitUntilExit()
+  return p.terminationStatus == 0
+}
+
+/// `python/dlsmith_worker.py` of this checkout.
+public let pythonWorkerScriptPath = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+  .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("python/dlsmith_worker.py")
+  .path
