@@ -351,12 +351,17 @@ public final class Campaign: @unchecked Sendable {
         lock.lock()
         stats.hangConfirmations += 1
         lock.unlock()
-        if case .hang = again {
+        switch again {
+        case .hang:
           outcome = .hang(stage: stage)
-        } else {
+        case .outputs, .unsupported:
           config.log(
             "model \(k): \(target.name) hung once at \(stage) but not on the rerun (flaky); not saved")
           continue
+        default:
+          // The rerun failed another way (a slow allocation that hit the clock first and the memory
+          // limit on the rerun, say): the rerun's outcome is the finding.
+          outcome = again
         }
       }
       if case .unsupported = outcome {
