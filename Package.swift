@@ -21,7 +21,7 @@ let package = Package(
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),
-    .target(name: "Generation", dependencies: ["IR", "SMT"]),
+    .target(name: "Generation", dependencies: ["IR", "SMT", "Backends"]),
     .target(
       name: "ONNX",
       dependencies: [
@@ -55,7 +55,7 @@ let package = Package(
       dependencies: ["Backends", "Kernels", "Operators", "IR", "Symbolic", "Tensors", "TestSupport"]),
     .testTarget(
       name: "FuzzingTests",
-      dependencies: ["Fuzzing", "Backends", "Generation", "Operators", "IR", "TestSupport"]),
+      dependencies: ["Fuzzing", "Backends", "Generation", "Kernels", "Operators", "IR", "Tensors", "TestSupport"]),
     .testTarget(
       name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

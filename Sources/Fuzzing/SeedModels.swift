@@ -1,10 +1,12 @@
+import Generation
 import IR
 import Operators
 import Symbolic
 import Tensors
 
 /// Hand-written seed models: small float32 blocks with the structure of real networks (ResNet,
-/// MobileNetV2, a transformer encoder, LeNet, a U-Net decoder step) and seeded constant weights.
+/// MobileNetV2, a transformer encoder, LeNet, a U-Net decoder step) and seeded constant weights,
+/// and low-bit blocks (an int8 conv block, a binary net block, a spike-driven attention block).
 ///
 /// They seed fuzz campaigns and ship as `Corpus/seeds/<name>.dlsmith.json`, which must equal
 /// `build().encoded()` byte for byte (checked by `SeedModelTests`). Weights are uniform in
@@ -21,9 +23,20 @@ public enum SeedModels {
     ("transformer_encoder_block", transformerEncoderBlock),
     ("lenet_like", lenetLike),
     ("unet_like_up", unetLikeUp),
+    ("int8_conv_block", int8ConvBlock),
+    ("binary_net_block", binaryNetBlock),
+    ("spiking_attention_block", spikingAttentionBlock),
   ]
 
   public static var names: [String] { all.map(\.name) }
+
+  /// The low-bit seed models and the low-bit backend that runs their optimized kernels.
+  public static let lowBitBackends: [String: String] = [
+    "int8_conv_block": "int8", "binary_net_block": "binary", "spiking_attention_block": "spiking",
+  ]
+
+  /// The float32 seed models (everything but the low-bit ones).
+  public static var floatNames: [String] { names.filter { lowBitBackends[$0] == nil } }
 
   /// The seed model called `name`, built.
   public static func model(named name: String) -> Graph? { all.first { $0.name == name }?.build() }
@@ -141,6 +154,110 @@ public enum SeedModels {
       h = b("relu", h)
     }
     return b.build(outputs: [h])
+  }
+}
+
+// MARK: - Low-bit models
+
+extension SeedModels {
+  /// A ResNet-style float block (conv 3x3 → relu → conv 3x3 → + x → relu → max pool 2x2) quantized
+  /// post-training by `Quantizer` (calibrated on its seeded inputs; ONNX requantization so the
+  /// model exports to ONNX exactly): QuantizeLinear → QLinearConv (per-channel or per-tensor int8
+  /// or int4 weights, int32 bias) → int8 clip → QLinearConv → QLinearAdd → clip → MaxPool (int8).
+  @Sendable public static func int8ConvBlock() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0006)
+    let x = b.input([1, 8, 10, 10])
+    var h = b.conv2d(x, out: 8, kernel: 3, pad: 1)
+    h = b("relu", h)
+    h = b.conv2d(h, out: 8, kernel: 3, pad: 1)
+    h = b("add", h, x)
+    h = b("relu", h)
+    h = b(
+      "max_pool2d", h,
+      attributes: [
+        "kernel_shape": .ints([2, 2]), "strides": .ints([2, 2]), "pads": .ints([0, 0, 0, 0]),
+        "dilations": .ints([1, 1]),
+      ])
+    var q = Quantizer()
+    q.variants = [.onnx]
+    q.powerOfTwoRate = 0
+    return q.quantize(b.build(outputs: [h]), seed: 0x5EED_0006)!
+  }
+
+  /// A binary block in Larq/BiPer style, NHWC: x [1, 8, 8, 64] → sign + bitpack → BConv2D 3x3
+  /// (BiPer square-wave weights sign(sin(4w)) packed from latent floats, one-padding, float output
+  /// with a folded batch-norm multiplier and bias) → relu → bitpack → grouped BConv2D 3x3 (2 groups,
+  /// zero padding) → flatten → bitpack → BDense to 10 logits.
+  @Sendable public static func binaryNetBlock() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0007)
+    let x = b.input([1, 8, 8, 64])
+    func conv(_ h: ValueID, channels c: Int, out o: Int, group g: Int, padding: String) -> ValueID {
+      let latent = b.constant([o, 3, 3, c / g], range: Interval(-1, 1))
+      let w = b(
+        "bitpack", latent, attributes: ["method": .string("biper"), "omega": .float(4), "groups": .int(1)])
+      let k = Double(9 * c / g)
+      let multiplier = b.constant([o], range: Interval(0.5 / k, 2 / k))
+      let bias = b.constant([o], range: Interval(-0.1, 0.1))
+      return b(
+        "bconv2d", h, w, multiplier, bias,
+        attributes: [
+          "channels": .int(c), "strides": .ints([1, 1]), "pads": .ints([1, 1, 1, 1]),
+          "dilations": .ints([1, 1]),
+          "group": .int(g), "padding": .string(padding), "output": .string("f32"),
+        ])
+    }
+    func pack(_ h: ValueID, groups: Int = 1) -> ValueID {
+      b("bitpack", h, attributes: ["method": .string("sign"), "omega": .float(1), "groups": .int(groups)])
+    }
+    var h = conv(pack(x), channels: 64, out: 48, group: 1, padding: "one")
+    h = b("relu", h)
+    h = conv(pack(h, groups: 2), channels: 48, out: 32, group: 2, padding: "zero")
+    h = b("reshape", h, attributes: ["shape": .ints([1, 8 * 8 * 32])])
+    let w = b(
+      "bitpack", b.constant([10, 8 * 8 * 32], range: Interval(-1, 1)),
+      attributes: [
+        "method": .string("sign"), "omega": .float(1), "groups": .int(1),
+      ])
+    let logits = b(
+      "bdense", pack(h), w, b.constant([10], range: Interval(0.001, 0.01)),
+      b.constant([10], range: Interval(-0.1, 0.1)),
+      attributes: ["channels": .int(8 * 8 * 32), "output": .string("f32")])
+    return b.build(outputs: [logits])
+  }
+
+  /// A spike-driven transformer block over T = 4 steps: input currents [4, 1, 3, 8, 8] → spiking
+  /// conv 3x3 (8 channels) → tokens [4, 64, 8] → Q, K, V spiking linear layers (K with 4-level
+  /// integer spikes as in the Quantized Spike-driven Transformer) → SDSA (masks and additions
+  /// only) → spiking linear projection. Soft and hard resets, `>=` and `>` firing both appear.
+  @Sendable public static func spikingAttentionBlock() -> Graph {
+    var b = SeedBuilder(seed: 0x5EED_0008)
+    let x = b.input([4, 1, 3, 8, 8], range: Interval(0, 2))
+    func lif(_ reset: String, _ fire: String, levels: Int = 1) -> [String: AttributeValue] {
+      [
+        "tau_shift": .string("1"), "threshold": .float(0.5), "v_reset": .float(0), "reset": .string(reset),
+        "fire": .string(fire), "levels": .string(String(levels)),
+      ]
+    }
+    let w = b.weight([8, 3, 3, 3], fanIn: 27)
+    var attrs = lif("hard", "geq")
+    attrs["strides"] = .ints([1, 1])
+    attrs["pads"] = .ints([1, 1, 1, 1])
+    var h = b("spiking_conv2d", x, w, b.bias([8], fanIn: 27), attributes: attrs)
+    h = b("reshape", h, attributes: ["shape": .ints([4, 1, 8, 64])])
+    h = b("transpose", h, attributes: ["perm": .ints([0, 1, 3, 2])])
+    let tokens = b("reshape", h, attributes: ["shape": .ints([4, 64, 8])])
+    func linear(_ s: ValueID, _ attrs: [String: AttributeValue]) -> ValueID {
+      let w = b.constant([8, 8], range: Interval(-0.6, 1))
+      return b("spiking_linear", s, w, b.constant([8], range: Interval(0, 0.3)), attributes: attrs)
+    }
+    let q = linear(tokens, lif("hard", "geq"))
+    let k = linear(tokens, lif("soft", "gt", levels: 4))
+    let v = linear(tokens, lif("soft", "geq"))
+    func heads(_ t: ValueID) -> ValueID { b("reshape", t, attributes: ["shape": .ints([4, 1, 64, 8])]) }
+    var a = b("sdsa", heads(q), heads(k), heads(v), attributes: lif("hard", "gt"))
+    a = b("reshape", a, attributes: ["shape": .ints([4, 64, 8])])
+    let out = linear(a, lif("hard", "geq"))
+    return b.build(outputs: [out])
   }
 }
 

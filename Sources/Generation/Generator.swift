@@ -64,7 +64,17 @@ public struct Generator {
     while true {
       var state = State(options: options, seed: rng.next())
       state.run(&self)
-      if let g = state.finish() { return g }
+      guard let g = state.finish() else { continue }
+      switch options.kind {
+      case .float, .binary, .spiking: return g
+      case .int8, .mixed:
+        // Quantize the float graph (post-training, calibrated on its own seeded inputs).
+        var q = Quantizer()
+        q.variants = options.requantVariants
+        if options.kind == .mixed { q.conversionRate = 0.5 }
+        if let m = q.quantize(g, seed: rng.next()) { return m }
+        stats.rejectedValues += 1
+      }
     }
   }
 }
@@ -233,6 +243,11 @@ extension State {
     dtype == .bool ? 1 : Swift.min(dtype.maxValue / 64, 1e6)
   }
 
+  /// Every bit pattern of a packed-word dtype.
+  static func bitPatterns(_ dtype: DType) -> Interval {
+    dtype == .i32 ? Interval(-2_147_483_648, 2_147_483_647) : Interval(-cap(dtype), cap(dtype))
+  }
+
   /// Binds the dtype variables of `spec` for the given fixed choices; picks the rest.
   mutating func chooseDTypes(_ spec: OperatorSpec, fixed: [Int: DType], output: DType?) -> [DType]? {
     var bound: [String: DType] = [:]
@@ -267,7 +282,7 @@ extension State {
       if c.allowed.contains(base) && !(options.dtype == nil && rng.chance(0.2)) {
         d = base
       } else {
-        let pool = c.allowed.filter { !$0.isFloat || options.dtype == nil || $0 == base }
+        let pool = c.allowed.filter { !$0.isQuantized && (!$0.isFloat || options.dtype == nil || $0 == base) }
         guard !pool.isEmpty else { return nil }
         d = rng.pick(pool)
       }
@@ -391,7 +406,9 @@ extension State {
     var fixed: [Int: DType] = [:]
     if case .attribute = spec.outputTypes.first, let c = spec.inputs.first {
       // cast: pick any source dtype.
-      let pool = c.dtypes.allowed.filter { !$0.isFloat || options.dtype == nil || $0 == base }
+      let pool = c.dtypes.allowed.filter {
+        !$0.isQuantized && (!$0.isFloat || options.dtype == nil || $0 == base)
+      }
       guard !pool.isEmpty else { return false }
       fixed[0] = rng.pick(pool)
     }
@@ -505,7 +522,10 @@ extension State {
         }
         inRanges.append(r)
       } else {
-        guard let r = freshRange(op.dtype, spec.inputs[i].role, domain) else {
+        guard
+          let r = spec.inputs[i].packed
+            ? State.bitPatterns(op.dtype) : freshRange(op.dtype, spec.inputs[i].role, domain)
+        else {
           gen.stats.rejectedValues += 1
           return false
         }
@@ -515,7 +535,8 @@ extension State {
     let outRanges = spec.range(valueContext, inRanges)
     guard outRanges.count >= outShapes.count,
       zip(outDTypes, outRanges).allSatisfy({ d, r in
-        !r.lo.isNaN && !r.hi.isNaN && r.lo <= r.hi && r.magnitude <= State.cap(d)
+        !r.lo.isNaN && !r.hi.isNaN && r.lo <= r.hi
+          && (r.magnitude <= State.cap(d) || spec.traits.contains(.packedOutput))
       })
     else {
       gen.stats.rejectedValues += 1
@@ -600,7 +621,8 @@ extension State {
       }
       let outs = spec.range(ctx, ins.map(\.range))
       for (k, o) in node.outputs.enumerated() {
-        guard k < outs.count, outs[k].lo <= outs[k].hi, outs[k].magnitude <= State.cap(node.types[k].dtype)
+        guard k < outs.count, outs[k].lo <= outs[k].hi,
+          outs[k].magnitude <= State.cap(node.types[k].dtype) || spec.traits.contains(.packedOutput)
         else { return false }
         slots[o]!.range = outs[k]
       }

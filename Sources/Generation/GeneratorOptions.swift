@@ -1,3 +1,4 @@
+import Kernels
 import Operators
 import Tensors
 
@@ -22,12 +23,18 @@ public struct GeneratorOptions: Sendable {
   public var forwardProbability = 0.75
   /// Per-check budget of the Z3 fallback.
   public var solverTimeoutMilliseconds = 20
+  /// Which kind of model: float, or low-bit (`int8` quantizes a generated float graph, `binary`
+  /// and `spiking` draw from their families plus float glue, `mixed` combines them).
+  public var kind: ModelKind = .float
+  /// Requantization variants quantized models draw from (one per node); `[.onnx]` for models that
+  /// export to ONNX exactly.
+  public var requantVariants: [RequantVariant] = RequantVariant.allCases
 
   public init() {}
 
   /// Keeps only `include` (if non-empty) minus `exclude`; unknown names are returned as errors.
   public static func selectOperators(
-    include: [String], exclude: [String], from all: [OperatorSpec] = Catalogue.all
+    include: [String], exclude: [String], from all: [OperatorSpec] = Catalogue.everything
   ) -> Result<[OperatorSpec], UnknownOperators> {
     let known = Set(all.map(\.id))
     let unknown = (include + exclude).filter { !known.contains($0) }
@@ -41,5 +48,33 @@ public struct UnknownOperators: Error, CustomStringConvertible {
   public let names: [String]
   public var description: String {
     "unknown operator(s): \(names.joined(separator: ", ")) (see `dlsmith ops`)"
+  }
+}
+
+/// The kinds of model `dlsmith generate --kind` and `fuzz --kind` synthesize.
+public enum ModelKind: String, Sendable, CaseIterable, Codable {
+  case float, int8, binary, spiking, mixed
+
+  /// Float operators that connect low-bit blocks (same order as the catalogue).
+  static let glue = ["relu", "add", "mul", "reshape", "transpose", "concat", "max_pool2d"]
+
+  /// The generator draws operators uniformly from its list; a low-bit family appears four times so
+  /// that it, not the glue, makes up most of a model.
+  static func weighted(_ family: [OperatorSpec]) -> [OperatorSpec] {
+    Array([[OperatorSpec]](repeating: family, count: 4).joined())
+  }
+
+  /// The operators a model of this kind draws from (before `--ops`/`--exclude-ops`).
+  public var operators: [OperatorSpec] {
+    func pick(_ ids: [String]) -> [OperatorSpec] { Catalogue.all.filter { ids.contains($0.id) } }
+    switch self {
+    case .float: return Catalogue.all
+    case .int8: return pick(Quantizer.quantizable)
+    case .binary: return pick(ModelKind.glue) + ModelKind.weighted(OperatorSpec.binarizedFamily)
+    case .spiking: return pick(ModelKind.glue) + ModelKind.weighted(OperatorSpec.spikingFamily)
+    case .mixed:
+      return Catalogue.all + ModelKind.weighted(OperatorSpec.binarizedFamily)
+        + ModelKind.weighted(OperatorSpec.spikingFamily)
+    }
   }
 }

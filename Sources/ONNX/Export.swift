@@ -125,12 +125,14 @@ public enum ONNXExport {
   public static func bytes(_ g: Graph) throws -> Data { try model(g).serializedData() }
 
   public static func model(_ g: Graph) throws -> Onnx_ModelProto {
-    let unknown = Set(g.nodes.map(\.op).filter { mapping[$0] == nil })
+    let unknown = Set(g.nodes.map(\.op).filter { mapping[$0] == nil && lowBitMapping[$0] == nil })
     if !unknown.isEmpty {
       throw ONNXError(
         unsupportedOperators: unknown.sorted(),
         problems: ["no ONNX mapping for operator(s) \(unknown.sorted().joined(separator: ", "))"])
     }
+    let lowBit = g.nodes.enumerated().compactMap { i, n in lowBitProblem(n).map { "node \(i): \($0)" } }
+    if !lowBit.isEmpty { throw ONNXError(problems: lowBit) }
     let types = g.types
     var e = Emitter()
     for input in g.inputs { e.graph.input.append(valueInfo(name(input.id), input.type)) }
@@ -157,6 +159,12 @@ public enum ONNXExport {
     op.domain = ""
     op.version = Int64(opset)
     model.opsetImport = [op]
+    for domain in [microsoft, custom] where e.graph.node.contains(where: { $0.domain == domain }) {
+      var d = Onnx_OperatorSetIdProto()
+      d.domain = domain
+      d.version = 1
+      model.opsetImport.append(d)
+    }
     model.graph = e.graph
     return model
   }
@@ -175,6 +183,7 @@ public enum ONNXExport {
     func int(_ k: String) -> Int { a.int(k) }
     func ints(_ k: String) -> [Int] { a.ints(k) }
 
+    if emitLowBit(n, t, &e) { return }
     if let op = unaryOps[n.op] {
       e.op(op, ins, outs, dtype: dtype)
       return
@@ -517,10 +526,12 @@ struct Emitter {
 
   /// Appends a node; returns its outputs.
   @discardableResult
-  mutating func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = []) -> [String]
-  {
+  mutating func node(
+    _ op: String, _ inputs: [String], _ outputs: [String], _ attrs: [Attr] = [], domain: String = ""
+  ) -> [String] {
     var n = Onnx_NodeProto()
     n.opType = op
+    n.domain = domain
     n.name = "n\(graph.node.count)_\(op)"
     n.input = inputs
     n.output = outputs

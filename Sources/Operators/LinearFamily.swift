@@ -96,7 +96,10 @@ extension OperatorSpec {
       doc: semantics
         + " x [N, C, S...] -> [N, C, (S + pb + pe - d*(k-1) - 1) / s + 1 (floor)...]; pads are [begin..., end...] and each must be < its kernel size; ceil_mode is not supported. "
         + float64Note,
-      inputs: [InputSpec("x", ranks: .exactly(n + 2), .float)],
+      inputs: [
+        InputSpec(
+          "x", ranks: .exactly(n + 2), isMax ? TypeConstraint("T", DType.floats + DType.quantized) : .float)
+      ],
       attributes: attributes,
       rule: { c in
         guard c.rank(0) == n + 2 else { return nil }

@@ -29,6 +29,10 @@ public struct OperatorSpec: Sendable, Identifiable {
   /// The reference kernel: computes in float64; results are rounded to the output dtypes by
   /// `evaluate(_:attributes:)`.
   public let reference: @Sendable (Attributes, [Tensor]) -> [Tensor]
+  /// An optimized kernel with the same exact semantics (low-bit operators: blocked integer GEMM,
+  /// XOR-popcount, event-driven LIF), which the low-bit backends run and compare bit for bit
+  /// against `reference`; `nil` when the operator has only the reference.
+  public let optimized: (@Sendable (Attributes, [Tensor]) -> [Tensor])?
 
   public init(
     id: ID, family: Family, doc: String,
@@ -37,7 +41,8 @@ public struct OperatorSpec: Sendable, Identifiable {
     rule: @escaping @Sendable (RuleContext) -> Rule?,
     domain: @escaping @Sendable (ValueContext) -> [ValueDomain?] = { _ in [] },
     range: (@Sendable (ValueContext, [Interval]) -> [Interval])? = nil,
-    reference: @escaping @Sendable (Attributes, [Tensor]) -> [Tensor]
+    reference: @escaping @Sendable (Attributes, [Tensor]) -> [Tensor],
+    optimized: (@Sendable (Attributes, [Tensor]) -> [Tensor])? = nil
   ) {
     self.id = id
     self.family = family
@@ -51,6 +56,32 @@ public struct OperatorSpec: Sendable, Identifiable {
     // Default: values pass through (movement, selection, max/avg pooling, concat, ...).
     self.range = range ?? { _, ins in [ins.reduce(ins.first ?? .everything) { $0.hull($1) }] }
     self.reference = reference
+    self.optimized = optimized
+  }
+
+  /// A low-bit operator whose reference and optimized kernels are one function with a flag.
+  public init(
+    id: ID, family: Family, doc: String,
+    inputs: [InputSpec], outputTypes: [OutputType] = [.same("T")],
+    attributes: [AttributeSpec] = [], traits: Set<Trait> = [],
+    rule: @escaping @Sendable (RuleContext) -> Rule?,
+    domain: @escaping @Sendable (ValueContext) -> [ValueDomain?] = { _ in [] },
+    range: (@Sendable (ValueContext, [Interval]) -> [Interval])? = nil,
+    kernel: @escaping @Sendable (Attributes, [Tensor], _ optimized: Bool) -> [Tensor]
+  ) {
+    self.init(
+      id: id, family: family, doc: doc, inputs: inputs, outputTypes: outputTypes, attributes: attributes,
+      traits: traits, rule: rule, domain: domain, range: range, reference: { kernel($0, $1, false) },
+      optimized: { kernel($0, $1, true) })
+  }
+
+  /// The same operator running its optimized kernel (itself if it has none), rounded like
+  /// `evaluate(_:attributes:)`.
+  public var optimizedVariant: OperatorSpec {
+    guard let optimized else { return self }
+    return OperatorSpec(
+      id: id, family: family, doc: doc, inputs: inputs, outputTypes: outputTypes, attributes: attributes,
+      traits: traits, rule: rule, domain: domain, range: range, reference: optimized, optimized: optimized)
   }
 
   /// Runs the reference kernel and rounds each output into its dtype (round-to-nearest-even for
@@ -92,6 +123,12 @@ extension OperatorSpec {
   /// Operator families, used for grouping in `dlsmith ops` and by the generator's op weights.
   public enum Family: String, Sendable, Codable, CaseIterable {
     case unary, binary, matmul, conv, pool, normalization, reduction, shape, indexing, cast
+    /// int8/uint8 quantized operators.
+    case quantized
+    /// Binary neural networks: sign binarization, bitpacking, XNOR-popcount products.
+    case binarized
+    /// Spiking neurons (LIF over a leading time dimension) and spike-driven attention.
+    case spiking
   }
 
   public enum Trait: String, Sendable, Codable, CaseIterable {
@@ -101,6 +138,8 @@ extension OperatorSpec {
     /// Output is discontinuous in its input (round, floor, sign, comparisons, argmax, cast to int):
     /// differential oracles treat near-ties as unstable rather than as mismatches.
     case discontinuous
+    /// Outputs are packed bit patterns (binary words): their value ranges are not magnitudes.
+    case packedOutput
   }
 }
 
@@ -119,12 +158,18 @@ public struct InputSpec: Sendable {
   public let ranks: RankRule
   public let dtypes: TypeConstraint
   public let role: Role
+  /// Bit patterns (packed binary words), not numbers: a fresh one is drawn over the dtype's whole
+  /// range and no magnitude bound applies.
+  public let packed: Bool
 
-  public init(_ name: String, ranks: RankRule, _ dtypes: TypeConstraint, role: Role = .data) {
+  public init(
+    _ name: String, ranks: RankRule, _ dtypes: TypeConstraint, role: Role = .data, packed: Bool = false
+  ) {
     self.name = name
     self.ranks = ranks
     self.dtypes = dtypes
     self.role = role
+    self.packed = packed
   }
 }
 
@@ -169,6 +214,8 @@ public struct TypeConstraint: Sendable, Hashable {
   public static let numeric = TypeConstraint("T", DType.floats + DType.integers)
   /// `T` over every generated type.
   public static let any = TypeConstraint("T", DType.generated)
+  /// Every generated type plus int8/uint8: data movement that keeps quantization parameters.
+  public static let movable = TypeConstraint("T", DType.generated + DType.quantized)
   public static let bool = TypeConstraint(nil, [.bool])
   public static let index = TypeConstraint(nil, [.i64, .i32])
   public static func variable(_ v: String, _ allowed: [DType]) -> TypeConstraint { .init(v, allowed) }

@@ -135,7 +135,7 @@ extension OperatorSpec {
       id: "reshape", family: .shape,
       doc:
         "The same elements in row-major order with the target `shape` (1 to 4 entries, each >= 1; no -1 or 0 placeholders). The product of `shape` must equal the element count of x. Values are unchanged.",
-      inputs: [InputSpec("x", ranks: .range(0...6), .any)],
+      inputs: [InputSpec("x", ranks: .range(0...6), .movable)],
       attributes: [AttributeSpec("shape", .ints(.chosen(1...4), 1...65536))],
       rule: { c in
         let shape = c.ints("shape")
@@ -147,7 +147,7 @@ extension OperatorSpec {
       id: "flatten", family: .shape,
       doc:
         "2-D view [prod(dims[..<axis]), prod(dims[axis...])] of the row-major elements (ONNX Flatten). axis lies in [-r, r]; a negative axis means axis + r. axis 0 gives [1, N], axis r gives [N, 1]. Values are unchanged.",
-      inputs: [InputSpec("x", ranks: .range(1...6), .any)],
+      inputs: [InputSpec("x", ranks: .range(1...6), .movable)],
       attributes: [AttributeSpec("axis", .axis(of: 0, extra: 1), default: .int(1))],
       rule: { c in
         let r = c.rank(0)
@@ -166,7 +166,7 @@ extension OperatorSpec {
       id: "transpose", family: .shape,
       doc:
         "Permutes the axes (NumPy transpose(x, perm), ONNX Transpose): output dim k is input dim perm[k], and out[j] = x[i] with i[perm[k]] = j[k]. Values are unchanged.",
-      inputs: [InputSpec("x", ranks: .range(1...6), .any)],
+      inputs: [InputSpec("x", ranks: .range(1...6), .movable)],
       attributes: [AttributeSpec("perm", .permutation(of: 0))],
       rule: { c in
         let perm = c.concreteInts("perm")
@@ -178,7 +178,7 @@ extension OperatorSpec {
       id: "squeeze", family: .shape,
       doc:
         "Removes the listed `axes` (sorted, distinct, 0-based), each of which must have size 1. Values are unchanged.",
-      inputs: [InputSpec("x", ranks: .range(1...6), .any)],
+      inputs: [InputSpec("x", ranks: .range(1...6), .movable)],
       attributes: [AttributeSpec("axes", .axes(of: 0))],
       rule: { c in
         let axes = c.concreteInts("axes")
@@ -197,7 +197,7 @@ extension OperatorSpec {
       id: "unsqueeze", family: .shape,
       doc:
         "Inserts a size-1 axis so that it is axis `axis` of the output (rank r + 1); a negative axis counts from the back of the output: axis + r + 1 (ONNX Unsqueeze). Values are unchanged.",
-      inputs: [InputSpec("x", ranks: .range(0...5), .any)],
+      inputs: [InputSpec("x", ranks: .range(0...5), .movable)],
       attributes: [AttributeSpec("axis", .axis(of: 0, extra: 1), default: .int(0))],
       rule: { c in
         guard let axis = Shape.axis(c.concreteInt("axis"), rank: c.rank(0) + 1) else { return nil }
@@ -214,7 +214,9 @@ extension OperatorSpec {
       id: "concat", family: .shape,
       doc:
         "Concatenates a and b along `axis` (negative counts from the back: axis + r). Same rank and dtype; every other dim must be equal. Values are unchanged.",
-      inputs: [InputSpec("a", ranks: .range(1...6), .any), InputSpec("b", ranks: .same(as: 0), .any)],
+      inputs: [
+        InputSpec("a", ranks: .range(1...6), .movable), InputSpec("b", ranks: .same(as: 0), .movable),
+      ],
       attributes: [AttributeSpec("axis", .axis(of: 0), default: .int(0))],
       rule: { c in
         guard c.rank(0) == c.rank(1), let axis = Shape.axis(c.concreteInt("axis"), rank: c.rank(0))

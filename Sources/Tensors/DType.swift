@@ -11,10 +11,13 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
   public static let integers: [DType] = [.i32, .i64]
   /// Types usable by generated float models (quantized types are not generated here).
   public static let generated: [DType] = [.f16, .bf16, .f32, .f64, .i32, .i64, .bool]
+  /// Quantized activation and weight types (int8/uint8), generated only by the quantizer.
+  public static let quantized: [DType] = [.i8, .u8]
 
   public var isFloat: Bool { DType.floats.contains(self) }
   public var isInteger: Bool { [.i32, .i64, .i8, .u8].contains(self) }
   public var isBool: Bool { self == .bool }
+  public var isQuantized: Bool { self == .i8 || self == .u8 }
 
   public var byteSize: Int {
     switch self {

@@ -9,9 +9,9 @@ struct BenchKernels: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kernels",
     abstract:
-      "GFLOPS of the fast backend's matmul and conv2d next to raw cblas_sgemm on the equivalent GEMM (one thread).",
+      "Kernel throughput as ratios against a baseline measured in the same run (one thread): fast float32 matmul/conv2d vs raw cblas_sgemm, int8 GEMM vs sgemm, binary conv vs float32 conv, event-driven vs dense LIF.",
     discussion:
-      "Each figure is the best of repeated runs lasting at least --seconds; the ratio is fast / raw sgemm measured in the same run."
+      "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs."
   )
 
   @Option(help: "Minimum measuring time per figure, in seconds.") var seconds: Double = 0.3
@@ -82,6 +82,76 @@ struct BenchKernels: ParsableCommand {
       let gr = flops / raw / 1e9
       let label = c.name.padding(toLength: 40, withPad: " ", startingAt: 0)
       print(label + String(format: "%10.1f %14.1f %7.2f", gf, gr, gf / gr))
+    }
+    lowBit(&rng)
+  }
+
+  /// The low-bit kernels against their float baselines.
+  func lowBit(_ rng: inout SplitMix64) {
+    print("\nint8 GEMM (int16 operands after zero-point subtraction, int32 accumulation) vs cblas_sgemm")
+    print("shape                                   int8 GOPS     sgemm GFLOPS   ratio")
+    for size in [256, 512, 1024] {
+      let (m, n, k) = (size, size, size)
+      let a = (0..<(m * k)).map { _ in Int16(rng.int(in: -128...127)) }
+      let b = (0..<(k * n)).map { _ in Int16(rng.int(in: -127...127)) }
+      var c = [Int32](repeating: 0, count: m * n)
+      let fa = a.map(Float.init)
+      let fb = b.map(Float.init)
+      let ops = 2.0 * Double(m * n) * Double(k)
+      let q = best {
+        a.withUnsafeBufferPointer { pa in
+          b.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { pc in
+              Quant.Optimized.gemmS16(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n)
+            }
+          }
+        }
+      }
+      let f = best { _ = BLAS.sgemm(fa, fb, m: m, n: n, k: k) }
+      let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 40, withPad: " ", startingAt: 0)
+      print(label + String(format: "%10.1f %14.1f %7.2f", ops / q / 1e9, ops / f / 1e9, f / q))
+    }
+
+    print("\nbinary conv2d (XOR-popcount, packed NHWC) vs float32 conv2d (fast backend, im2col + sgemm)")
+    print("shape                                   binary ms      float ms   speed-up")
+    guard let floatConv = FastKernels.table["conv2d"] else { return }
+    for (hw, c, o) in [(56, 256, 256), (28, 512, 512), (14, 256, 256)] {
+      let shape = Binary.Conv2DShape(
+        n: 1, h: hw, w: hw, c: c, o: o, kh: 3, kw: 3, strideH: 1, strideW: 1, padTop: 1, padLeft: 1,
+        padBottom: 1, padRight: 1, dilationH: 1, dilationW: 1, groups: 1, padding: .one)
+      let input = (0..<(hw * hw * Binary.words(c))).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
+      let filter = (0..<(o * 9 * Binary.words(c))).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
+      let bin = best { _ = Binary.Optimized.conv2d(input: input, filter: filter, shape: shape) }
+      let x = FastTensor(
+        floats: (0..<(c * hw * hw)).map { _ in Float(rng.unit() * 2 - 1) }, shape: [1, c, hw, hw])
+      let w = FastTensor(
+        floats: (0..<(o * c * 9)).map { _ in Float(rng.unit() * 2 - 1) }, shape: [o, c, 3, 3])
+      let attrs = Attributes([
+        "strides": .ints([1, 1]), "pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]), "group": .int(1),
+      ])
+      let fl = best { _ = floatConv(attrs, [x, w]) }
+      let label = "conv 3x3 \(hw)x\(hw) C\(c) O\(o)".padding(toLength: 40, withPad: " ", startingAt: 0)
+      print(label + String(format: "%9.2f %13.2f %10.1fx", bin * 1e3, fl * 1e3, fl / bin))
+    }
+
+    print("\nspiking linear + LIF, T=8, N=16, 1024 -> 1024: event-driven vs dense, by input spike rate")
+    print("spike rate                              event ms       dense ms   speed-up")
+    let (t, n, i, o) = (8, 16, 1024, 1024)
+    let weight = (0..<(o * i)).map { _ in rng.unit() * 0.2 - 0.1 }
+    let bias = (0..<o).map { _ in rng.unit() * 0.1 }
+    let p = Spiking.LIF(tauShift: 1, threshold: 1, vReset: 0, reset: .soft, fire: .geq, levels: 1)
+    for rate in [0.01, 0.1, 0.3] {
+      let s = (0..<(t * n * i)).map { _ in rng.chance(rate) ? 1.0 : 0.0 }
+      let ev = best {
+        _ = Spiking.Optimized.linearLIF(
+          s, weight: weight, bias: bias, steps: t, n: n, inputs: i, outputs: o, p)
+      }
+      let de = best {
+        _ = Spiking.Reference.linearLIF(
+          s, weight: weight, bias: bias, steps: t, n: n, inputs: i, outputs: o, p)
+      }
+      let label = String(format: "%.0f%%", rate * 100).padding(toLength: 40, withPad: " ", startingAt: 0)
+      print(label + String(format: "%9.2f %13.2f %10.1fx", ev * 1e3, de * 1e3, de / ev))
     }
   }
 }

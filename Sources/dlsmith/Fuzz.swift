@@ -37,8 +37,6 @@ struct Fuzz: ParsableCommand {
 
   @Option(name: .shortAndLong, help: "Campaign folder.") var output: String = "."
   @OptionGroup var selection: TargetSelection
-  @Option(help: "Model kind: float (int8, binary, spiking, mixed arrive with the low-bit kernels).") var kind:
-    String = "float"
   @OptionGroup var generation: GenerationOptions
   @Option(help: "Campaign seed (default: random); printed first.") var seed: UInt64?
   @Option(help: "Stop after this long: 90, 30s, 10m, 2h.") var maxTime: Duration?
@@ -58,7 +56,6 @@ struct Fuzz: ParsableCommand {
   @Option(help: .hidden) var failpoint: String?
 
   func validate() throws {
-    guard kind == "float" else { throw ValidationError("--kind \(kind) is not available yet (only float)") }
     guard jobs >= 1 && jobs <= 64 else { throw ValidationError("-j must be in 1...64") }
     guard totalShards >= 1, (0..<totalShards).contains(shardIndex) else {
       throw ValidationError("--shard-index must be in 0..<--total-shards")
@@ -137,7 +134,7 @@ struct Worker: ParsableCommand {
   func validate() throws {
     guard builtInBackends.contains(backend) else {
       throw ValidationError(
-        "dlsmith worker serves \(builtInBackends.joined(separator: " and ")); '\(backend)' is served by python/dlsmith_worker.py"
+        "dlsmith worker serves \(builtInBackends.joined(separator: ", ")); '\(backend)' is served by python/dlsmith_worker.py"
       )
     }
   }

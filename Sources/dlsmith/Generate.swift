@@ -3,6 +3,7 @@ import Foundation
 import Fuzzing
 import Generation
 import IR
+import Kernels
 import Operators
 import Tensors
 
@@ -14,6 +15,14 @@ struct GenerationOptions: ParsableArguments {
   @Option(help: "Float dtype of the model: f16, bf16, f32, f64 or mixed.") var dtype: String = "f32"
   @Option(help: "Largest number of elements of a tensor.") var maxElements: Int = 4096
   @Option(help: "Largest rank of a tensor.") var maxRank: Int = 4
+  @Option(
+    help:
+      "Model kind: float, int8 (post-training quantized float graph), binary (bitpacked XNOR-popcount), spiking (LIF over time), mixed."
+  ) var kind: String = "float"
+  @Option(
+    help:
+      "Requantization variants of quantized models (comma-separated): gemmlowp, single-rounding, xnnpack, onnx; 'onnx' alone makes every model exportable to ONNX exactly."
+  ) var requant: String = "all"
 
   func validate() throws {
     guard (1...1000).contains(nodes) else { throw ValidationError("--nodes must be in 1...1000") }
@@ -24,6 +33,19 @@ struct GenerationOptions: ParsableArguments {
       throw ValidationError("--max-elements must be in 1...16777216")
     }
     guard (0...6).contains(maxRank) else { throw ValidationError("--max-rank must be in 0...6") }
+    guard let k = ModelKind(rawValue: kind) else {
+      throw ValidationError(
+        "--kind must be one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    let variants = splitList(requant).filter { $0 != "all" }
+    if let bad = variants.first(where: { RequantVariant(rawValue: $0) == nil }) {
+      throw ValidationError(
+        "--requant: unknown variant '\(bad)' (use \(RequantVariant.allCases.map(\.rawValue).joined(separator: ", ")))"
+      )
+    }
+    guard k == .float || dtype == "f32" else {
+      throw ValidationError("--kind \(kind) models are f32 (--dtype f32)")
+    }
     if case .failure(let e) = GeneratorOptions.selectOperators(
       include: splitList(ops), exclude: splitList(excludeOps))
     {
@@ -37,8 +59,14 @@ struct GenerationOptions: ParsableArguments {
     o.dtype = dtype == "mixed" ? nil : DType(rawValue: dtype)
     o.maxElements = maxElements
     o.maxRank = maxRank
+    o.kind = ModelKind(rawValue: kind) ?? .float
+    let variants = splitList(requant).compactMap(RequantVariant.init(rawValue:))
+    if !variants.isEmpty { o.requantVariants = variants }
+    // Spiking conv blocks are [T, N, C, H, W].
+    if o.kind == .spiking || o.kind == .mixed { o.maxRank = Swift.max(maxRank, 5) }
+    let pool = splitList(ops).isEmpty ? o.kind.operators : Catalogue.everything
     if case .success(let specs) = GeneratorOptions.selectOperators(
-      include: splitList(ops), exclude: splitList(excludeOps))
+      include: splitList(ops), exclude: splitList(excludeOps), from: pool)
     {
       o.operators = specs
     }

@@ -12,7 +12,7 @@ struct Ops: ParsableCommand {
   @Flag(help: "Print JSON instead of text.") var json = false
 
   func run() throws {
-    let entries = Catalogue.all.map(OpEntry.init)
+    let entries = Catalogue.everything.map(OpEntry.init)
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

@@ -4,7 +4,7 @@ import Fuzzing
 
 /// Built-in backends (in process for diff/run, `dlsmith worker` in campaigns) and the Python ones
 /// served by python/dlsmith_worker.py.
-let builtInBackends = ["reference", "fast"]
+let builtInBackends = ["reference", "fast"] + LowBitBackend.names
 let backendNames = builtInBackends + BackendTarget.pythonBackends
 
 /// python/dlsmith_worker.py: next to the checkout that built this executable, or under the current
@@ -33,6 +33,7 @@ func makeBackend(_ name: String, passes: [Pass], passesText: String = "all") -> 
   switch name {
   case "fast": return FastBackend(passes: passes)
   case "reference": return ReferenceBackend()
+  case let low where LowBitBackend(name: low) != nil: return LowBitBackend(name: low)!
   default:
     return WorkerBackend(
       target: workerTarget(name, passes: passesText),

@@ -42,11 +42,12 @@ import Testing
 extension SeedModelTests {
   @Test func namesAreUniqueAndComplete() {
     #expect(Set(SeedModels.names).count == SeedModels.all.count)
-    #expect(Set(SeedModels.names) == Set(Self.expectedPasses.keys))
+    #expect(Set(SeedModels.floatNames) == Set(Self.expectedPasses.keys))
+    #expect(Set(SeedModels.names) == Set(SeedModels.floatNames).union(SeedModels.lowBitBackends.keys))
     #expect(SeedModels.model(named: "no_such_model") == nil)
   }
 
-  @Test(arguments: SeedModels.names) func verifiesAndIsF32(_ name: String) throws {
+  @Test(arguments: SeedModels.floatNames) func verifiesAndIsF32(_ name: String) throws {
     let g = Self.model(name)
     try g.verify()
     #expect(g.types.values.allSatisfy { $0.dtype == .f32 })
@@ -69,7 +70,7 @@ extension SeedModelTests {
     }
   }
 
-  @Test(arguments: SeedModels.names) func fastBackendAgrees(_ name: String) throws {
+  @Test(arguments: SeedModels.floatNames) func fastBackendAgrees(_ name: String) throws {
     let g = Self.model(name)
     let differential = Differential()
     for seed: UInt64 in [1, 2] {
@@ -82,12 +83,32 @@ extension SeedModelTests {
     }
   }
 
-  @Test(arguments: SeedModels.names) func fastPassesRewriteIt(_ name: String) throws {
+  @Test(arguments: SeedModels.floatNames) func fastPassesRewriteIt(_ name: String) throws {
     let g = Self.model(name)
     let fired = Set(Self.firingPasses(g))
     #expect(fired.isSuperset(of: Self.expectedPasses[name] ?? []), "\(name): fired \(fired.sorted())")
     let compiled = try FastBackend().compile(g)
     #expect(compiled.nodes.count < g.nodes.count)
+  }
+
+  /// Low-bit seeds take f32 inputs, and their optimized kernels agree with the reference bit for bit.
+  @Test(arguments: SeedModels.lowBitBackends.keys.sorted()) func lowBitSeedRunsBitExactly(_ name: String)
+    throws
+  {
+    let g = Self.model(name)
+    try g.verify()
+    #expect(g.inputs.allSatisfy { $0.type.dtype == .f32 })
+    #expect(Self.model(name) == g)
+    let backend = try #require(LowBitBackend(name: SeedModels.lowBitBackends[name]!))
+    for seed: UInt64 in [1, 2] {
+      let inputs = g.sampleInputs(seed: seed)
+      let expected = try ReferenceBackend().run(g, inputs: inputs)
+      let actual = try backend.run(g, inputs: inputs)
+      #expect(
+        zip(expected, actual).allSatisfy { e, a in
+          e.shape == a.shape && zip(e.storage, a.storage).allSatisfy { $0.bitPattern == $1.bitPattern }
+        }, "\(name) on \(backend.name), seed \(seed)")
+    }
   }
 
   @Test func batchNormFoldingAndFusionFireOnTheResNetBlock() {
