@@ -2,6 +2,7 @@ import Backends
 import Foundation
 import Generation
 import IR
+import Kernels
 import Operators
 import Tensors
 
@@ -99,6 +100,7 @@ public final class Campaign: @unchecked Sendable {
   private var minimizedSignatures: [String: Signature] = [:]
   private var corpusPaths: [String] = []
   private var minimizations = 0
+  private var minimizationSeconds = 0.0
   private let started = Date()
 
   public init(_ config: CampaignConfig) {
@@ -370,7 +372,7 @@ public final class Campaign: @unchecked Sendable {
         lock.unlock()
       }
       guard
-        let finding = Judge(oracle: differential.oracle).finding(
+        let finding = Judge(oracle: oracle(for: target)).finding(
           outcome, target: target.name, graph: graph, values: values)
       else {
         continue
@@ -379,7 +381,7 @@ public final class Campaign: @unchecked Sendable {
       if finding.signature.kind == .mismatch,
         case .outputs(let again) = target.run(
           on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx),
-        Judge(oracle: differential.oracle).finding(
+        Judge(oracle: oracle(for: target)).finding(
           .outputs(again), target: target.name, graph: graph, values: values) == nil
       {
         // The same worker gave a correct answer on a rerun: flaky output, not saved as a bug.
@@ -392,30 +394,74 @@ public final class Campaign: @unchecked Sendable {
         continue
       }
       found = found || finding.signature.kind != .unstable
+      // A mismatch's signature names the operators of its minimized model, so one bug seen through
+      // many different models lands in one bucket.
+      var kept = finding
+      var minimized: Minimized?
+      if finding.signature.kind == .mismatch && config.minimizeMismatches {
+        (kept, minimized) = minimizeMismatch(
+          finding, graph: graph, inputs: inputs, target: target, lane: worker.logPath)
+        if kept.signature.kind == .unstable && !config.saveUnstable { continue }
+      }
       record(
-        finding, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
-        log: worker.logTail())
+        kept, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
+        log: worker.logTail(), minimized: minimized)
     }
     keepIfNovel(graph, seed: seed)
     return found
   }
 
+  /// The oracle for one target: external (ONNX) targets may differ by one quantization step.
+  func oracle(for target: BackendTarget) -> Oracle {
+    var o = Oracle(tolerances: config.tolerances)
+    o.quantizedSlack = Oracle.quantizedSlack(external: target.sendsONNX)
+    return o
+  }
+
   /// Minimizes a mismatch so its signature names the operators of the minimized model. Results are
-  /// cached by the unminimized signature, so a backend that is wrong on every model is minimized a
-  /// bounded number of times.
+  /// cached by the unminimized signature, and minimizing is budgeted (50, then a third of the run
+  /// time), so a backend that is wrong on every model does not stall the campaign.
   func minimizeMismatch(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
     -> (Finding, Minimized?)
   {
     lock.lock()
     let cached = minimizedSignatures[f.signature.hash]
-    let budget = minimizations < 50
+    // The first 50 minimizations are free; after that minimizing may take up to a third of the
+    // campaign's time, so a target that is wrong on many models still gets minimized signatures.
+    let budget = minimizations < 50 || minimizationSeconds < Date().timeIntervalSince(started) / 3
     if cached == nil && budget { minimizations += 1 }
     lock.unlock()
     if let cached { return (Finding(signature: cached, message: f.message, actual: f.actual), nil) }
-    guard budget else { return (f, nil) }
     var reducer = Reducer(target: target, logPath: lane + ".minimize")
     reducer.limits = config.limits
-    reducer.judge = Judge(oracle: Oracle(tolerances: config.tolerances))
+    reducer.judge = Judge(oracle: oracle(for: target))
+    // One run per node first: a single wrong operator, or rounding differences amplified downstream.
+    switch reducer.localize(graph, inputs: inputs, keeping: f.signature) {
+    case .culprit(let g, let x, let culprit):
+      lock.lock()
+      minimizedSignatures[f.signature.hash] = culprit.signature
+      lock.unlock()
+      return (
+        Finding(signature: culprit.signature, message: f.message, actual: f.actual),
+        Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
+      )
+    case .propagated:
+      let unstable = Signature(
+        kind: .unstable, stage: f.signature.stage, backend: f.signature.backend, state: f.signature.state)
+      return (
+        Finding(
+          signature: unstable, message: f.message + " (no node alone mismatches: amplified rounding)",
+          actual: f.actual), nil
+      )
+    case .composite: break
+    }
+    guard budget else { return (f, nil) }
+    let began = Date()
+    defer {
+      lock.lock()
+      minimizationSeconds += Date().timeIntervalSince(began)
+      lock.unlock()
+    }
     let (result, finding) = reducer.reduce(graph, inputs: inputs, keeping: f.signature)
     guard let finding, finding.signature.minimizationKey == f.signature.minimizationKey else {
       return (f, nil)
@@ -442,7 +488,7 @@ public final class Campaign: @unchecked Sendable {
   /// (shard, k, backend) instance published twice is stored and counted once.
   func record(
     _ f: Finding, k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], expected: [Tensor],
-    target: BackendTarget, log: String
+    target: BackendTarget, log: String, minimized: Minimized? = nil
   ) {
     let fm = FileManager.default
     let sig = f.signature
@@ -471,6 +517,12 @@ public final class Campaign: @unchecked Sendable {
         if let actual = f.actual {
           try Workdir.writeFile(try enc.encode(actual.map(EncodedTensor.init)), to: tmp + "/actual.json")
         }
+        if let minimized {
+          try fm.createDirectory(atPath: tmp + "/minimized", withIntermediateDirectories: true)
+          try Workdir.writeFile(minimized.graph.encoded(), to: tmp + "/minimized/model.dlsmith.json")
+          try Workdir.writeFile(
+            try enc.encode(minimized.inputs.map(EncodedTensor.init)), to: tmp + "/minimized/inputs.json")
+        }
         try Workdir.writeFile(
           Data((f.message + "\n\n--- worker stderr (tail) ---\n" + log).utf8), to: tmp + "/log.txt")
         let replay = "dlsmith replay \(bucket)/instances/\(name) --backends \(target.name)"
@@ -481,7 +533,10 @@ public final class Campaign: @unchecked Sendable {
           "tool_version": DLSmithVersion.string,
           "replay": replay,
           "regenerate":
-            "dlsmith generate --seed \(seed) --nodes \(config.generator.nodes) --dtype \(config.generator.dtype?.rawValue ?? "mixed") --max-elements \(config.generator.maxElements) --max-rank \(config.generator.maxRank)",
+            "dlsmith generate --seed \(seed) --kind \(config.generator.kind.rawValue) --nodes \(config.generator.nodes) --dtype \(config.generator.dtype?.rawValue ?? "mixed") --max-elements \(config.generator.maxElements) --max-rank \(config.generator.maxRank)"
+            + (config.generator.requantVariants == RequantVariant.allCases
+              ? "" : " --requant " + config.generator.requantVariants.map(\.rawValue).joined(separator: ","))
+            ,
         ]
         try Workdir.writeFile(try enc.encode(meta), to: tmp + "/meta.json")
         failpoint("mid-publish")

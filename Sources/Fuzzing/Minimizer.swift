@@ -29,6 +29,8 @@ public struct Minimized: Sendable {
 /// current pair for which the predicate holds, and candidate edits that make it smaller. Each
 /// candidate goes through the same gate before the predicate sees it:
 ///
+/// 0. **Isolate**: each node alone on its recorded inputs, in order; the first that keeps the
+///    predicate replaces the model (a single wrong operator is found in one run per node).
 /// 1. **Normalize**: drop dead code (nodes none of whose outputs is needed by the outputs, constants
 ///    and graph inputs nobody reads, removing a dropped input's tensor from the inputs), then
 ///    renumber canonically (inputs, constants, node outputs, in array order), so the text form of
@@ -271,6 +273,9 @@ private struct Search {
       eliminateDeadCode = false
       _ = attempt(graph, inputs)
     }
+    // Fast path: the first node that reproduces alone, on its recorded inputs, is the culprit (one
+    // target run per node instead of hundreds when a single operator is wrong).
+    greedy(Search.isolateEdits)
     while !exhausted {
       let before = accepted
       greedy(Search.outputEdits)
@@ -302,6 +307,32 @@ private struct Search {
       try g.verify(operators: minimizer.operators)
     } catch {
       return false
+    }
+    return leavesInDomain(g, x)
+  }
+
+  /// Whether every graph input and constant lies in the value domain of each operator input it
+  /// feeds (a divisor away from zero, a positive quantization scale, ...): simplifying a scale to 0
+  /// would change which question the model asks, not make it smaller.
+  func leavesInDomain(_ g: Graph, _ x: [Tensor]) -> Bool {
+    var leaves: [ValueID: Tensor] = [:]
+    for (decl, t) in zip(g.inputs, x) { leaves[decl.id] = t }
+    for c in g.constants { leaves[c.id] = c.tensor }
+    let types = g.types
+    for n in g.nodes {
+      guard let spec = minimizer.operators(n.op), n.inputs.contains(where: { leaves[$0] != nil }) else {
+        continue
+      }
+      let context = ValueContext(
+        shapes: n.inputs.map { types[$0]?.shape ?? [] }, dtypes: n.inputs.map { types[$0]?.dtype ?? .f32 },
+        attributes: n.attributes)
+      let domains = spec.domain(context)
+      for (i, v) in n.inputs.enumerated() where i < domains.count {
+        guard let domain = domains[i], let t = leaves[v], !t.storage.isEmpty else { continue }
+        guard t.storage.allSatisfy(\.isFinite),
+          domain.contains(Interval(t.storage.min()!, t.storage.max()!))
+        else { return false }
+      }
     }
     return true
   }
@@ -370,6 +401,26 @@ private struct Search {
     }
   }
 
+  /// Each node alone (in order), its computed inputs replaced by their recorded values.
+  func isolateEdits() -> [Edit] {
+    let (g, x) = (graph, inputs)
+    guard g.nodes.count > 1,
+      let values = try? ReferenceBackend(operators: minimizer.operators).run(g, inputs: x, keepAll: true)
+        .values
+    else { return [] }
+    let produced = Set(g.nodes.flatMap(\.outputs))
+    return g.nodes.indices.map { k in
+      {
+        var cut: [ValueID] = []
+        for v in g.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
+        guard let (recorded, y) = Minimizer.recording(cut, in: g, x, values: values) else { return nil }
+        var c = recorded
+        c.outputs = g.nodes[k].outputs
+        return (c, y)
+      }
+    }
+  }
+
   // MARK: Pass 2: cutting edges
 
   func cutEdits() -> [Edit] {
@@ -385,10 +436,10 @@ private struct Search {
         var cut: [ValueID] = []
         for v in g.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
         guard !cut.isEmpty else { return nil }
-        return Search.recording(cut, in: g, x, values: values)
+        return Minimizer.recording(cut, in: g, x, values: values)
       }
       edits.append {
-        guard let (recorded, y) = Search.recording(g.nodes[k].outputs, in: g, x, values: values)
+        guard let (recorded, y) = Minimizer.recording(g.nodes[k].outputs, in: g, x, values: values)
         else { return nil }
         var c = recorded
         c.nodes.remove(at: k)
@@ -396,28 +447,6 @@ private struct Search {
       }
     }
     return edits
-  }
-
-  /// Replaces every use of `ids` (node inputs and graph outputs) by new graph inputs carrying their
-  /// recorded values.
-  static func recording(
-    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor]
-  ) -> (Graph, [Tensor])? {
-    var g = graph
-    var x = inputs
-    let types = graph.types
-    var replacement: [ValueID: ValueID] = [:]
-    var next = graph.nextValueID
-    for v in ids {
-      guard let t = values[v], let type = types[v] else { return nil }
-      g.inputs.append(GraphInput(id: next, type: type, range: Minimizer.finiteRange(t.storage)))
-      x.append(t)
-      replacement[v] = next
-      next += 1
-    }
-    for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { replacement[$0] ?? $0 } }
-    g.outputs = g.outputs.map { replacement[$0] ?? $0 }
-    return (g, x)
   }
 
   // MARK: Pass 3: shrinking
@@ -575,5 +604,29 @@ private struct Search {
       }
     }
     return edits
+  }
+}
+
+extension Minimizer {
+  /// Replaces every use of `ids` (node inputs and graph outputs) by new graph inputs carrying their
+  /// recorded values.
+  static func recording(
+    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor]
+  ) -> (Graph, [Tensor])? {
+    var g = graph
+    var x = inputs
+    let types = graph.types
+    var replacement: [ValueID: ValueID] = [:]
+    var next = graph.nextValueID
+    for v in ids {
+      guard let t = values[v], let type = types[v] else { return nil }
+      g.inputs.append(GraphInput(id: next, type: type, range: Minimizer.finiteRange(t.storage)))
+      x.append(t)
+      replacement[v] = next
+      next += 1
+    }
+    for k in g.nodes.indices { g.nodes[k].inputs = g.nodes[k].inputs.map { replacement[$0] ?? $0 } }
+    g.outputs = g.outputs.map { replacement[$0] ?? $0 }
+    return (g, x)
   }
 }

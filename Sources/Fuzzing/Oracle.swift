@@ -9,12 +9,25 @@ import Tensors
 /// 2. Values with the output dtype's `Tolerance` at the output's operating scale (the largest
 ///    reference magnitude among its ancestors); NaN in the same place is agreement.
 /// 3. The discontinuity guard: a value difference is `unstable` rather than a mismatch when some
-///    discontinuous node (round, floor, ceil, sign, comparisons, argmax, cast, ...) upstream of the
-///    output is *sensitive at this input*: perturbing its float inputs by their tolerance changes
-///    its result. Such a node turns an allowed float32 rounding difference into a jump.
+///    discontinuous node (round, floor, ceil, sign, comparisons, argmax, cast, quantize, ...)
+///    upstream of the output is *sensitive at this input*: perturbing its computed float inputs by
+///    their tolerance changes its result. Such a node turns an allowed float32 rounding difference
+///    into a jump. Graph inputs and constants are not perturbed: every backend gets them exactly.
+///
+/// Quantized (i8/u8) outputs are compared exactly. `quantizedSlack` (0 by default) lets a target
+/// outside our bit-exact contract differ by that many quantization steps: such a difference is
+/// `unstable` (a rounding-policy difference, e.g. ONNX Runtime requantizes with a float32 scale
+/// where ONNX specifies the exact real value), not a mismatch. External (ONNX) targets get 1; the
+/// built-in low-bit backends get 0.
 public struct Oracle: Sendable {
   public var tolerances: Tolerances
   public var operators: OperatorLookup
+  /// Quantization steps an i8/u8 output may differ by and be judged `unstable` instead of a mismatch.
+  public var quantizedSlack: Double = 0
+
+  /// The slack for targets that receive models as ONNX (external implementations of the ONNX
+  /// quantized operators), 0 for the rest.
+  public static func quantizedSlack(external: Bool) -> Double { external ? 1 : 0 }
 
   public init(tolerances: Tolerances = Tolerances(), operators: @escaping OperatorLookup = Catalogue.spec) {
     self.tolerances = tolerances
@@ -47,6 +60,9 @@ public struct Oracle: Sendable {
         d.output = id
         d.expectedType = "\(et)"
         d.actualType = "\(at)"
+        if e.dtype.isQuantized && d.maxAbsoluteError <= quantizedSlack {
+          return .unstable(d, nodes: ancestors(graph, of: id))
+        }
         let sensitive = unstableNodes(graph, reference, scale: scale, upstreamOf: id)
         return sensitive.isEmpty ? .mismatch(d) : .unstable(d, nodes: sensitive)
       }
@@ -93,12 +109,8 @@ public struct Oracle: Sendable {
     return s
   }
 
-  /// Indices of discontinuous nodes upstream of `output` whose result changes when their float
-  /// inputs move within tolerance.
-  func unstableNodes(
-    _ graph: Graph, _ values: [ValueID: Tensor], scale: [ValueID: Double], upstreamOf output: ValueID
-  ) -> [Int] {
-    // Ancestors of the output, by walking producers backwards.
+  /// Indices of the nodes `output` depends on (its producer included), ascending.
+  func ancestors(_ graph: Graph, of output: ValueID) -> [Int] {
     var producer: [ValueID: Int] = [:]
     for (i, n) in graph.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
     var needed = Set<Int>()
@@ -109,12 +121,26 @@ public struct Oracle: Sendable {
       needed.insert(p)
       stack.append(contentsOf: graph.nodes[p].inputs)
     }
+    return needed.sorted()
+  }
+
+  /// Indices of discontinuous nodes upstream of `output` whose result changes when their float
+  /// inputs move within tolerance.
+  func unstableNodes(
+    _ graph: Graph, _ values: [ValueID: Tensor], scale: [ValueID: Double], upstreamOf output: ValueID
+  ) -> [Int] {
     var result: [Int] = []
-    for i in needed.sorted() {
+    let computedValues = Set(graph.nodes.flatMap(\.outputs))
+    for i in ancestors(graph, of: output) {
       let node = graph.nodes[i]
       guard let spec = operators(node.op), spec.traits.contains(.discontinuous) else { continue }
       let inputs = node.inputs.compactMap { values[$0] }
-      guard inputs.count == node.inputs.count, inputs.contains(where: \.dtype.isFloat) else { continue }
+      // Only computed values can differ between backends: graph inputs and constants reach every
+      // backend bit for bit, so they are never perturbed.
+      let computed = node.inputs.map { computedValues.contains($0) }
+      guard inputs.count == node.inputs.count,
+        zip(inputs, computed).contains(where: { $0.dtype.isFloat && $1 })
+      else { continue }
       let base = spec.evaluate(inputs, attributes: node.attributes)
       let s = node.inputs.map { scale[$0] ?? 1 }.max() ?? 1
       var rng = SplitMix64(seed: UInt64(i))
@@ -122,8 +148,8 @@ public struct Oracle: Sendable {
       // snap every element to a grid of the absolute tolerance, which makes values that are equal
       // within tolerance exactly equal (equality cannot be reached by moving values apart).
       trials: for trial in 0..<14 {
-        let perturbed = inputs.map { t -> Tensor in
-          guard t.dtype.isFloat else { return t }
+        let perturbed = zip(inputs, computed).map { t, isComputed -> Tensor in
+          guard t.dtype.isFloat && isComputed else { return t }
           let tol = tolerances[t.dtype]
           let grid = tol.atol * Swift.max(1, s)
           return Tensor(

@@ -36,6 +36,41 @@ public struct Reducer {
       graph: graph, values: values)
   }
 
+  /// What running each node alone says about a mismatch.
+  public enum Localization {
+    /// This node alone, on its recorded inputs, reproduces the mismatch: the minimized model.
+    case culprit(Graph, [Tensor], Finding)
+    /// No node alone mismatches, but some differ within the oracle's rounding slack (`unstable`):
+    /// the mismatch is rounding differences amplified downstream, not a wrong operator.
+    case propagated(Finding)
+    /// No node alone differs: the bug needs several nodes (a fusion, a layout change, ...).
+    case composite
+  }
+
+  /// Runs each node alone (in order) on its recorded inputs: one target run per node.
+  public func localize(_ graph: Graph, inputs: [Tensor], keeping signature: Signature) -> Localization {
+    guard graph.nodes.count > 1,
+      let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
+    else { return .composite }
+    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
+    defer { worker.stop() }
+    let produced = Set(graph.nodes.flatMap(\.outputs))
+    var unstable: Finding?
+    for node in graph.nodes {
+      var cut: [ValueID] = []
+      for v in node.inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
+      guard let (recorded, x) = Minimizer.recording(cut, in: graph, inputs, values: values) else { continue }
+      var single = recorded
+      single.outputs = node.outputs
+      let (g, y) = Minimizer.withoutDeadCode(single, inputs: x)
+      let isolated = Minimizer.renumbered(g)
+      guard (try? isolated.verify()) != nil, let f = finding(isolated, y, worker: worker) else { continue }
+      if f.signature.minimizationKey == signature.minimizationKey { return .culprit(isolated, y, f) }
+      if f.signature.kind == .unstable && unstable == nil { unstable = f }
+    }
+    return unstable.map(Localization.propagated) ?? .composite
+  }
+
   /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every
   /// accepted step (for checkpoints). Returns the result and its final signature.
   public func reduce(

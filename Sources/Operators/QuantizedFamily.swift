@@ -59,6 +59,7 @@ extension OperatorSpec {
       ],
       outputTypes: [.same("Q")],
       attributes: [AttributeSpec("axis", .axis(of: 0), default: .int(1)), requant],
+      traits: [.discontinuous],
       rule: { c in
         guard c.rank(1) <= 1, c.rank(2) == c.rank(1) else { return nil }
         let r = c.rank(0)

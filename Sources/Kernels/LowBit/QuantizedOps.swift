@@ -11,6 +11,11 @@ import Tensors
 /// `RequantVariant` (see `Quant.Requantizer` for the formulas). `optimized` selects the blocked
 /// int16 GEMM (`Quant.Optimized`) instead of the plain loops (`Quant.Reference`) for the
 /// accumulator; the requantization is the same code, so the two paths must agree bit for bit.
+///
+/// Invalid parameters (only in hand-edited or reduced models; generated scales are positive): a
+/// real multiplier that is not finite and non-negative, or a quantization scale that is not finite
+/// and positive, maps every element to the output zero point (saturated), and a NaN result of the
+/// float64 QLinearAdd formula does too. Nothing traps.
 public enum QuantizedOps {
   /// The saturation range of a quantized dtype: i8 `-128...127`, u8 `0...255`, i32 the int32 range.
   public static func bounds(_ dtype: DType) -> (min: Int32, max: Int32) {
@@ -43,12 +48,16 @@ public enum QuantizedOps {
   ) -> [Double] {
     let (lo, hi) = bounds(dtype)
     let rq = multipliers.map {
-      Quant.Requantizer(real: $0, zeroPoint: zero, min: lo, max: hi, variant: variant)
+      Quant.Requantizer(real: usable($0), zeroPoint: zero, min: lo, max: hi, variant: variant)
     }
     var out = [Double](repeating: 0, count: acc.count)
     for i in 0..<acc.count { out[i] = Double(rq[(i / inner) % channels](acc[i])) }
     return out
   }
+
+  /// A real multiplier as the requantizers accept it: invalid ones (not finite, negative) become 0,
+  /// which requantizes everything to the zero point.
+  static func usable(_ real: Double) -> Double { real.isFinite && real >= 0 ? real : 0 }
 
   // MARK: - Quantize / dequantize
 
@@ -65,6 +74,10 @@ public enum QuantizedOps {
     var out = [Double](repeating: 0, count: x.count)
     for i in 0..<x.count {
       let k = (i / inner) % c
+      guard s[k].isFinite && s[k] > 0 else {
+        out[i] = Double(Swift.min(Swift.max(z[k], lo), hi))
+        continue
+      }
       out[i] = Double(
         Quant.quantize(x.storage[i], scale: s[k], zeroPoint: z[k], min: lo, max: hi, variant: variant))
     }
@@ -172,7 +185,8 @@ public enum QuantizedOps {
     return Reference.broadcast(a, b, to: yZero.dtype) { x, y in
       let real = sa * (x - za) + sb * (y - zb)
       let q = (real / sy).rounded(.toNearestOrEven) + zy
-      return Swift.min(Swift.max(q, Double(lo)), Double(hi))
+      return q.isNaN
+        ? Swift.min(Swift.max(zy, Double(lo)), Double(hi)) : Swift.min(Swift.max(q, Double(lo)), Double(hi))
     }
   }
 
@@ -184,7 +198,7 @@ public enum QuantizedOps {
   ) -> Tensor {
     let (lo, hi) = bounds(yZero.dtype)
     let rq = Quant.Requantizer(
-      real: aScale.storage[0] * bScale.storage[0] / yScale.storage[0],
+      real: usable(aScale.storage[0] * bScale.storage[0] / yScale.storage[0]),
       zeroPoint: Int32(yZero.storage[0]), min: lo, max: hi, variant: variant)
     let (za, zb) = (aZero.storage[0], bZero.storage[0])
     return Reference.broadcast(a, b, to: yZero.dtype) { x, y in
@@ -215,7 +229,8 @@ public enum QuantizedOps {
     func rq(_ count: Int) -> Quant.Requantizer {
       if let r = requantizers[count] { return r }
       let r = Quant.Requantizer(
-        real: real / Double(count), zeroPoint: Int32(yZero.storage[0]), min: lo, max: hi, variant: variant)
+        real: usable(real / Double(count)), zeroPoint: Int32(yZero.storage[0]), min: lo, max: hi,
+        variant: variant)
       requantizers[count] = r
       return r
     }
