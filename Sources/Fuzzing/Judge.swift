@@ -15,6 +15,14 @@ public struct Judge: Sendable {
   public var oracle: Oracle
   public init(oracle: Oracle = Oracle()) { self.oracle = oracle }
 
+  /// This judge for one target: external (ONNX) targets may differ by one quantization step.
+  public func `for`(_ target: BackendTarget) -> Judge {
+    var j = self
+    j.oracle.quantizedSlack = Swift.max(
+      oracle.quantizedSlack, Oracle.quantizedSlack(external: target.sendsONNX))
+    return j
+  }
+
   public func finding(_ outcome: WorkerOutcome, target: String, graph: Graph, values: [ValueID: Tensor])
     -> Finding?
   {

@@ -31,7 +31,7 @@ public struct Reducer {
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
       return nil
     }
-    return judge.finding(
+    return judge.for(target).finding(
       target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs), target: target.name,
       graph: graph, values: values)
   }

@@ -13,6 +13,9 @@ public struct Replay {
     /// The signature found now (nil: no finding).
     public var found: Signature?
     public var note: String
+    /// The bucket's minimization key: a mismatch bucket is named after its minimized model, and a
+    /// replayed (unminimized) instance still fails the same way when this key matches.
+    public var expectedKey: String? = nil
 
     /// fixed, still failing, new signature, ok, new finding, or skipped.
     public var status: String {
@@ -21,7 +24,9 @@ public struct Replay {
       case (nil, nil): return "ok"
       case (nil, .some): return "new finding"
       case (.some, nil): return "fixed"
-      case (.some(let e), .some(let f)): return f.hash == e ? "still failing" : "new signature"
+      case (.some(let e), .some(let f)):
+        let sameMismatch = f.kind == .mismatch && expectedKey == f.minimizationKey
+        return f.hash == e || sameMismatch ? "still failing" : "new signature"
       }
     }
 
@@ -66,6 +71,7 @@ public struct Replay {
     }
     var inputs = graph.sampleInputs(seed: 0)
     var expected: String?
+    var expectedKey: String?
     var backendFilter: String?
     if isInstance {
       if let data = FileManager.default.contents(atPath: path + "/inputs.json"),
@@ -77,6 +83,7 @@ public struct Replay {
       let bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
       if let record = BucketRecord.read(bucket: bucket) {
         expected = record.signature
+        expectedKey = record.tuple.minimizationKey
         backendFilter = record.tuple.backend
       }
     }
@@ -94,11 +101,11 @@ public struct Replay {
         command: t.command, limits: limits, logPath: logDirectory + "/replay-\(t.name).log")
       let outcome = t.run(on: worker, graph: graph, model: model, inputs: inputs)
       worker.stop()
-      let finding = judge.finding(outcome, target: t.name, graph: graph, values: values)
+      let finding = judge.for(t).finding(outcome, target: t.name, graph: graph, values: values)
       rows.append(
         Row(
           path: path, backend: t.name, expected: expected, found: finding?.signature,
-          note: finding?.message ?? ""))
+          note: finding?.message ?? "", expectedKey: expectedKey))
     }
     if rows.isEmpty, let backendFilter {
       rows.append(

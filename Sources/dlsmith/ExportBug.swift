@@ -109,6 +109,9 @@ struct ExportBug: ParsableCommand {
 
     HERE = os.path.dirname(os.path.abspath(__file__))
     RTOL, ATOL = \(rtol), \(atol)
+    # int8/uint8 outputs may differ by this many quantization steps (a rounding-policy difference of
+    # an external implementation, judged unstable by dlsmith); other integer outputs must be equal.
+    QSLACK = \(Oracle.quantizedSlack(external: true))
 
     def run(model, feeds):
         backend = "\(backend)"
@@ -159,7 +162,9 @@ struct ExportBug: ParsableCommand {
             both_nan = np.isnan(e64) & np.isnan(a64)
             err = np.abs(a64 - e64)
             ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
-            if e.dtype.kind in "biu":
+            if e.dtype in (np.int8, np.uint8):
+                ok = np.abs(e64 - a64) <= QSLACK
+            elif e.dtype.kind in "biu":
                 ok = e64 == a64
             n = int((~ok).sum())
             worst = float(np.nanmax(np.where(ok, 0, err))) if n else 0.0
