@@ -109,6 +109,12 @@ struct Importer {
     "Dropout", "Sum",
   ])
 
+  /// Quantized operators of the default domain and of `com.microsoft` (ImportLowBit.swift).
+  static let handledQuantized: Set<String> = [
+    "QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul",
+  ]
+  static let handledMicrosoft: Set<String> = ["QGemm", "QLinearAdd", "QLinearMul", "QLinearAveragePool"]
+
   mutating func problem(_ s: String) { problems.append(at.isEmpty ? s : "\(at): \(s)") }
 
   mutating func fresh() -> ValueID {
@@ -151,12 +157,16 @@ struct Importer {
     }
     for (index, node) in graph.node.enumerated() {
       at = "node \(index) (\(node.opType)\(node.name.isEmpty ? "" : " '\(node.name)'"))"
-      if !(node.domain == "" || node.domain == "ai.onnx") {
+      let lowBit =
+        (node.domain == "" && Self.handledQuantized.contains(node.opType))
+        || (node.domain == ONNXExport.microsoft && Self.handledMicrosoft.contains(node.opType))
+        || (node.domain == ONNXExport.custom && Catalogue.spec(node.opType) != nil)
+      if !(node.domain == "" || node.domain == "ai.onnx" || lowBit) {
         unsupported.insert("\(node.domain).\(node.opType)")
         poisoned.formUnion(node.output)
         continue
       }
-      if !Self.handled.contains(node.opType) {
+      if !lowBit && !Self.handled.contains(node.opType) {
         unsupported.insert(node.opType)
         poisoned.formUnion(node.output)
         continue
@@ -316,6 +326,7 @@ struct Importer {
       return false
     }
 
+    if let done = importLowBit(n) { return done }
     if let ours = Self.unary[op] {
       guard let x = data(0) else { return false }
       if op == "Gelu", string(n, "approximate", "none") != "none" {
