@@ -43,6 +43,17 @@ private func perChannel(_ p: [Dim], _ channels: Dim) -> [Constraint] {
   p.isEmpty ? [] : [p[0] .== channels]
 }
 
+/// QuantizeLinear/DequantizeLinear: same shape out; a per-channel scale and zero point run along
+/// `axis`.
+private let perAxisRule: @Sendable (RuleContext) -> Rule? = { c in
+  guard c.rank(1) <= 1, c.rank(2) == c.rank(1) else { return nil }
+  let r = c.rank(0)
+  let axis = c.concreteInt("axis")
+  let ax = axis < 0 ? axis + r : axis
+  guard ax >= 0, ax < r else { return nil }
+  return Rule(requires: perChannel(c[1], c[0][ax]) + perChannel(c[2], c[0][ax]), outputs: [c[0]])
+}
+
 private let quantNote =
   " Integers are exact; each requantization rounds once or twice as its `requant` variant defines (Quant.Requantizer) and saturates to the output dtype (i8 -128...127, u8 0...255)."
 
@@ -60,15 +71,7 @@ extension OperatorSpec {
       outputTypes: [.same("Q")],
       attributes: [AttributeSpec("axis", .axis(of: 0), default: .int(1)), requant],
       traits: [.discontinuous],
-      rule: { c in
-        guard c.rank(1) <= 1, c.rank(2) == c.rank(1) else { return nil }
-        let r = c.rank(0)
-        let axis = c.concreteInt("axis")
-        let ax = axis < 0 ? axis + r : axis
-        guard ax >= 0, ax < r else { return nil }
-        return Rule(
-          requires: perChannel(c[1], c[0][ax]) + perChannel(c[2], c[0][ax]), outputs: [c[0]])
-      },
+      rule: perAxisRule,
       domain: { c in [nil, scaleDomain, zeroDomain(c.dtypes[2])] },
       range: { c, _ in [saturation(c.dtypes[2])] },
       reference: { a, t in
@@ -86,15 +89,7 @@ extension OperatorSpec {
       ],
       outputTypes: [.fixed(.f32)],
       attributes: [AttributeSpec("axis", .axis(of: 0), default: .int(1))],
-      rule: { c in
-        guard c.rank(1) <= 1, c.rank(2) == c.rank(1) else { return nil }
-        let r = c.rank(0)
-        let axis = c.concreteInt("axis")
-        let ax = axis < 0 ? axis + r : axis
-        guard ax >= 0, ax < r else { return nil }
-        return Rule(
-          requires: perChannel(c[1], c[0][ax]) + perChannel(c[2], c[0][ax]), outputs: [c[0]])
-      },
+      rule: perAxisRule,
       domain: { c in [nil, scaleDomain, zeroDomain(c.dtypes[2])] },
       range: { _, ins in [(ins[0] - ins[2]) * ins[1]] },
       reference: { a, t in [QuantizedOps.dequantize(t[0], scale: t[1], zero: t[2], axis: a.int("axis"))] }),

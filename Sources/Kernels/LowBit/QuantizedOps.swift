@@ -61,15 +61,20 @@ public enum QuantizedOps {
 
   // MARK: - Quantize / dequantize
 
+  /// Channels and the elements per channel step of a per-axis parameter (1 and 1 for a scalar).
+  static func layout(_ t: Tensor, scale: Tensor, axis: Int) -> (channels: Int, inner: Int) {
+    guard scale.storage.count != 1 else { return (1, 1) }
+    let ax = axis < 0 ? axis + t.rank : axis
+    return (t.shape[ax], t.shape[(ax + 1)...].reduce(1, *))
+  }
+
   /// ONNX QuantizeLinear: `q = saturate(round(x / scale) + zero_point)`, per tensor or along
   /// `axis`; rounding per `variant` (`Quant.quantize`). NaN quantizes to the zero point.
   public static func quantize(_ x: Tensor, scale: Tensor, zero: Tensor, axis: Int, variant: RequantVariant)
     -> Tensor
   {
     let (lo, hi) = bounds(zero.dtype)
-    let ax = axis < 0 ? axis + x.rank : axis
-    let c = scale.storage.count == 1 ? 1 : x.shape[ax]
-    let inner = scale.storage.count == 1 ? 1 : x.shape[(ax + 1)...].reduce(1, *)
+    let (c, inner) = layout(x, scale: scale, axis: axis)
     let (s, z) = channels(scale, zero, count: c)
     var out = [Double](repeating: 0, count: x.count)
     for i in 0..<x.count {
@@ -86,9 +91,7 @@ public enum QuantizedOps {
 
   /// ONNX DequantizeLinear: `x = (q - zero_point) * scale` in float64 (the caller rounds to f32).
   public static func dequantize(_ q: Tensor, scale: Tensor, zero: Tensor, axis: Int) -> Tensor {
-    let ax = axis < 0 ? axis + q.rank : axis
-    let c = scale.storage.count == 1 ? 1 : q.shape[ax]
-    let inner = scale.storage.count == 1 ? 1 : q.shape[(ax + 1)...].reduce(1, *)
+    let (c, inner) = layout(q, scale: scale, axis: axis)
     let (s, z) = channels(scale, zero, count: c)
     var out = [Double](repeating: 0, count: q.count)
     for i in 0..<q.count {
