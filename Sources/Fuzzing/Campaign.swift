@@ -413,9 +413,7 @@ public final class Campaign: @unchecked Sendable {
 
   /// The oracle for one target: external (ONNX) targets may differ by one quantization step.
   func oracle(for target: BackendTarget) -> Oracle {
-    var o = Oracle(tolerances: config.tolerances)
-    o.quantizedSlack = Oracle.quantizedSlack(external: target.sendsONNX)
-    return o
+    Oracle(tolerances: config.tolerances).for(target)
   }
 
   /// Minimizes a mismatch so its signature names the operators of the minimized model. Results are

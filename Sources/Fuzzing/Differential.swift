@@ -38,10 +38,7 @@ public struct Differential: Sendable {
           backend: backend.name, verdict: .unsupported("\(n.op) on \(t.dtype.rawValue)"), outputs: nil)
       }
     }
-    var oracle = self.oracle
-    if let worker = backend as? WorkerBackend, worker.target.sendsONNX {
-      oracle.quantizedSlack = Swift.max(oracle.quantizedSlack, Oracle.quantizedSlack(external: true))
-    }
+    let oracle = (backend as? WorkerBackend).map { self.oracle.for($0.target) } ?? self.oracle
     do {
       let outputs = try backend.run(graph, inputs: inputs)
       return BackendOutcome(

@@ -15,11 +15,10 @@ public struct Judge: Sendable {
   public var oracle: Oracle
   public init(oracle: Oracle = Oracle()) { self.oracle = oracle }
 
-  /// This judge for one target: external (ONNX) targets may differ by one quantization step.
+  /// This judge for one target (see `Oracle.for(_:)`).
   public func `for`(_ target: BackendTarget) -> Judge {
     var j = self
-    j.oracle.quantizedSlack = Swift.max(
-      oracle.quantizedSlack, Oracle.quantizedSlack(external: target.sendsONNX))
+    j.oracle = oracle.for(target)
     return j
   }
 

@@ -315,20 +315,20 @@ private struct Search {
   /// feeds (a divisor away from zero, a positive quantization scale, ...): simplifying a scale to 0
   /// would change which question the model asks, not make it smaller.
   func leavesInDomain(_ g: Graph, _ x: [Tensor]) -> Bool {
-    var leaves: [ValueID: Tensor] = [:]
-    for (decl, t) in zip(g.inputs, x) { leaves[decl.id] = t }
-    for c in g.constants { leaves[c.id] = c.tensor }
+    var inputs: [ValueID: Tensor] = [:]
+    for (decl, t) in zip(g.inputs, x) { inputs[decl.id] = t }
+    let constants = Dictionary(g.constants.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     let types = g.types
-    for n in g.nodes {
-      guard let spec = minimizer.operators(n.op), n.inputs.contains(where: { leaves[$0] != nil }) else {
-        continue
-      }
+    for n in g.nodes where n.inputs.contains(where: { inputs[$0] != nil || constants[$0] != nil }) {
+      guard let spec = minimizer.operators(n.op) else { continue }
       let context = ValueContext(
         shapes: n.inputs.map { types[$0]?.shape ?? [] }, dtypes: n.inputs.map { types[$0]?.dtype ?? .f32 },
         attributes: n.attributes)
       let domains = spec.domain(context)
       for (i, v) in n.inputs.enumerated() where i < domains.count {
-        guard let domain = domains[i], let t = leaves[v], !t.storage.isEmpty else { continue }
+        // Seeded constants are materialized only when a domain reads them.
+        guard let domain = domains[i], let t = inputs[v] ?? constants[v]?.tensor, !t.storage.isEmpty
+        else { continue }
         guard t.storage.allSatisfy(\.isFinite),
           domain.contains(Interval(t.storage.min()!, t.storage.max()!))
         else { return false }

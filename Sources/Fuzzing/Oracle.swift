@@ -29,6 +29,13 @@ public struct Oracle: Sendable {
   /// quantized operators), 0 for the rest.
   public static func quantizedSlack(external: Bool) -> Double { external ? 1 : 0 }
 
+  /// This oracle for one target: external (ONNX) targets get at least one quantization step.
+  public func `for`(_ target: BackendTarget) -> Oracle {
+    var o = self
+    o.quantizedSlack = Swift.max(quantizedSlack, Oracle.quantizedSlack(external: target.sendsONNX))
+    return o
+  }
+
   public init(tolerances: Tolerances = Tolerances(), operators: @escaping OperatorLookup = Catalogue.spec) {
     self.tolerances = tolerances
     self.operators = operators

@@ -248,3 +248,8 @@ public struct AttributeSpec: Sendable {
     }
   }
 }
+
+/// `n` ones as an ints attribute (default strides, dilations).
+func ones(_ n: Int) -> AttributeValue { .ints([Int](repeating: 1, count: n)) }
+/// `n` zeros as an ints attribute (default pads).
+func zeros(_ n: Int) -> AttributeValue { .ints([Int](repeating: 0, count: n)) }

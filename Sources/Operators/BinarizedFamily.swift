@@ -12,8 +12,6 @@ private let real = TypeConstraint(nil, [.f32])
 /// Any 32-bit pattern is a valid packed word.
 private let wordDomain = ValueDomain.within(-2_147_483_648, 2_147_483_647)
 
-private func ones(_ n: Int) -> AttributeValue { .ints([Int](repeating: 1, count: n)) }
-private func zeros(_ n: Int) -> AttributeValue { .ints([Int](repeating: 0, count: n)) }
 
 /// `ceil(c / 32)` as a shape expression.
 private func words(_ c: Dim) -> Dim { (c + 31) / 32 }

@@ -22,8 +22,6 @@ private func slidingWindow(
 private let float64Note =
   "Computed in float64 (sums in loop order) and rounded once to the dtype (round to nearest even) by OperatorSpec.evaluate; NaN and inf propagate by IEEE arithmetic."
 
-private func ones(_ n: Int) -> AttributeValue { .ints([Int](repeating: 1, count: n)) }
-private func zeros(_ n: Int) -> AttributeValue { .ints([Int](repeating: 0, count: n)) }
 
 extension OperatorSpec {
   /// ONNX Conv without bias over `n` spatial dims.

@@ -35,8 +35,6 @@ private func saturation(_ d: DType) -> Interval {
   return Interval(Double(lo), Double(hi))
 }
 
-private func ones(_ n: Int) -> AttributeValue { .ints([Int](repeating: 1, count: n)) }
-private func zeros(_ n: Int) -> AttributeValue { .ints([Int](repeating: 0, count: n)) }
 
 /// A scalar parameter (rank 0) or a per-channel one whose length must equal `channels`.
 private func perChannel(_ p: [Dim], _ channels: Dim) -> [Constraint] {

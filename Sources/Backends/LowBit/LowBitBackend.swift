@@ -32,10 +32,10 @@ public struct LowBitBackend: Backend {
     self.kind = kind
     self.optimized = optimized
     let family = kind.family
-    interpreter = ReferenceBackend(operators: { id in
-      guard let spec = Catalogue.spec(id) else { return nil }
-      return optimized && spec.family == family ? spec.optimizedVariant : spec
-    })
+    let table = Dictionary(
+      Catalogue.everything.map { ($0.id, optimized && $0.family == family ? $0.optimizedVariant : $0) },
+      uniquingKeysWith: { a, _ in a })
+    interpreter = ReferenceBackend(operators: { table[$0] })
   }
 
   /// `int8`, `int8-ref`, `binary`, ... or `nil` for another name.
