@@ -652,7 +652,8 @@ extension State {
       let t0 = ContinuousClock.now
       defer { gen.stats.contextSeconds += (ContinuousClock.now - t0) / .seconds(1) }
       smt = SMTSolver(
-        timeoutMilliseconds: options.solverTimeoutMilliseconds, seed: UInt32(truncatingIfNeeded: rng.next()))
+        timeoutMilliseconds: options.solverTimeoutMilliseconds, resourceLimit: options.solverResourceLimit,
+        seed: UInt32(truncatingIfNeeded: rng.next()))
     }
     var preferences: [Constraint] = []
     for v in variables where rng.chance(0.5) {

@@ -21,8 +21,11 @@ public struct GeneratorOptions: Sendable {
   /// Probability of forward insertion (consume existing values); otherwise backward insertion
   /// (produce an existing graph input).
   public var forwardProbability = 0.75
-  /// Per-check budget of the Z3 fallback.
-  public var solverTimeoutMilliseconds = 20
+  /// Per-check budget of the Z3 fallback in Z3's deterministic resource units ("rlimit"), so that
+  /// the same seed gives the same model on any machine load. 12,000 units take about 15 ms here.
+  public var solverResourceLimit: UInt32 = 12_000
+  /// Per-check wall-time backstop of the Z3 fallback, far above what `solverResourceLimit` allows.
+  public var solverTimeoutMilliseconds = 2_000
   /// Which kind of model: float, or low-bit (`int8` quantizes a generated float graph, `binary`
   /// and `spiking` draw from their families plus float glue, `mixed` combines them).
   public var kind: ModelKind = .float

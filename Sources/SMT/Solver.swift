@@ -31,16 +31,22 @@ public struct Variable: Sendable, Hashable {
 /// Not `Sendable`: Z3 contexts are not thread-safe, so Swift 6 keeps each on one task. The context
 /// is non-reference-counted; every query runs between `push` and `pop`, which frees the terms it
 /// made. Z3's default error handler (which calls `exit`) is disabled: API errors become `SMTError`.
-/// Each check has a timeout; `unknown` is reported, never waited out.
+/// Each check has a budget; `unknown` is reported, never waited out.
+///
+/// Two budgets: `resourceLimit` counts Z3's own deterministic work units ("rlimit"), so whether a
+/// check answers does not depend on machine load and the same seed gives the same answer in any
+/// process; `timeoutMilliseconds` is wall time, a backstop set well above what the resource limit
+/// allows on a loaded machine.
 public final class SMTSolver {
   let context: Z3_context
   let solver: Z3_solver
   public private(set) var checks = 0
 
   /// - Parameters:
-  ///   - timeoutMilliseconds: per-check budget; past it the outcome is `unknown`.
+  ///   - timeoutMilliseconds: per-check wall-time backstop; past it the outcome is `unknown`.
+  ///   - resourceLimit: per-check budget in Z3 resource units (0: none); past it, `unknown`.
   ///   - seed: Z3's random seed, so that solving replays from the generator's seed.
-  public init(timeoutMilliseconds: Int = 100, seed: UInt32 = 0) {
+  public init(timeoutMilliseconds: Int = 100, resourceLimit: UInt32 = 0, seed: UInt32 = 0) {
     let config = Z3_mk_config()!  // NULL only when out of memory
     defer { Z3_del_config(config) }
     Z3_set_param_value(config, "model", "true")
@@ -51,6 +57,9 @@ public final class SMTSolver {
     let params = Z3_mk_params(context)!
     Z3_params_inc_ref(context, params)
     Z3_params_set_uint(context, params, Z3_mk_string_symbol(context, "timeout"), UInt32(timeoutMilliseconds))
+    if resourceLimit > 0 {
+      Z3_params_set_uint(context, params, Z3_mk_string_symbol(context, "rlimit"), resourceLimit)
+    }
     Z3_params_set_uint(context, params, Z3_mk_string_symbol(context, "random_seed"), seed)
     Z3_solver_set_params(context, solver, params)
     Z3_params_dec_ref(context, params)
@@ -122,6 +131,19 @@ public final class SMTSolver {
       values[v.name] = Int(value)
     }
     return .sat(values)
+  }
+
+  /// Z3's cumulative resource count for this context ("rlimit count"), for calibrating budgets.
+  public var resourceUsed: Int {
+    let stats = Z3_solver_get_statistics(context, solver)!
+    Z3_stats_inc_ref(context, stats)
+    defer { Z3_stats_dec_ref(context, stats) }
+    for i in 0..<Z3_stats_size(context, stats)
+    where String(cString: Z3_stats_get_key(context, stats, i)) == "rlimit count" {
+      return Z3_stats_is_uint(context, stats, i)
+        ? Int(Z3_stats_get_uint_value(context, stats, i)) : Int(Z3_stats_get_double_value(context, stats, i))
+    }
+    return 0
   }
 
   private func check(_ assumptions: [Z3_ast?]) -> Z3_lbool {

@@ -99,4 +99,26 @@ extension SMTTests {
     #expect(outcome != .sat([:]))
     if case .sat = outcome { Issue.record("x^3 + y^3 = z^3 cannot be sat") }
   }
+
+  /// The resource budget is deterministic: the same hard problem gives up at the same count of
+  /// Z3 work units in every run, whatever the machine load (the wall-time backstop is far away).
+  @Test func resourceLimitGivesUpDeterministically() throws {
+    let (x, y, z) = (Dim.symbol("x"), Dim.symbol("y"), Dim.symbol("z"))
+    let hard: [Constraint] = [x * x * x + y * y * y .== z * z * z]
+    let domain = [
+      Variable("x", 1...1_000_000_000), Variable("y", 1...1_000_000_000), Variable("z", 1...1_000_000_000),
+    ]
+    var used: [Int] = []
+    for _ in 0..<2 {
+      let solver = SMTSolver(timeoutMilliseconds: 60_000, resourceLimit: 5_000, seed: 3)
+      let outcome = try solver.solve(hard, variables: domain)
+      guard case .unknown = outcome else {
+        Issue.record("expected the resource limit to stop Z3, got \(outcome)")
+        return
+      }
+      used.append(solver.resourceUsed)
+    }
+    #expect(used[0] == used[1])
+    #expect(used[0] >= 5_000 && used[0] < 50_000)
+  }
 }
