@@ -17,6 +17,7 @@ let package = Package(
     .target(name: "Symbolic"),
     .target(name: "Tensors"),
     .target(name: "SMT", dependencies: ["Symbolic", "CZ3"]),
+    .target(name: "Inference", dependencies: ["Symbolic", "SMT"]),
     .target(name: "Kernels", dependencies: ["Tensors", "CBLAS"]),
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
     .target(name: "IR", dependencies: ["Operators"]),
@@ -44,6 +45,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
     .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "Symbolic", "Tensors"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensors", "TestSupport"]),
     .testTarget(
       name: "OperatorsTests", dependencies: ["Operators", "IR", "SMT", "Backends", "TestSupport"]),
