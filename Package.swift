@@ -28,6 +28,8 @@ let package = Package(
       dependencies: [
         "IR", "Operators", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
+    .target(
+      name: "Rulebook", dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic"]),
     .target(name: "CProcess"),
     .target(name: "Fuzzing", dependencies: ["Generation", "Backends", "CProcess", "ONNX"]),
 
@@ -35,7 +37,7 @@ let package = Package(
     .executableTarget(
       name: "dlsmith",
       dependencies: [
-        "Fuzzing", "Generation", "Backends", "ONNX",
+        "Fuzzing", "Generation", "Backends", "ONNX", "Rulebook",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
@@ -61,5 +63,8 @@ let package = Package(
     .testTarget(
       name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    .testTarget(
+      name: "RulebookTests",
+      dependencies: ["Rulebook", "Inference", "Generation", "IR", "Operators", "Symbolic", "Tensors"]),
   ]
 )

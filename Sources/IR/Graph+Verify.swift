@@ -83,9 +83,6 @@ extension Graph {
     guard let spec = lookup(node.op) else {
       throw IRError(.unknownOperator, "\(at): unknown operator '\(node.op)'")
     }
-    guard node.inputs.count == spec.inputs.count else {
-      throw IRError(.arity, "\(at): takes \(spec.inputs.count) inputs, has \(node.inputs.count)")
-    }
     var inTypes: [TensorType] = []
     for v in node.inputs {
       guard let t = defined[v] else {
@@ -93,55 +90,77 @@ extension Graph {
       }
       inTypes.append(t)
     }
-    let ranks = inTypes.map(\.shape.count)
-    for (i, input) in spec.inputs.enumerated() {
-      guard let allowed = input.ranks.allowed(Array(ranks[..<i]), maxRank: 8), allowed.contains(ranks[i])
-      else {
-        throw IRError(
-          .rank, "\(at): input \(input.name) has rank \(ranks[i]), which the operator does not accept")
-      }
-    }
-    let declared = Set(spec.attributes.map(\.name))
-    for name in node.attributes.values.keys.sorted() where !declared.contains(name) {
-      throw IRError(.attribute, "\(at): unknown attribute '\(name)'")
-    }
-    for a in spec.attributes where !a.accepts(node.attributes[a.name], ranks: ranks) {
-      let shown = node.attributes[a.name].map { "\($0)" } ?? "missing"
-      throw IRError(.attribute, "\(at): attribute '\(a.name)' = \(shown) is outside its domain")
+    let types: [TensorType]
+    do {
+      types = try spec.check(inputs: inTypes, attributes: node.attributes)
+    } catch {
+      throw IRError(error.kind, "\(at): \(error.message)")
     }
     guard node.outputs.count == node.types.count else {
       throw IRError(.arity, "\(at): \(node.outputs.count) outputs but \(node.types.count) types")
     }
-    let context = RuleContext(
-      inputs: inTypes.map { $0.shape.map(Dim.constant) }, dtypes: inTypes.map(\.dtype),
-      attributes: node.attributes.symbolic)
-    guard let rule = spec.rule(context) else {
-      throw IRError(.shapeRule, "\(at): the shape rule does not apply to inputs \(inTypes)")
-    }
-    for p in rule.requires where !p.evaluated(in: [:]) {
-      throw IRError(.shapeRule, "\(at): requirement \(p) fails for inputs \(inTypes)")
-    }
-    guard rule.outputs.count == node.outputs.count else {
+    guard types.count == node.outputs.count else {
       throw IRError(
-        .arity, "\(at): the rule gives \(rule.outputs.count) outputs, the node has \(node.outputs.count)")
+        .arity, "\(at): the rule gives \(types.count) outputs, the node has \(node.outputs.count)")
     }
-    guard
-      let dtypes = spec.outputDTypes(
-        inputs: inTypes.map(\.dtype), attributes: node.attributes, count: rule.outputs.count)
-    else {
-      throw IRError(.dtype, "\(at): input dtypes \(inTypes.map(\.dtype.rawValue)) are not accepted")
+    for (k, type) in types.enumerated() where type != node.types[k] {
+      throw IRError(
+        .shapeMismatch,
+        "\(at): output %\(node.outputs[k]) is declared \(node.types[k]) but the rule gives \(type)")
     }
-    for (k, dims) in rule.outputs.enumerated() {
-      let shape = dims.map { $0.evaluated(in: [:]) }
-      let expected = node.types[k]
-      guard shape.allSatisfy({ $0 != nil }), shape.map({ $0! }) == expected.shape, dtypes[k] == expected.dtype
+  }
+}
+
+extension OperatorSpec {
+  /// The output types of one call with these input types and attributes, or why the call is
+  /// invalid: arity, input ranks, attribute names and domains, the shape rule and its requires-
+  /// clauses, input dtypes. This is the operator's type checker, used by `Graph.verify` and as the
+  /// reference target's answer when rules are inferred from traces.
+  public func check(inputs inTypes: [TensorType], attributes: Attributes) throws(IRError) -> [TensorType] {
+    guard inTypes.count == inputs.count else {
+      throw IRError(.arity, "takes \(inputs.count) inputs, has \(inTypes.count)")
+    }
+    let ranks = inTypes.map(\.shape.count)
+    for (i, input) in inputs.enumerated() {
+      guard let allowed = input.ranks.allowed(Array(ranks[..<i]), maxRank: 8), allowed.contains(ranks[i])
       else {
-        let got = shape.map { $0.map(String.init) ?? "?" }.joined(separator: ", ")
-        throw IRError(
-          .shapeMismatch,
-          "\(at): output %\(node.outputs[k]) is declared \(expected) but the rule gives [\(got)] \(dtypes[k].rawValue)"
-        )
+        throw IRError(.rank, "input \(input.name) has rank \(ranks[i]), which the operator does not accept")
       }
     }
+    let declared = Set(self.attributes.map(\.name))
+    for name in attributes.values.keys.sorted() where !declared.contains(name) {
+      throw IRError(.attribute, "unknown attribute '\(name)'")
+    }
+    for a in self.attributes where !a.accepts(attributes[a.name], ranks: ranks) {
+      let shown = attributes[a.name].map { "\($0)" } ?? "missing"
+      throw IRError(.attribute, "attribute '\(a.name)' = \(shown) is outside its domain")
+    }
+    let context = RuleContext(
+      inputs: inTypes.map { $0.shape.map(Dim.constant) }, dtypes: inTypes.map(\.dtype),
+      attributes: attributes.symbolic)
+    guard let rule = rule(context) else {
+      throw IRError(.shapeRule, "the shape rule does not apply to inputs \(inTypes)")
+    }
+    for p in rule.requires where !p.evaluated(in: [:]) {
+      throw IRError(.shapeRule, "requirement \(p) fails for inputs \(inTypes)")
+    }
+    guard
+      let dtypes = outputDTypes(
+        inputs: inTypes.map(\.dtype), attributes: attributes, count: rule.outputs.count)
+    else {
+      throw IRError(.dtype, "input dtypes \(inTypes.map(\.dtype.rawValue)) are not accepted")
+    }
+    var types: [TensorType] = []
+    for (dims, dtype) in zip(rule.outputs, dtypes) {
+      var shape: [Int] = []
+      for d in dims {
+        guard let v = d.evaluated(in: [:]) else {
+          throw IRError(.shapeRule, "an output dimension \(d) is undefined for inputs \(inTypes)")
+        }
+        shape.append(v)
+      }
+      types.append(TensorType(dtype, shape))
+    }
+    return types
   }
 }

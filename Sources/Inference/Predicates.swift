@@ -327,7 +327,11 @@ struct PredicateSynthesizer {
       bank.grow(maxSize: m <= 6 ? 5 : 3, deadline: deadline.share(0.3), maxEvaluations: 300_000)
       var candidates = bankCandidates(bank, validCount: vRows.count, invalidCount: iRows.count)
       var dims = extra
-      if m <= 8 { dims += Relations.equalities(rows: vRows, symbols: Array(0..<m), names: names) }
+      // Degree-2 monomials when the distinct valid rows outnumber them (else the null space is
+      // mostly accidents of too few rows): 17 symbols need 154 columns.
+      let distinct = Set(vRows).count
+      let quadratic = m <= 8 || distinct >= 1 + m + m * (m - 1) / 2
+      dims += Relations.equalities(rows: vRows, symbols: Array(0..<m), names: names, linearOnly: !quadratic)
       for i in 0..<m {
         let v = valid[0][i]
         if valid.allSatisfy({ $0[i] == v }) { dims.append(.symbol(names[i]) - .constant(v)) }
@@ -371,6 +375,17 @@ struct PredicateSynthesizer {
           + "\(chosen.count - before) chosen, \(next.count) invalid still accepted")
       if chosen.count == before || next.count >= left.count { break }
       left = next
+    }
+
+    // Symmetric counterparts: a chosen predicate shifted one position over (`x.2 >= dilations.0`
+    // → `x.3 >= dilations.1`, see `Synthesizer.analogues`) is added when it holds on every valid
+    // record. Spatial operators repeat their conditions per dimension, and the records may happen
+    // to witness a violation of only one of them.
+    for p in chosen {
+      for a in Synthesizer.analogues(p, names: names)
+      where !chosen.contains(a) && valid.allSatisfy({ evaluator.holds(a, $0) }) {
+        chosen.append(a)
+      }
     }
 
     // Stage 3: drop predicates the others imply.

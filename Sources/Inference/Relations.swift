@@ -21,10 +21,41 @@ enum Relations {
     return out
   }
 
-  /// Expressions `E` (with `E == 0` on every row) over the given symbols.
-  static func equalities(rows: [[Int]], symbols: [Int], names: [String]) -> [Dim] {
+  /// Products of runs of consecutive symbols of one operand or attribute (`x.0*x.1*x.2`,
+  /// `shape.0*shape.1`), of at least `minimumLength` symbols: the volume terms of reshape-like
+  /// rules (`x.0*x.1*x.2*x.3 == shape.0*shape.1`), too high in degree for `monomials`.
+  static func runProducts(_ symbols: [Int], names: [String], minimumLength: Int) -> [[Int]] {
+    var groups: [String: [(Int, Int)]] = [:]
+    var order: [String] = []
+    for s in symbols {
+      let n = names[s]
+      guard let dot = n.lastIndex(of: "."), let i = Int(n[n.index(after: dot)...]) else { continue }
+      let base = String(n[..<dot])
+      if groups[base] == nil { order.append(base) }
+      groups[base, default: []].append((i, s))
+    }
+    var out: [[Int]] = []
+    for base in order {
+      let members = groups[base]!.sorted { $0.0 < $1.0 }
+      guard members.count >= minimumLength else { continue }
+      for a in 0..<members.count {
+        for b in stride(from: a + minimumLength - 1, to: members.count, by: 1) {
+          let run = members[a...b]
+          guard zip(run, run.dropFirst()).allSatisfy({ $0.0 + 1 == $1.0 }) else { continue }
+          out.append(run.map(\.1))
+        }
+      }
+    }
+    return out
+  }
+
+  /// Expressions `E` (with `E == 0` on every row) over the given symbols: monomials of degree ≤ 2
+  /// (`linearOnly`: degree ≤ 1) plus run products.
+  static func equalities(rows: [[Int]], symbols: [Int], names: [String], linearOnly: Bool = false) -> [Dim] {
     guard !rows.isEmpty, !symbols.isEmpty else { return [] }
-    let terms = monomials(symbols)
+    let terms =
+      (linearOnly ? [[]] + symbols.map { [$0] } : monomials(symbols))
+      + runProducts(symbols, names: names, minimumLength: linearOnly ? 2 : 3)
     let columns = terms.count
     var exact: [[Int]] = rows.map { row in terms.map { t in t.reduce(1) { $0 &* row[$1] } } }
     exact = Array(Set(exact)).sorted { $0.lexicographicallyPrecedes($1) }

@@ -165,17 +165,61 @@ public struct Synthesizer: Sendable {
         maxSize: context.related.varying.count <= 6 ? 5 : 3, deadline: shapeDeadline.share(0.15),
         maxEvaluations: 300_000)
       trace("shared enumeration: \(shared.count) kept of \(shared.evaluated)")
+      // Broadcast outputs: the maximum of the operands' right-aligned dims at each position.
+      func alignedMaximum(rank: Int, position: Int) -> [Dim] {
+        var groups: [String: [Int: String]] = [:]
+        for n in names {
+          guard let dot = n.lastIndex(of: "."), let i = Int(n[n.index(after: dot)...]) else { continue }
+          groups[String(n[..<dot]), default: [:]][i] = n
+        }
+        var dims: [Dim] = []
+        for base in groups.keys.sorted() {
+          let members = groups[base]!
+          let r = members.count
+          guard members.keys.sorted() == Array(0..<r), r <= rank else { continue }
+          if let n = members[position - (rank - r)] { dims.append(.symbol(n)) }
+        }
+        guard dims.count >= 2 else { return [] }
+        return [dims.dropFirst().reduce(dims[0]) { Dim.maximum($0, $1) }]
+      }
+      // Products of consecutive dims of one operand (flatten, reshape): too deep to enumerate.
+      let runProducts = Relations.runProducts(Array(0..<m), names: names, minimumLength: 3).map {
+        Dim.product($0.map { Dim.symbol(names[$0]) })
+      }
       var k = 0
       for rank in ranks {
         for position in 0..<rank {
           let target = outputs.map { $0[k] }
           let dimDeadline = shapeDeadline.share(1 / Double(dimCount - k))
           let best = context.inferDimension(
-            target: target, position: position, shared: shared, deadline: dimDeadline)
+            target: target, position: position, shared: shared, deadline: dimDeadline,
+            analogues: flat.indices.filter { flatSupport[$0] == validRows.count }.flatMap {
+              Self.analogues(flat[$0], names: names)
+            } + runProducts + alignedMaximum(rank: rank, position: position))
           flat.append(best.dim)
           flatSupport.append(best.support)
           trace("o\(k) = \(best.dim) (support \(best.support)/\(validRows.count))")
           k += 1
+        }
+      }
+    }
+
+    // Second pass: a dimension still unexplained tries the shifted rules of every explained one
+    // (the analogue of a later dimension, e.g. conv's width rule for its height).
+    if !validRows.isEmpty {
+      let all = validRows.count
+      for k in flat.indices where flatSupport[k] < all {
+        let target = outputs.map { $0[k] }
+        for j in flat.indices where flatSupport[j] == all {
+          for a in Self.analogues(flat[j], names: names) {
+            let support = validRows.indices.filter { evaluator.value(a, validRows[$0]) == target[$0] }.count
+            if support == all {
+              flat[k] = a
+              flatSupport[k] = all
+              break
+            }
+          }
+          if flatSupport[k] == all { break }
         }
       }
     }
@@ -207,6 +251,45 @@ public struct Synthesizer: Sendable {
       rejectedInvalid: predicates.rejected,
       complete: !validRows.isEmpty && support == validRows.count && predicates.rejected == invalidRows.count,
       seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+  }
+}
+
+extension Synthesizer {
+  /// The same expression one position over: every symbol `base.i` renamed `base.(i+δ)` for
+  /// δ = ±1…3 (symbols without an index stay). Spatial rules repeat per dimension — conv's height
+  /// rule over `x.2, w.2, pads.0, pads.2, strides.0, dilations.0` is its width rule over `x.3, w.3,
+  /// pads.1, pads.3, strides.1, dilations.1` — so a rule found for one dimension is tried for the
+  /// next before any search.
+  static func analogues(_ d: Dim, names: [String]) -> [Dim] {
+    shifted(names: names) { d.renamed($0) }
+  }
+
+  /// `analogues` of a predicate.
+  static func analogues(_ c: Constraint, names: [String]) -> [Constraint] {
+    shifted(names: names) { c.renamed($0) }
+  }
+
+  static func shifted<T>(names: [String], _ rename: ((String) -> String) -> T) -> [T] {
+    let known = Set(names)
+    var out: [T] = []
+    for delta in [1, -1, 2, -2, 3, -3] {
+      var ok = true
+      var moved = false
+      let renamed = rename { name in
+        guard let dot = name.lastIndex(of: "."), let i = Int(name[name.index(after: dot)...]) else {
+          return name
+        }
+        let shifted = "\(name[..<dot]).\(i + delta)"
+        guard known.contains(shifted) else {
+          ok = false
+          return name
+        }
+        moved = true
+        return shifted
+      }
+      if ok && moved { out.append(renamed) }
+    }
+    return out
   }
 }
 
@@ -245,7 +328,9 @@ struct ShapeContext {
   }
 
   /// The best expression for one output dimension (values `target` on the valid rows).
-  func inferDimension(target: [Int], position: Int, shared: Bank, deadline: Deadline) -> Candidate {
+  func inferDimension(
+    target: [Int], position: Int, shared: Bank, deadline: Deadline, analogues: [Dim] = []
+  ) -> Candidate {
     let scores = related.scores(target: target, names: names, dimension: position)
     var rank: [String: Int] = [:]
     for (k, s) in scores.enumerated() { rank[names[s.symbol]] = k }
@@ -272,9 +357,11 @@ struct ShapeContext {
     if let first = target.first, target.allSatisfy({ $0 == first }), consider(.constant(first)) {
       return best()
     }
-    // 2. Shared enumeration.
+    // 2. An earlier dimension's rule, shifted (see `Synthesizer.analogues`).
+    for a in analogues where consider(a) { return best() }
+    // 3. Shared enumeration.
     if let id = shared.lookup(sampled), consider(shared.dim(id, names: names)) { return best() }
-    // 3. Enumeration over the most related symbols. Witnesses are proof of dependence, so with
+    // 4. Enumeration over the most related symbols. Witnesses are proof of dependence, so with
     // more witnessed symbols than the enumeration takes, it cannot explain every record: skip it.
     let witnessed = scores.filter { $0.witnesses > 0 }.count
     let top = scores.prefix(4).map(\.symbol)
@@ -287,9 +374,9 @@ struct ShapeContext {
         if !finished { break }
       }
     }
-    // 4. Sliding-window template over the witnessed symbols.
-    var templateSymbols = scores.filter { $0.witnesses > 0 }.prefix(6).map(\.symbol)
-    if templateSymbols.isEmpty { templateSymbols = Array(scores.prefix(6).map(\.symbol)) }
+    // 5. Sliding-window template over the witnessed symbols.
+    var templateSymbols = scores.filter { $0.witnesses > 0 }.prefix(7).map(\.symbol)
+    if templateSymbols.isEmpty { templateSymbols = Array(scores.prefix(7).map(\.symbol)) }
     trace(
       "  enumeration over \(top.map { names[$0] }): \(bank.count) kept of \(bank.evaluated); template over "
         + templateSymbols.map { i in "\(names[i])(\(scores.first { $0.symbol == i }!.witnesses))" }
@@ -303,7 +390,7 @@ struct ShapeContext {
     {
       return best()
     }
-    // 5. Nothing explains every record: the best partial matches of both enumerations.
+    // 6. Nothing explains every record: the best partial matches of both enumerations.
     for b in [shared, bank] {
       var scored: [(Int32, Int)] = []
       for id in 0..<Int32(b.count) {

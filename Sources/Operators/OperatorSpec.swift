@@ -84,6 +84,13 @@ public struct OperatorSpec: Sendable, Identifiable {
       traits: traits, rule: rule, domain: domain, range: range, reference: optimized, optimized: optimized)
   }
 
+  /// The same operator with another shape rule (inferred rules, recorded instances).
+  public func replacingRule(_ rule: @escaping @Sendable (RuleContext) -> Rule?) -> OperatorSpec {
+    OperatorSpec(
+      id: id, family: family, doc: doc, inputs: inputs, outputTypes: outputTypes, attributes: attributes,
+      traits: traits, rule: rule, domain: domain, range: range, reference: reference, optimized: optimized)
+  }
+
   /// Runs the reference kernel and rounds each output into its dtype (round-to-nearest-even for
   /// floats, wraparound for integers).
   public func evaluate(_ inputs: [Tensor], attributes: Attributes) -> [Tensor] {

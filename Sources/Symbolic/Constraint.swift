@@ -109,21 +109,25 @@ extension Constraint {
 
   /// Partially evaluates and folds.
   public func substituting(_ lookup: (String) -> Int?) -> Constraint {
-    switch self {
-    case .constant: return self
-    case .compare(let c, let l, let r):
-      let (a, b) = (l.substituting(lookup), r.substituting(lookup))
-      if case .constant(let x) = a, case .constant(let y) = b { return .constant(c.holds(x, y)) }
-      // An undefined constant subexpression (e.g. `x / 0`) can never become defined.
-      if a.isUndefinedGround || b.isUndefinedGround { return .constant(false) }
-      return .compare(c, a, b)
-    case .and(let ps): return .all(ps.map { $0.substituting(lookup) })
-    case .or(let ps): return .any(ps.map { $0.substituting(lookup) })
-    case .not(let p): return !p.substituting(lookup)
-    }
+    replacing { lookup($0).map(Dim.constant) }
   }
 
   public func substituting(_ bindings: [String: Int]) -> Constraint { substituting { bindings[$0] } }
+
+  /// Replaces symbols by expressions and folds (see `Dim.replacing`).
+  public func replacing(_ lookup: (String) -> Dim?) -> Constraint {
+    switch self {
+    case .constant: return self
+    case .compare(let c, let l, let r):
+      let (a, b) = (l.replacing(lookup), r.replacing(lookup))
+      if case .constant(let x) = a, case .constant(let y) = b { return .constant(c.holds(x, y)) }
+      if a.isUndefinedGround || b.isUndefinedGround { return .constant(false) }
+      return .compare(c, a, b)
+    case .and(let ps): return .all(ps.map { $0.replacing(lookup) })
+    case .or(let ps): return .any(ps.map { $0.replacing(lookup) })
+    case .not(let p): return !p.replacing(lookup)
+    }
+  }
 
   public func renamed(_ rename: (String) -> String) -> Constraint {
     switch self {

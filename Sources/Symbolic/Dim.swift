@@ -165,21 +165,25 @@ extension Dim {
   public func evaluated(in bindings: [String: Int]) -> Int? { evaluated { bindings[$0] } }
 
   /// Partially evaluates: replaces bound symbols and folds constants.
-  public func substituting(_ lookup: (String) -> Int?) -> Dim {
-    switch self {
-    case .constant: return self
-    case .symbol(let s): return lookup(s).map(Dim.constant) ?? self
-    case .add(let a, let b): return a.substituting(lookup) + b.substituting(lookup)
-    case .sub(let a, let b): return a.substituting(lookup) - b.substituting(lookup)
-    case .mul(let a, let b): return a.substituting(lookup) * b.substituting(lookup)
-    case .floorDiv(let a, let b): return a.substituting(lookup) / b.substituting(lookup)
-    case .mod(let a, let b): return a.substituting(lookup) % b.substituting(lookup)
-    case .min(let a, let b): return .minimum(a.substituting(lookup), b.substituting(lookup))
-    case .max(let a, let b): return .maximum(a.substituting(lookup), b.substituting(lookup))
-    }
-  }
+  public func substituting(_ lookup: (String) -> Int?) -> Dim { replacing { lookup($0).map(Dim.constant) } }
 
   public func substituting(_ bindings: [String: Int]) -> Dim { substituting { bindings[$0] } }
+
+  /// Replaces symbols by expressions (inferred rules written over their own symbol names are
+  /// instantiated over an operator instance's dims this way) and folds constants.
+  public func replacing(_ lookup: (String) -> Dim?) -> Dim {
+    switch self {
+    case .constant: return self
+    case .symbol(let s): return lookup(s) ?? self
+    case .add(let a, let b): return a.replacing(lookup) + b.replacing(lookup)
+    case .sub(let a, let b): return a.replacing(lookup) - b.replacing(lookup)
+    case .mul(let a, let b): return a.replacing(lookup) * b.replacing(lookup)
+    case .floorDiv(let a, let b): return a.replacing(lookup) / b.replacing(lookup)
+    case .mod(let a, let b): return a.replacing(lookup) % b.replacing(lookup)
+    case .min(let a, let b): return .minimum(a.replacing(lookup), b.replacing(lookup))
+    case .max(let a, let b): return .maximum(a.replacing(lookup), b.replacing(lookup))
+    }
+  }
 
   /// Renames symbols (used to give each operator instance fresh names).
   public func renamed(_ rename: (String) -> String) -> Dim {

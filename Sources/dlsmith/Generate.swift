@@ -5,6 +5,7 @@ import Generation
 import IR
 import Kernels
 import Operators
+import Rulebook
 import Tensors
 
 /// Options shared by every command that generates models.
@@ -23,8 +24,23 @@ struct GenerationOptions: ParsableArguments {
     help:
       "Requantization variants of quantized models (comma-separated): gemmlowp, single-rounding, xnnpack, onnx; 'onnx' alone makes every model exportable to ONNX exactly."
   ) var requant: String = "all"
+  @Option(
+    help:
+      "Where shape rules come from: spec (hand-written), rules (inferred, Rules/<target>/), records (recorded valid calls, Rules/records/<target>/) or hybrid (all three)."
+  ) var method: String = "spec"
+  @Option(help: "Rules directory for --method rules|records|hybrid.") var rulesDir = "Rules"
+  @Option(help: "Target whose learned rules --method uses.") var rulesTarget = "reference"
 
   func validate() throws {
+    guard let m = GenerationMethod(rawValue: method) else {
+      throw ValidationError(
+        "--method must be one of \(GenerationMethod.allCases.map(\.rawValue).joined(separator: ", "))")
+    }
+    if m != .spec {
+      do { _ = try learnedOperators(m, from: Catalogue.everything) } catch {
+        throw ValidationError("\(error)")
+      }
+    }
     guard (1...1000).contains(nodes) else { throw ValidationError("--nodes must be in 1...1000") }
     guard dtype == "mixed" || DType.floats.map(\.rawValue).contains(dtype) else {
       throw ValidationError("--dtype must be one of f16, bf16, f32, f64, mixed")
@@ -53,6 +69,24 @@ struct GenerationOptions: ParsableArguments {
     }
   }
 
+  /// The operators of `pool` with their shape rules from `--method`.
+  func learnedOperators(_ m: GenerationMethod, from pool: [OperatorSpec]) throws -> [OperatorSpec] {
+    let rules = m == .records ? [] : try RulesFile.readAll("\(rulesDir)/\(rulesTarget)")
+    var records: [String: [TracedPartial]] = [:]
+    if m == .records || m == .hybrid {
+      let dir = "\(rulesDir)/records/\(rulesTarget)"
+      for spec in pool where FileManager.default.fileExists(atPath: "\(dir)/\(spec.id)") {
+        records[spec.id] = try RecordFiles.read(op: spec.id, directory: dir)
+      }
+      guard !records.isEmpty else { throw RulebookError("\(dir): no records (run `dlsmith infer-rules`)") }
+    }
+    let specs = LearnedSpecs.specs(m, base: pool, rules: rules, records: records)
+    guard !specs.isEmpty else {
+      throw RulebookError("\(rulesDir)/\(rulesTarget): no usable learned rule for the selected operators")
+    }
+    return specs
+  }
+
   var generatorOptions: GeneratorOptions {
     var o = GeneratorOptions()
     o.nodes = nodes
@@ -69,6 +103,11 @@ struct GenerationOptions: ParsableArguments {
       include: splitList(ops), exclude: splitList(excludeOps), from: pool)
     {
       o.operators = specs
+    }
+    if let m = GenerationMethod(rawValue: method), m != .spec,
+      let learned = try? learnedOperators(m, from: o.operators)
+    {
+      o.operators = learned
     }
     return o
   }

@@ -1,0 +1,243 @@
+import Foundation
+import Inference
+import Symbolic
+
+/// Held-out accuracy of a rule: records kept out of inference, then judged by the rule.
+public struct HeldOut: Hashable, Sendable, Codable {
+  /// Held-out valid and invalid records.
+  public var valid = 0
+  public var invalid = 0
+  /// Invalid calls the rule accepts (the generator would make invalid models).
+  public var falseValid = 0
+  /// Valid calls the rule rejects (lost diversity).
+  public var falseInvalid = 0
+  /// Valid calls the rule accepts with other output shapes.
+  public var wrongShape = 0
+
+  public init() {}
+
+  public static func + (a: HeldOut, b: HeldOut) -> HeldOut {
+    var s = a
+    s.valid += b.valid
+    s.invalid += b.invalid
+    s.falseValid += b.falseValid
+    s.falseInvalid += b.falseInvalid
+    s.wrongShape += b.wrongShape
+    return s
+  }
+}
+
+/// The inferred rule of one partial operator, as stored in `Rules/<target>/<op>.json`.
+///
+/// Expressions are text in the `Dim`/`Constraint` syntax (`(X.2 + pads.0 + pads.2 - W.2) / strides.0
+/// + 1`), over the template's symbol names.
+public struct LearnedPartial: Hashable, Sendable, Codable {
+  public var key: String
+  public var template: CallTemplate
+  public var symbols: [String]
+  /// Per output, per dimension.
+  public var outputs: [[Dim]]
+  /// Conjunction of predicates a call must satisfy.
+  public var requires: [Constraint]
+  /// Training records: valid, invalid, valid ones every output expression explains, invalid ones
+  /// the predicates reject.
+  public var valid: Int
+  public var invalid: Int
+  public var support: Int
+  public var rejected: Int
+  /// Every training record explained and rejected; only complete rules are used for generation.
+  public var complete: Bool
+  public var heldOut: HeldOut
+  /// Inference seconds (not part of the rule; varies run to run).
+  public var seconds: Double
+
+  /// The rule as an `InferredRule` (for `apply`).
+  public var rule: InferredRule {
+    InferredRule(
+      symbolNames: symbols, outputs: outputs, requires: requires, support: support,
+      outputSupport: outputs.map { $0.map { _ in support } }, validRecords: valid, invalidRecords: invalid,
+      rejectedInvalid: rejected, complete: complete, seconds: seconds)
+  }
+}
+
+/// `Rules/<target>/<op>.json`: every partial operator learned for one operator of one target.
+public struct RulesFile: Hashable, Sendable, Codable {
+  public var op: String
+  public var target: String
+  /// Partial operators traced that had no valid call at all (nothing to learn from).
+  public var withoutValidCalls: [String]
+  public var partials: [LearnedPartial]
+  /// Seconds spent on this operator: tracing plus inference.
+  public var seconds: Double
+
+  public init(
+    op: String, target: String, withoutValidCalls: [String], partials: [LearnedPartial], seconds: Double
+  ) {
+    self.op = op
+    self.target = target
+    self.withoutValidCalls = withoutValidCalls
+    self.partials = partials
+    self.seconds = seconds
+  }
+
+  /// Pretty, key-sorted JSON ending in a newline.
+  public func encoded() -> Data {
+    let e = JSONEncoder()
+    e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    var d = try! e.encode(self)  // plain values only
+    d.append(0x0A)
+    return d
+  }
+
+  /// Reads a rules file; the error names the file and the problem.
+  public static func read(_ path: String) throws(RulebookError) -> RulesFile {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw RulebookError("\(path): cannot read the file")
+    }
+    do {
+      return try JSONDecoder().decode(RulesFile.self, from: data)
+    } catch {
+      throw RulebookError("\(path): not a rules file: \(Learner.describe(error))")
+    }
+  }
+
+  /// Every rules file of a target directory (`Rules/<target>`), by file name.
+  public static func readAll(_ directory: String) throws(RulebookError) -> [RulesFile] {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+      throw RulebookError("\(directory): no such rules directory (run `dlsmith infer-rules` first)")
+    }
+    var out: [RulesFile] = []
+    for n in names.sorted() where n.hasSuffix(".json") { out.append(try read("\(directory)/\(n)")) }
+    return out
+  }
+}
+
+/// A rules or records file problem, naming the file.
+public struct RulebookError: Error, CustomStringConvertible, Sendable {
+  public var message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}
+
+/// Learns rules from traced records: a seeded 20% of each partial operator's records is held out,
+/// the rest goes to the `Synthesizer`, and the rule is judged on the held-out part. The budget is
+/// per operator: its partial operators share it, each taking an equal part of what is left (so
+/// easy ones leave time to the hard ones).
+public struct Learner: Sendable {
+  public var synthesizer: Synthesizer
+  public var seed: UInt64
+  /// Valid training records a rule needs to count as complete: a rule consistent with one or two
+  /// valid calls is a guess, not a rule.
+  public var minimumSupport = 8
+
+  public init(budgetSeconds: Double = 8, seed: UInt64 = 1) {
+    synthesizer = Synthesizer(budgetSeconds: budgetSeconds)
+    self.seed = seed
+  }
+
+  /// Whether a record is held out (one in five, by a hash of its symbols; none of an operator
+  /// without symbols, which has exactly one call).
+  public func isHeldOut(_ r: Record) -> Bool {
+    !r.symbols.isEmpty
+      && Tracer.stableHash("\(seed):" + r.symbols.map(String.init).joined(separator: ",")) % 5 == 0
+  }
+
+  /// The rule of one traced partial operator, or `nil` when it has no valid call.
+  public func learn(_ traced: TracedPartial, budgetSeconds: Double? = nil) -> LearnedPartial? {
+    guard traced.records.records.contains(where: \.isValid) else { return nil }
+    var synthesizer = synthesizer
+    if let budgetSeconds { synthesizer.budgetSeconds = budgetSeconds }
+    let symbols = traced.template.symbols.count
+    var training = traced.records
+    training.records = traced.records.records.filter { !isHeldOut($0) }
+    let held = traced.records.records.filter(isHeldOut)
+    let inferred = synthesizer.infer(training)
+    return LearnedPartial(
+      key: traced.template.key, template: traced.template, symbols: inferred.symbolNames,
+      outputs: inferred.outputs, requires: inferred.requires, valid: inferred.validRecords,
+      invalid: inferred.invalidRecords, support: inferred.support, rejected: inferred.rejectedInvalid,
+      complete: inferred.complete && inferred.validRecords >= (symbols == 0 ? 1 : minimumSupport),
+      heldOut: Learner.judge(inferred, on: held, ranks: training.partial.outputRanks),
+      seconds: inferred.seconds)
+  }
+
+  /// How a rule fares on records it did not see.
+  public static func judge(_ rule: InferredRule, on records: [Record], ranks: [Int]) -> HeldOut {
+    var h = HeldOut()
+    for r in records {
+      let predicted = rule.apply(r.symbols)
+      if let outputs = r.outputs {
+        guard outputs.map(\.count) == ranks else { continue }
+        h.valid += 1
+        if let predicted {
+          if predicted != outputs { h.wrongShape += 1 }
+        } else {
+          h.falseInvalid += 1
+        }
+      } else {
+        h.invalid += 1
+        if predicted != nil { h.falseValid += 1 }
+      }
+    }
+    return h
+  }
+
+  static func describe(_ error: any Error) -> String {
+    switch error {
+    case DecodingError.dataCorrupted(let c): return c.debugDescription
+    case DecodingError.keyNotFound(let k, let c):
+      return "missing '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
+      return "\(c.debugDescription) at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
+    default: return "\(error)"
+    }
+  }
+}
+
+/// Records on disk: `Rules/records/<target>/<op>/p<k>.jsonl`, one file per partial operator — a
+/// `# template: {json}` comment line, then the `RecordSet` JSON-lines text (header, then one line
+/// per call, see `RecordSet`).
+public enum RecordFiles {
+  /// Writes one operator's records, replacing earlier ones.
+  public static func write(_ traced: [TracedPartial], op: String, directory: String) throws {
+    let dir = "\(directory)/\(CallTemplate.usable(op))"
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    for (k, t) in traced.enumerated() {
+      let header = String(decoding: try e.encode(t.template), as: UTF8.self)
+      let text = "# template: \(header)\n" + t.records.encoded()
+      try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/p\(k).jsonl"))
+    }
+  }
+
+  /// Reads one operator's records back.
+  public static func read(op: String, directory: String) throws(RulebookError) -> [TracedPartial] {
+    let dir = "\(directory)/\(CallTemplate.usable(op))"
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else {
+      throw RulebookError("\(dir): no records for '\(op)'")
+    }
+    var out: [TracedPartial] = []
+    let ordered = names.filter { $0.hasSuffix(".jsonl") }.sorted {
+      (Int($0.dropFirst().dropLast(6)) ?? 0) < (Int($1.dropFirst().dropLast(6)) ?? 0)
+    }
+    for n in ordered {
+      let path = "\(dir)/\(n)"
+      guard let data = FileManager.default.contents(atPath: path) else {
+        throw RulebookError("\(path): cannot read the file")
+      }
+      let text = String(decoding: data, as: UTF8.self)
+      guard let first = text.split(separator: "\n", maxSplits: 1).first, first.hasPrefix("# template: "),
+        let template = try? JSONDecoder().decode(
+          CallTemplate.self, from: Data(first.dropFirst("# template: ".count).utf8))
+      else { throw RulebookError("\(path): line 1: expected '# template: {json}'") }
+      do {
+        out.append(TracedPartial(template: template, records: try RecordSet(decoding: text)))
+      } catch {
+        throw RulebookError("\(path): \(error)")
+      }
+    }
+    return out
+  }
+}
