@@ -65,6 +65,6 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "RulebookTests",
-      dependencies: ["Rulebook", "Inference", "Generation", "IR", "Operators", "Symbolic", "Tensors"]),
+      dependencies: ["Rulebook", "Inference", "Generation", "IR", "ONNX", "Operators", "Symbolic", "Tensors"]),
   ]
 )

@@ -45,6 +45,11 @@ public struct CampaignConfig: Sendable {
   public var tolerances = Tolerances()
   public var instancesPerBucket = 5
   public var minimizeMismatches = true
+  /// The target whose outputs are the expected values, instead of the in-process reference: for
+  /// models with operators only external targets run (ONNX operators learned from onnxruntime).
+  /// Its own failures are findings; when it fails, the other targets are not compared. Mismatches
+  /// are not minimized (minimization needs the reference).
+  public var oracleTarget: String?
   /// Share of models grown from a corpus model rather than generated from scratch.
   public var mutationRate = 0.25
   /// Test-only fault injection: `kill -9` of the campaign itself at a named point of the first
@@ -325,19 +330,39 @@ public final class Campaign: @unchecked Sendable {
     k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], workers: [WorkerProcess], parent: String? = nil
   ) -> Bool {
     let differential = Differential(oracle: Oracle(tolerances: config.tolerances))
-    guard let values = try? differential.referenceValues(graph, inputs: inputs) else {
-      config.log("model \(k) (seed \(seed)): the reference cannot run it; skipped (a generator bug)")
-      return false
-    }
-    lock.lock()
-    stats.modelsValid += 1
-    lock.unlock()
     let model = graph.encoded()
     let onnx = config.targets.contains(where: \.sendsONNX) ? BackendTarget.exportONNX(graph) : nil
+    let values: [ValueID: Tensor]
+    var oracleRun: (index: Int, outcome: WorkerOutcome)?
+    if let name = config.oracleTarget, let i = config.targets.firstIndex(where: { $0.name == name }) {
+      let outcome = config.targets[i].run(
+        on: workers[i], graph: graph, model: model, inputs: inputs, onnx: onnx)
+      oracleRun = (i, outcome)
+      if case .outputs(let ts) = outcome, ts.count == graph.outputs.count {
+        values = Dictionary(zip(graph.outputs, ts), uniquingKeysWith: { a, _ in a })
+      } else {
+        values = [:]
+      }
+    } else {
+      guard let v = try? differential.referenceValues(graph, inputs: inputs) else {
+        config.log("model \(k) (seed \(seed)): the reference cannot run it; skipped (a generator bug)")
+        return false
+      }
+      values = v
+    }
+    if !values.isEmpty {
+      lock.lock()
+      stats.modelsValid += 1
+      lock.unlock()
+    }
     let expected = graph.outputs.compactMap { values[$0] }
     var found = false
-    for (target, worker) in zip(config.targets, workers) {
-      var outcome = target.run(on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx)
+    for (index, (target, worker)) in zip(config.targets, workers).enumerated() {
+      // Without expected values (the oracle target failed), only the oracle's own failure counts.
+      if values.isEmpty && oracleRun?.index != index { continue }
+      var outcome =
+        oracleRun?.index == index
+        ? oracleRun!.outcome : target.run(on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx)
       lock.lock()
       stats.execs[target.name, default: 0] += 1
       lock.unlock()
@@ -398,7 +423,7 @@ public final class Campaign: @unchecked Sendable {
       // many different models lands in one bucket.
       var kept = finding
       var minimized: Minimized?
-      if finding.signature.kind == .mismatch && config.minimizeMismatches {
+      if finding.signature.kind == .mismatch && config.minimizeMismatches && config.oracleTarget == nil {
         (kept, minimized) = minimizeMismatch(
           finding, graph: graph, inputs: inputs, target: target, lane: worker.logPath)
         if kept.signature.kind == .unstable && !config.saveUnstable { continue }

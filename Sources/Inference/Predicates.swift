@@ -311,7 +311,7 @@ struct PredicateSynthesizer {
     return weight.indices.filter { weight[$0] > 0 }.sorted { weight[$0] > weight[$1] }.prefix(5).map { $0 }
   }
 
-  func infer(extra: [Dim], deadline: Deadline) -> Result {
+  func infer(extra: [Dim], hints: [Constraint] = [], deadline: Deadline) -> Result {
     guard !invalid.isEmpty, !valid.isEmpty else { return Result(requires: [], rejected: 0) }
     let m = names.count
     let vSample = Self.spread(valid.count, limit: 256)
@@ -337,6 +337,12 @@ struct PredicateSynthesizer {
         if valid.allSatisfy({ $0[i] == v }) { dims.append(.symbol(names[i]) - .constant(v)) }
       }
       candidates += dimCandidates(dims, valid: vRows, invalid: iRows)
+      // A sibling's predicates that hold here.
+      for h in hints where valid.allSatisfy({ evaluator.holds(h, $0) }) {
+        var covers = Bitset(count: iRows.count)
+        for (k, row) in iRows.enumerated() where !evaluator.holds(h, row) { covers.insert(k) }
+        if !covers.isEmpty { candidates.append(Candidate(constraint: h, cost: nodeCount(h), covers: covers)) }
+      }
       var uncovered = Bitset(count: iRows.count, all: true)
       cover(candidates, uncovered: &uncovered, chosen: &chosen)
       trace(
@@ -375,6 +381,25 @@ struct PredicateSynthesizer {
           + "\(chosen.count - before) chosen, \(next.count) invalid still accepted")
       if chosen.count == before || next.count >= left.count { break }
       left = next
+    }
+
+    // Last resort for invalid records still accepted: upper bounds `s <= max over the valid calls`
+    // (a size limit such as spiking attention's T <= 8). Only here, so that they never displace a
+    // structural predicate (an upper bound also rejects valid calls beyond the traced range).
+    left = accepted(by: chosen)
+    if !left.isEmpty {
+      let uRows = left.map { invalid[$0] }
+      var candidates: [Candidate] = []
+      for i in 0..<m {
+        let top = valid.map { $0[i] }.max() ?? 0
+        var covers = Bitset(count: uRows.count)
+        for (k, row) in uRows.enumerated() where row[i] > top { covers.insert(k) }
+        if covers.isEmpty { continue }
+        candidates.append(
+          Candidate(constraint: Dim.symbol(names[i]) .<= .constant(top), cost: 8, covers: covers))
+      }
+      var uncovered = Bitset(count: uRows.count, all: true)
+      cover(candidates, uncovered: &uncovered, chosen: &chosen)
     }
 
     // Symmetric counterparts: a chosen predicate shifted one position over (`x.2 >= dilations.0`

@@ -124,7 +124,10 @@ public struct Synthesizer: Sendable {
   }
 
   /// Infers the rule for one partial operator.
-  public func infer(_ set: RecordSet) -> InferredRule {
+  /// - Parameter hint: a rule of a sibling partial operator over the same symbols (the same
+  ///   operator with other dtypes, say): its expressions and predicates are tried first, and kept
+  ///   only where the records agree.
+  public func infer(_ set: RecordSet, hint: InferredRule? = nil) -> InferredRule {
     let start = ContinuousClock.now
     let deadline = Deadline(seconds: budgetSeconds)
     let m = set.records.first?.symbols.count ?? set.partial.symbolNames.count
@@ -182,6 +185,10 @@ public struct Synthesizer: Sendable {
         guard dims.count >= 2 else { return [] }
         return [dims.dropFirst().reduce(dims[0]) { Dim.maximum($0, $1) }]
       }
+      let hintDims = hint.flatMap { h in
+        h.symbolNames == names && h.outputs.map(\.count) == ranks ? h.outputs.flatMap { $0 } : nil
+      }
+      func hinted(_ k: Int) -> [Dim] { hintDims.map { [$0[k]] } ?? [] }
       // Products of consecutive dims of one operand (flatten, reshape): too deep to enumerate.
       let runProducts = Relations.runProducts(Array(0..<m), names: names, minimumLength: 3).map {
         Dim.product($0.map { Dim.symbol(names[$0]) })
@@ -195,7 +202,7 @@ public struct Synthesizer: Sendable {
             target: target, position: position, shared: shared, deadline: dimDeadline,
             analogues: flat.indices.filter { flatSupport[$0] == validRows.count }.flatMap {
               Self.analogues(flat[$0], names: names)
-            } + runProducts + alignedMaximum(rank: rank, position: position))
+            } + hinted(k) + runProducts + alignedMaximum(rank: rank, position: position))
           flat.append(best.dim)
           flatSupport.append(best.support)
           trace("o\(k) = \(best.dim) (support \(best.support)/\(validRows.count))")
@@ -231,7 +238,7 @@ public struct Synthesizer: Sendable {
     }
     let predicates = PredicateSynthesizer(
       names: names, valid: validRows, invalid: invalidRows, trace: trace
-    ).infer(extra: extra, deadline: deadline)
+    ).infer(extra: extra, hints: hint?.symbolNames == names ? hint!.requires : [], deadline: deadline)
 
     var shaped: [[Dim]] = []
     var shapedSupport: [[Int]] = []

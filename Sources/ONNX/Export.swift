@@ -125,7 +125,8 @@ public enum ONNXExport {
   public static func bytes(_ g: Graph) throws -> Data { try model(g).serializedData() }
 
   public static func model(_ g: Graph) throws -> Onnx_ModelProto {
-    let unknown = Set(g.nodes.map(\.op).filter { mapping[$0] == nil && lowBitMapping[$0] == nil })
+    let unknown = Set(
+      g.nodes.map(\.op).filter { mapping[$0] == nil && lowBitMapping[$0] == nil && !$0.hasPrefix("onnx.") })
     if !unknown.isEmpty {
       throw ONNXError(
         unsupportedOperators: unknown.sorted(),
@@ -184,6 +185,7 @@ public enum ONNXExport {
     func ints(_ k: String) -> [Int] { a.ints(k) }
 
     if emitLowBit(n, t, &e) { return }
+    if try emitLearned(n, &e) { return }
     if let op = unaryOps[n.op] {
       e.op(op, ins, outs, dtype: dtype)
       return

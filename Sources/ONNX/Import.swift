@@ -14,6 +14,9 @@ import Tensors
 /// Conv/ConvTranspose biases a reshape + add, Identity/Dropout aliases. A model that cannot be
 /// imported throws `ONNXError` listing every unsupported operator type and every other problem.
 public enum ONNXImport {
+  /// ONNX operator types (default domain) the catalogue covers: those import maps to our operators.
+  public static var coveredOperators: Set<String> { Importer.coveredOperators }
+
   public static func graph(contentsOf path: String) throws -> Graph {
     let data = try Data(contentsOf: URL(fileURLWithPath: path))
     return try graph(try Onnx_ModelProto(serializedBytes: data))
@@ -108,6 +111,9 @@ struct Importer {
     "Split", "Slice", "Pad", "Expand", "Tile", "Gather", "Resize", "CumSum", "Constant", "Identity",
     "Dropout", "Sum",
   ])
+
+  /// ONNX operator types (default domain) the catalogue covers: those import maps to our operators.
+  static var coveredOperators: Set<String> { handled.union(handledQuantized) }
 
   /// Quantized operators of the default domain and of `com.microsoft` (ImportLowBit.swift).
   static let handledQuantized: Set<String> = [

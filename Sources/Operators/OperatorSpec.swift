@@ -136,6 +136,9 @@ extension OperatorSpec {
     case binarized
     /// Spiking neurons (LIF over a leading time dimension) and spike-driven attention.
     case spiking
+    /// ONNX operators the catalogue lacks, with shape rules learned from an external target
+    /// (`dlsmith infer-rules --target ort`); no reference kernel.
+    case onnx
   }
 
   public enum Trait: String, Sendable, Codable, CaseIterable {

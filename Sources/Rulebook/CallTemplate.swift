@@ -25,6 +25,8 @@ public struct CallTemplate: Hashable, Sendable, Codable {
     /// A small integer tensor whose elements are symbols (a shape, pads, axes, …); `length` −1 is a
     /// scalar (one symbol).
     case value(name: String, dtype: DType, length: Int)
+    /// A small integer tensor with fixed elements (axes: they select, they are not sizes).
+    case constant(name: String, dtype: DType, values: [Int])
   }
 
   /// An attribute's part in the template.
@@ -79,6 +81,7 @@ public struct CallTemplate: Hashable, Sendable, Codable {
       case .tensor(let n, let d, let r): parts.append("\(n):\(d.rawValue)[\(r)]")
       case .value(let n, let d, let l):
         parts.append("\(n):\(d.rawValue)=\(l < 0 ? "scalar" : "values[\(l)]")")
+      case .constant(let n, let d, let vs): parts.append("\(n):\(d.rawValue)=\(vs)")
       }
     }
     var attrs: [String] = []
@@ -112,6 +115,7 @@ public struct CallTemplate: Hashable, Sendable, Codable {
       case .tensor(let n, _, let r): for k in 0..<r { add("\(n).\(k)", .dim(position: k, rank: r)) }
       case .value(let n, _, let l):
         if l < 0 { add(n, .value(-2...8)) } else { for k in 0..<l { add("\(n).\(k)", .value(-2...8)) } }
+      case .constant: break
       }
     }
     for name in attributeNames {
@@ -150,7 +154,7 @@ public struct CallTemplate: Hashable, Sendable, Codable {
         guard k < dims.count, dims[k].count == r else { return nil }
         out += dims[k]
         k += 1
-      case .value: return nil
+      case .value, .constant: return nil
       }
     }
     for name in attributeNames {
@@ -178,7 +182,8 @@ public struct CallTemplate: Hashable, Sendable, Codable {
       switch o {
       case .absent: ops.append(.absent)
       case .tensor(_, let d, let r): ops.append(.tensor(d, take(r)))
-      case .value(_, let d, let l): ops.append(.value(d, take(Swift.max(l, 1)), scalar: l < 0))
+      case .value(_, let d, let l): ops.append(.value(d, take(l < 0 ? 1 : l), scalar: l < 0))
+      case .constant(_, let d, let vs): ops.append(.value(d, vs, scalar: false))
       }
     }
     var attrs: [String: AttributeValue] = [:]
@@ -209,8 +214,8 @@ public struct Call: Hashable, Sendable {
 
 /// What a target answered for one call.
 public enum Answer: Hashable, Sendable {
-  /// The call ran: the output shapes.
-  case valid([[Int]])
+  /// The call ran: the output shapes (and dtypes, when the target tells them).
+  case valid([[Int]], dtypes: [DType]? = nil)
   /// The target rejected the call: its error text (first line).
   case invalid(String)
   /// Not asked (too large to run here); not recorded.

@@ -1,6 +1,7 @@
 import Inference
 import Operators
 import Symbolic
+import Tensors
 
 /// How the generator gets an operator's shape rule (`dlsmith generate --method`).
 public enum GenerationMethod: String, Sendable, CaseIterable {
@@ -96,5 +97,128 @@ public enum LearnedSpecs {
         requires: zip(bound, pick.symbols).map { d, v in d .== .constant(v) },
         outputs: pick.outputs!.map { $0.map(Dim.constant) })
     }
+  }
+}
+
+// MARK: - Operators the catalogue lacks
+
+extension LearnedSpecs {
+  /// The prefix of learned ONNX operators' ids: `onnx.<OpType>.<k>` for partial operator `k`.
+  public static let onnxPrefix = "onnx."
+
+  /// One spec per usable partial operator of an ONNX operator our catalogue lacks (rules learned
+  /// from onnxruntime): fixed ranks and dtypes, integer attributes and shape-like inputs as
+  /// attributes within the values seen in valid calls, the inferred rule, and two string
+  /// attributes the ONNX exporter reads — `onnx_op` (the op type) and `onnx_layout` (the input
+  /// list: `x` a data input, `-` omitted, `=name:dtype` / `=name:dtype:scalar` a shape-like input
+  /// from attribute `in_name`, `#name:dtype:v,v` a constant input; `@name:v,v` a fixed ints
+  /// attribute). They have no reference kernel: models using them run on external targets only
+  /// (`dlsmith fuzz --oracle ort-noopt`).
+  public static func onnxSpecs(_ file: RulesFile) -> [OperatorSpec] {
+    var out: [OperatorSpec] = []
+    for (k, p) in file.partials.enumerated() where usable(p) {
+      if let spec = onnxSpec(file.op, p, id: "\(onnxPrefix)\(file.op).\(k)") { out.append(spec) }
+    }
+    return out
+  }
+
+  static func onnxSpec(_ op: String, _ p: LearnedPartial, id: String) -> OperatorSpec? {
+    guard let dtypes = p.outputDTypes, dtypes.count == p.template.outputs,
+      dtypes.allSatisfy({ DType.generated.contains($0) }), p.outputs.count == dtypes.count
+    else { return nil }
+    let symbols = p.template.symbols
+    let ranges = p.validRanges ?? symbols.map { _ in [1, 8] }
+    guard ranges.count == symbols.count else { return nil }
+    var next = 0
+    func range(_ n: Int) -> ClosedRange<Int> {
+      let lo = (next..<(next + n)).map { ranges[$0][0] }.min() ?? 0
+      let hi = (next..<(next + n)).map { ranges[$0][1] }.max() ?? 0
+      next += n
+      return lo...Swift.max(lo, hi)
+    }
+    var inputs: [InputSpec] = []
+    var attributes: [AttributeSpec] = []
+    var layout: [String] = []
+    for o in p.template.operands {
+      switch o {
+      case .absent: layout.append("-")
+      case .tensor(let name, let dtype, let rank):
+        guard DType.generated.contains(dtype) else { return nil }
+        inputs.append(InputSpec(name, ranks: .exactly(rank), TypeConstraint(nil, [dtype])))
+        layout.append("x")
+        next += rank
+      case .value(let name, let dtype, let length):
+        let r = range(length < 0 ? 1 : length)
+        attributes.append(AttributeSpec("in_\(name)", length < 0 ? .int(r) : .ints(.fixed(length), r)))
+        layout.append("=\(name):\(dtype.rawValue)" + (length < 0 ? ":scalar" : ""))
+      case .constant(let name, let dtype, let values):
+        layout.append("#\(name):\(dtype.rawValue):" + values.map(String.init).joined(separator: ","))
+      }
+    }
+    for name in p.template.attributeNames {
+      switch p.template.attributes[name]! {
+      case .int: attributes.append(AttributeSpec(name, .int(range(1))))
+      case .ints(let l): attributes.append(AttributeSpec(name, .ints(.fixed(l), range(l))))
+      case .fixed(.int(let v)): attributes.append(AttributeSpec(name, .int(v...v)))
+      case .fixed(.ints(let vs)): layout.append("@\(name):" + vs.map(String.init).joined(separator: ","))
+      case .fixed(.string(let s)): attributes.append(AttributeSpec(name, .choice([s])))
+      case .fixed(.float(let f)), .float(let f): attributes.append(AttributeSpec(name, .float(f...f)))
+      }
+    }
+    attributes.append(AttributeSpec("onnx_op", .choice([op])))
+    attributes.append(AttributeSpec("onnx_layout", .choice([layout.joined(separator: ";")])))
+    let template = p.template
+    let rule = p
+    // Integer data inputs hold what the traces fed them (python/dlsmith_trace.py): 0 for index
+    // inputs (valid whatever the indexed dim), 1 for the others (a divisor, a shift, a count).
+    let indexNames: Set<String> = ["indices", "I", "batch_indices", "target", "labels"]
+    let integerInputs: [ValueDomain?] = inputs.map { input in
+      guard !input.dtypes.allowed.allSatisfy(\.isFloat) else { return nil }
+      return indexNames.contains(input.name) ? .within(0, 0) : .within(1, 1)
+    }
+    return OperatorSpec(
+      id: id, family: .onnx,
+      doc: "ONNX \(op) as onnxruntime runs it (\(p.key)); shape rule inferred from \(p.valid) valid "
+        + "and \(p.invalid) invalid calls. No reference kernel.",
+      inputs: inputs, outputTypes: dtypes.map(OutputType.fixed), attributes: attributes,
+      rule: { ctx in
+        guard let bound = onnxBindings(template, ctx), bound.count == rule.symbols.count else { return nil }
+        let names = Dictionary(zip(rule.symbols, bound), uniquingKeysWith: { a, _ in a })
+        return Rule(
+          requires: rule.requires.map { $0.replacing { names[$0] } },
+          outputs: rule.outputs.map { $0.map { $0.replacing { names[$0] } } })
+      },
+      domain: { _ in integerInputs },
+      reference: { _, _ in [] })
+  }
+
+  /// The template's symbols bound to an instance of its learned ONNX spec.
+  static func onnxBindings(_ t: CallTemplate, _ ctx: RuleContext) -> [Dim]? {
+    var out: [Dim] = []
+    var k = 0
+    for o in t.operands {
+      switch o {
+      case .absent, .constant: break
+      case .tensor(_, _, let r):
+        guard k < ctx.inputs.count, ctx.inputs[k].count == r else { return nil }
+        out += ctx.inputs[k]
+        k += 1
+      case .value(let name, _, let length):
+        switch ctx.attributes.values["in_\(name)"] {
+        case .int(let d)? where length < 0: out.append(d)
+        case .ints(let ds)? where ds.count == length: out += ds
+        default: return nil
+        }
+      }
+    }
+    for name in t.attributeNames {
+      switch (t.attributes[name]!, ctx.attributes.values[name]) {
+      case (.int, .int(let d)?): out.append(d)
+      case (.ints(let l), .ints(let ds)?) where ds.count == l: out += ds
+      case (.int, _), (.ints, _): return nil
+      default: continue
+      }
+    }
+    return out
   }
 }

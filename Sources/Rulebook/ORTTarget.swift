@@ -46,6 +46,7 @@ public final class ORTTraceTarget: TraceTarget {
   let command: [String]
   /// Optimized (`ort`) or not (`ort-noopt`).
   public let optimize: Bool
+  public let opset: Int
   /// Seconds a batch may take before the worker is considered hung.
   public var batchTimeout = 120.0
   /// Seconds one call may take when calls are retried one by one.
@@ -57,14 +58,18 @@ public final class ORTTraceTarget: TraceTarget {
   public private(set) var restarts = 0
 
   /// Loads the schemas (one `schemas` run) and prepares the worker command.
-  public init(python: String, script: String, optimize: Bool = true) throws(RulebookError) {
+  /// - Parameters:
+  ///   - opset: the ONNX opset calls are made at: the one our exporter writes, so that rules hold
+  ///     for the models we generate.
+  public init(python: String, script: String, opset: Int, optimize: Bool = true) throws(RulebookError) {
     signal(SIGPIPE, SIG_IGN)
     name = optimize ? "ort" : "ort-noopt"
     self.optimize = optimize
     command = ["/usr/bin/env", python, script]
+    self.opset = opset
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [python, script, "schemas"]
+    p.arguments = [python, script, "schemas", "--opset", "\(opset)"]
     let out = Pipe()
     p.standardOutput = out
     p.standardError = FileHandle.standardError
@@ -121,7 +126,9 @@ public final class ORTTraceTarget: TraceTarget {
       guard let d = dtype(p) else { return nil }
       for c in 0..<copies {
         let name = copies > 1 || p.option == "variadic" ? "\(p.name)\(c)" : p.name
-        if p.isValue == true {
+        if p.isValue == true && ORTTraceTarget.selectors.contains(p.name), let r = firstRank, r > 0 {
+          operands.append(.constant(name: name, dtype: d, values: ORTTraceTarget.axes(rank: r, &rng)))
+        } else if p.isValue == true {
           let length =
             rng.chance(0.15)
             ? -1 : (firstRank.map { rng.chance(0.5) ? $0 : rng.int(in: 1...4) } ?? rng.int(in: 1...4))
@@ -143,10 +150,31 @@ public final class ORTTraceTarget: TraceTarget {
     for a in schema.attributes {
       guard a.required || rng.chance(0.5) else { continue }
       switch a.type {
+      case "int" where a.name == "axis":
+        guard r > 0 else { continue }
+        attributes[a.name] = .fixed(.int(rng.int(in: -r...(r - 1))))
+      case "int" where ["dtype", "to", "output_datatype"].contains(a.name):
+        // An element type (TensorProto code): float, int32, int64, bool, double.
+        attributes[a.name] = .fixed(.int(rng.pick([1, 6, 7, 9, 11])))
+      case "int" where ORTTraceTarget.flags.contains(a.name):
+        attributes[a.name] = .fixed(.int(rng.chance(0.5) ? 1 : 0))
+      case "ints" where a.name == "perm":
+        var p = Array(0..<r)
+        p.shuffle(using: &rng)
+        attributes[a.name] = .fixed(.ints(p))
+      case "ints" where ORTTraceTarget.selectors.contains(a.name):
+        guard r > 0 else { continue }
+        attributes[a.name] = .fixed(.ints(ORTTraceTarget.axes(rank: r, &rng)))
       case "int": attributes[a.name] = .int
       case "ints":
-        let lengths = [Swift.max(r - 2, 0), r, 2 * Swift.max(r - 2, 0), rng.int(in: 1...4)]
-        attributes[a.name] = .ints(length: rng.pick(lengths))
+        // ONNX's naming conventions first (spatial lists, begin-and-end pads), then any length.
+        let spatial = Swift.max(r - 2, 0)
+        let conventional: Int? =
+          ["strides", "dilations", "kernel_shape", "output_padding", "output_shape"].contains(a.name)
+          ? spatial : a.name == "pads" ? 2 * spatial : nil
+        let lengths = [spatial, r, 2 * spatial, rng.int(in: 1...4)]
+        attributes[a.name] = .ints(
+          length: conventional.map { rng.chance(0.85) ? $0 : rng.pick(lengths) } ?? rng.pick(lengths))
       default:
         if a.required { return nil }  // strings, floats, tensors: defaults only
       }
@@ -160,6 +188,23 @@ public final class ORTTraceTarget: TraceTarget {
       }
     }
     return CallTemplate(op: op, operands: operands, attributes: attributes, outputs: Swift.max(outputs, 1))
+  }
+
+  /// Integer attributes that select a behaviour rather than give a size: fixed per partial
+  /// operator (0 or 1), like our catalogue's flags.
+  static let flags: Set<String> = [
+    "keepdims", "noop_with_empty_axes", "allowzero", "transA", "transB", "select_last_index", "exclusive",
+    "reverse", "upper", "center_point_box", "ceil_mode", "count_include_pad", "largest", "sorted", "onesided",
+    "inverse", "detect_negative", "detect_positive", "storage_order", "new_axis", "training_mode",
+    "time_major", "layout", "align_corners", "periodic", "fmod", "p",
+  ]
+  /// Axis lists (attributes or inputs): a fixed sorted subset of the first operand's axes.
+  static let selectors: Set<String> = ["axes"]
+
+  static func axes(rank: Int, _ rng: inout SplitMix64) -> [Int] {
+    var axes = (0..<rank).filter { _ in rng.chance(0.5) }
+    if axes.isEmpty { axes = [rng.int(in: 0...(rank - 1))] }
+    return axes
   }
 
   // MARK: Calls
@@ -187,6 +232,16 @@ public final class ORTTraceTarget: TraceTarget {
 
   public func answer(_ calls: [Call]) -> [Answer] {
     guard let op = calls.first?.op else { return [] }
+    // Zero-size and negative dims: not asked. The models we generate have positive dims only, and
+    // ONNX's zero-size broadcasting (a 0 beats a 1) would only blur the rules we need.
+    let positive = calls.map { c in
+      c.operands.allSatisfy { o in if case .tensor(_, let s) = o { s.allSatisfy { $0 > 0 } } else { true } }
+    }
+    if positive.contains(false) {
+      let asked = zip(calls, positive).filter(\.1).map(\.0)
+      var answers = answer(asked).makeIterator()
+      return positive.map { $0 ? answers.next()! : .skipped("zero-size tensor") }
+    }
     if let answers = request(op, calls, timeout: batchTimeout) { return answers }
     // The worker died or hung on this batch: retry one call at a time to find the culprit.
     return calls.map { call in
@@ -219,7 +274,10 @@ public final class ORTTraceTarget: TraceTarget {
       return nil
     }
     return results.map { r in
-      if r["ok"] as? Bool == true, let shapes = r["shapes"] as? [[Int]] { return .valid(shapes) }
+      if r["ok"] as? Bool == true, let shapes = r["shapes"] as? [[Int]] {
+        let dtypes = (r["dtypes"] as? [String])?.compactMap(DType.init(rawValue:))
+        return .valid(shapes, dtypes: dtypes?.count == shapes.count ? dtypes : nil)
+      }
       let message = r["error"] as? String ?? "unknown error"
       return message.hasPrefix("dlsmith:") ? .skipped(message) : .invalid(message)
     }
@@ -228,7 +286,7 @@ public final class ORTTraceTarget: TraceTarget {
   private func start() throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: command[0])
-    p.arguments = Array(command.dropFirst()) + ["serve"]
+    p.arguments = Array(command.dropFirst()) + ["serve", "--opset", "\(opset)"]
     let stdin = Pipe()
     let stdout = Pipe()
     p.standardInput = stdin

@@ -33,18 +33,23 @@ public struct RuleInference {
     for op in ops {
       let started = ContinuousClock.now
       let traced: [TracedPartial]
+      var empty: [String] = []
       if fromRecords {
         traced = try RecordFiles.read(op: op, directory: recordsDirectory(target.name))
       } else {
-        traced = Tracer(options: trace).trace(op, on: target)
+        let t = Tracer(options: trace).trace(op, on: target)
+        traced = t.partials
+        empty = t.withoutValidCalls
         try RecordFiles.write(traced, op: op, directory: recordsDirectory(target.name))
       }
+      let traceSeconds = (ContinuousClock.now - started) / .seconds(1)
       var learned: [LearnedPartial] = []
-      var empty: [String] = []
       let deadline = ContinuousClock.now + .milliseconds(Int(learner.synthesizer.budgetSeconds * 1000))
       for (i, t) in traced.enumerated() {
         let left = Swift.max(0.05, (deadline - ContinuousClock.now) / .seconds(1)) / Double(traced.count - i)
-        if let l = learner.learn(t, budgetSeconds: left) {
+        // A sibling over the same symbols (the same operator with other dtypes) seeds the search.
+        let hint = learned.last { $0.support == $0.valid && $0.symbols == t.template.symbols.map(\.name) }
+        if let l = learner.learn(t, budgetSeconds: left, hint: hint) {
           learned.append(l)
         } else {
           empty.append(t.template.key)
@@ -60,7 +65,8 @@ public struct RuleInference {
       let records = traced.reduce(0) { $0 + $1.records.records.count }
       log(
         "\(op): \(learned.count) partial operators with valid calls (\(complete) complete), "
-          + "\(empty.count) without, \(records) records, \(String(format: "%.2f", seconds)) s")
+          + "\(empty.count) without, \(records) records, \(String(format: "%.2f", seconds)) s "
+          + "(tracing \(String(format: "%.2f", traceSeconds)) s)")
     }
     return files
   }
@@ -76,6 +82,10 @@ public struct RulesReport: Sendable {
   public var partialsWithoutValidCalls = 0
   public var complete = 0
   public var heldOut = HeldOut()
+  /// Held-out counts of the complete rules alone.
+  public var heldOutComplete = HeldOut()
+  /// Complete rules with no held-out false-valid call: those the generator uses.
+  public var usable = 0
   public var secondsPerOperator: [Double] = []
   /// `op: key` of every learned partial operator whose rule is incomplete.
   public var incomplete: [String] = []
@@ -88,7 +98,13 @@ public struct RulesReport: Sendable {
       partialsWithoutValidCalls += f.withoutValidCalls.count
       if f.partials.contains(where: \.complete) { operatorsWithRules += 1 }
       for p in f.partials {
-        if p.complete { complete += 1 } else { incomplete.append("\(f.op): \(p.key)") }
+        if p.complete {
+          complete += 1
+          heldOutComplete = heldOutComplete + p.heldOut
+        } else {
+          incomplete.append("\(f.op): \(p.key)")
+        }
+        if LearnedSpecs.usable(p) { usable += 1 }
         heldOut = heldOut + p.heldOut
       }
       secondsPerOperator.append(f.seconds)
@@ -109,6 +125,8 @@ public struct RulesReport: Sendable {
         complete rules: \(complete)/\(partials) (\(RulesReport.percent(complete, partials)))
         held-out false-valid: \(heldOut.falseValid)/\(heldOut.invalid) invalid calls accepted (\(RulesReport.percent(heldOut.falseValid, heldOut.invalid)))
         held-out false-invalid: \(heldOut.falseInvalid)/\(heldOut.valid) valid calls rejected (\(RulesReport.percent(heldOut.falseInvalid, heldOut.valid))), \(heldOut.wrongShape) with wrong shapes
+        complete rules on held-out calls: false-valid \(heldOutComplete.falseValid)/\(heldOutComplete.invalid), false-invalid \(heldOutComplete.falseInvalid)/\(heldOutComplete.valid), wrong shapes \(heldOutComplete.wrongShape)
+        usable for generation (complete, no held-out false-valid): \(usable)/\(partials)
         seconds per operator: mean \(String(format: "%.2f", mean)), max \(String(format: "%.2f", sorted.last ?? 0))
       """
   }
@@ -139,7 +157,7 @@ public struct Equivalence: Sendable {
       var valid: [[Int]] = []
       for i in 0..<instances {
         var v: [Int]
-        if !valid.isEmpty && i % 2 == 1 {
+        if !valid.isEmpty && !roles.isEmpty && i % 2 == 1 {
           v = rng.pick(valid)
           let k = rng.int(in: 0...(v.count - 1))
           v[k] += rng.pick([-3, -2, -1, 1, 2, 3])
@@ -149,7 +167,7 @@ public struct Equivalence: Sendable {
         e.instances += 1
         let inferred = rule.apply(v)
         let hand: [[Int]]?
-        if case .valid(let shapes) = target.check(p.template.call(v)) { hand = shapes } else { hand = nil }
+        if case .valid(let shapes, _) = target.check(p.template.call(v)) { hand = shapes } else { hand = nil }
         if hand != nil && valid.count < 256 { valid.append(v) }
         guard inferred != hand else { continue }
         switch (inferred, hand) {

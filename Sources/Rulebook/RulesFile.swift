@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Symbolic
+import Tensors
 
 /// Held-out accuracy of a rule: records kept out of inference, then judged by the rule.
 public struct HeldOut: Hashable, Sendable, Codable {
@@ -50,6 +51,11 @@ public struct LearnedPartial: Hashable, Sendable, Codable {
   public var heldOut: HeldOut
   /// Inference seconds (not part of the rule; varies run to run).
   public var seconds: Double
+  /// Output dtypes of the valid calls (operators the catalogue lacks need them to be generated).
+  public var outputDTypes: [DType]?
+  /// Per symbol, the smallest and largest value among the valid training calls: the domain an
+  /// operator the catalogue lacks is generated in (the rule was never seen outside it).
+  public var validRanges: [[Int]]?
 
   /// The rule as an `InferredRule` (for `apply`).
   public var rule: InferredRule {
@@ -143,7 +149,9 @@ public struct Learner: Sendable {
   }
 
   /// The rule of one traced partial operator, or `nil` when it has no valid call.
-  public func learn(_ traced: TracedPartial, budgetSeconds: Double? = nil) -> LearnedPartial? {
+  public func learn(_ traced: TracedPartial, budgetSeconds: Double? = nil, hint: LearnedPartial? = nil)
+    -> LearnedPartial?
+  {
     guard traced.records.records.contains(where: \.isValid) else { return nil }
     var synthesizer = synthesizer
     if let budgetSeconds { synthesizer.budgetSeconds = budgetSeconds }
@@ -151,14 +159,23 @@ public struct Learner: Sendable {
     var training = traced.records
     training.records = traced.records.records.filter { !isHeldOut($0) }
     let held = traced.records.records.filter(isHeldOut)
-    let inferred = synthesizer.infer(training)
+    let inferred = synthesizer.infer(training, hint: hint?.rule)
     return LearnedPartial(
       key: traced.template.key, template: traced.template, symbols: inferred.symbolNames,
       outputs: inferred.outputs, requires: inferred.requires, valid: inferred.validRecords,
       invalid: inferred.invalidRecords, support: inferred.support, rejected: inferred.rejectedInvalid,
       complete: inferred.complete && inferred.validRecords >= (symbols == 0 ? 1 : minimumSupport),
       heldOut: Learner.judge(inferred, on: held, ranks: training.partial.outputRanks),
-      seconds: inferred.seconds)
+      seconds: inferred.seconds, outputDTypes: traced.outputDTypes,
+      validRanges: Learner.ranges(training.records.filter(\.isValid).map(\.symbols), count: symbols))
+  }
+
+  /// Per symbol, `[min, max]` over the rows.
+  static func ranges(_ rows: [[Int]], count: Int) -> [[Int]] {
+    (0..<count).map { i in
+      let column = rows.compactMap { i < $0.count ? $0[i] : nil }
+      return [column.min() ?? 0, column.max() ?? 0]
+    }
   }
 
   /// How a rule fares on records it did not see.
@@ -207,7 +224,8 @@ public enum RecordFiles {
     e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     for (k, t) in traced.enumerated() {
       let header = String(decoding: try e.encode(t.template), as: UTF8.self)
-      let text = "# template: \(header)\n" + t.records.encoded()
+      let dtypes = String(decoding: try e.encode(t.outputDTypes), as: UTF8.self)
+      let text = "# template: \(header)\n# output dtypes: \(dtypes)\n" + t.records.encoded()
       try Data(text.utf8).write(to: URL(fileURLWithPath: "\(dir)/p\(k).jsonl"))
     }
   }
@@ -232,8 +250,16 @@ public enum RecordFiles {
         let template = try? JSONDecoder().decode(
           CallTemplate.self, from: Data(first.dropFirst("# template: ".count).utf8))
       else { throw RulebookError("\(path): line 1: expected '# template: {json}'") }
+      let lines = text.split(separator: "\n", maxSplits: 2)
+      let dtypes =
+        lines.count > 1 && lines[1].hasPrefix("# output dtypes: ")
+        ? try? JSONDecoder().decode(
+          [DType]?.self, from: Data(lines[1].dropFirst("# output dtypes: ".count).utf8))
+        : nil
       do {
-        out.append(TracedPartial(template: template, records: try RecordSet(decoding: text)))
+        out.append(
+          TracedPartial(
+            template: template, records: try RecordSet(decoding: text), outputDTypes: dtypes ?? nil))
       } catch {
         throw RulebookError("\(path): \(error)")
       }

@@ -19,7 +19,7 @@ public struct SpecTarget: TraceTarget {
   /// Largest rank sampled for an operand.
   public var maxRank = 5
   /// Calls whose inputs exceed this many elements are answered as errors without running.
-  public var maxElements = 1 << 13
+  public var maxElements = 1 << 12
 
   /// - Parameters:
   ///   - name: `reference` or `fast`.
@@ -148,7 +148,7 @@ public struct SpecTarget: TraceTarget {
   /// rule's verdict, against which inferred rules are checked.
   public func check(_ call: Call) -> Answer {
     switch checked(call) {
-    case .success(let c): return .valid(c.2.map(\.shape))
+    case .success(let c): return .valid(c.2.map(\.shape), dtypes: c.2.map(\.dtype))
     case .failure(let e): return .invalid(e.message)
     }
   }
@@ -180,7 +180,7 @@ public struct SpecTarget: TraceTarget {
     }
     let attributes = Attributes(call.attributes)
     guard types.allSatisfy({ $0.elementCount <= maxElements }),
-      outTypes.allSatisfy({ $0.elementCount <= 1 << 15 })
+      outTypes.allSatisfy({ $0.elementCount <= 1 << 13 })
     else { return .skipped("too large to run") }
     // One-node model with inputs inside the operator's value domains.
     let domains = spec.domain(
@@ -200,7 +200,7 @@ public struct SpecTarget: TraceTarget {
     graph.outputs = outs
     do {
       let results = try backend.run(graph, inputs: graph.sampleInputs(seed: 1))
-      return .valid(results.map(\.shape))
+      return .valid(results.map(\.shape), dtypes: results.map(\.dtype))
     } catch {
       return .invalid("\(name) backend: \(error)")
     }

@@ -6,6 +6,8 @@ import Tensors
 public struct TracedPartial: Sendable {
   public var template: CallTemplate
   public var records: RecordSet
+  /// Output dtypes of the first valid call, when the target tells them.
+  public var outputDTypes: [DType]?
 }
 
 /// How many calls to make per operator.
@@ -43,40 +45,60 @@ public struct Tracer {
     return h
   }
 
-  /// The templates of `op` this run traces: distinct keys, in draw order.
+  /// Distinct templates of `op`, in draw order (at most `templateDraws` draws).
   public func templates(_ op: String, on target: some TraceTarget) -> [CallTemplate] {
     var rng = SplitMix64(seed: options.seed ^ Tracer.stableHash(op))
     var seen = Set<String>()
     var out: [CallTemplate] = []
-    for _ in 0..<options.templateDraws where out.count < options.partialsPerOperator {
+    for _ in 0..<options.templateDraws {
       guard let t = target.template(op, &rng), seen.insert(t.key).inserted else { continue }
       out.append(t)
     }
     return out
   }
 
-  /// Traces one operator: every template's random and augmented calls.
-  public func trace(_ op: String, on target: some TraceTarget) -> [TracedPartial] {
-    templates(op, on: target).enumerated().map { index, template in
-      var rng = SplitMix64(seed: options.seed ^ Tracer.stableHash("\(op)#\(index)"))
-      return trace(template, on: target, &rng)
-    }
+  /// What tracing one operator gave.
+  public struct Traced: Sendable {
+    /// The partial operators traced, each with at least one valid call.
+    public var partials: [TracedPartial]
+    /// Keys of partial operators drawn whose first random round had no valid call at all
+    /// (structurally invalid: wrong ranks or attribute lengths); not traced further.
+    public var withoutValidCalls: [String]
   }
 
-  /// Traces one template.
+  /// Traces one operator: templates in draw order until `partialsPerOperator` have valid calls,
+  /// each with its random and augmented calls.
+  public func trace(_ op: String, on target: some TraceTarget) -> Traced {
+    var out = Traced(partials: [], withoutValidCalls: [])
+    for (index, template) in templates(op, on: target).enumerated()
+    where out.partials.count < options.partialsPerOperator {
+      var rng = SplitMix64(seed: options.seed ^ Tracer.stableHash("\(op)#\(index)"))
+      if let t = trace(template, on: target, &rng) {
+        out.partials.append(t)
+      } else {
+        out.withoutValidCalls.append(template.key)
+      }
+    }
+    return out
+  }
+
+  /// Traces one template; `nil` when its first random round has no valid call.
   public func trace(_ template: CallTemplate, on target: some TraceTarget, _ rng: inout SplitMix64)
-    -> TracedPartial
+    -> TracedPartial?
   {
     let roles = template.symbols.map(\.role)
     var set = RecordSet(partial: template.partial)
     var seen = Set<[Int]>()
+    var outputDTypes: [DType]?
     func run(_ vectors: [[Int]]) {
       let fresh = vectors.filter { seen.insert($0).inserted }
       guard !fresh.isEmpty else { return }
       let answers = target.answer(fresh.map(template.call))
       for (v, a) in zip(fresh, answers) {
         switch a {
-        case .valid(let shapes): set.records.append(.valid(v, shapes))
+        case .valid(let shapes, let dtypes):
+          set.records.append(.valid(v, shapes))
+          if outputDTypes == nil { outputDTypes = dtypes }
         case .invalid(let e): set.records.append(.invalid(v, e))
         case .skipped: continue
         }
@@ -85,7 +107,9 @@ public struct Tracer {
     for round in 0..<6 {
       let reuse = [0.4, 0.6, 0.8, 0.9, 0.95, 0.95][round]
       run((0..<options.randomCalls).map { _ in Tracer.sample(roles, reuse: reuse, &rng) })
-      if set.records.filter(\.isValid).count >= options.minimumValid { break }
+      let valid = set.records.filter(\.isValid).count
+      if valid == 0 && round == 0 { return nil }
+      if valid >= options.minimumValid { break }
     }
     // Output ranks: those of the first valid call (records of other ranks are kept, and ignored by
     // the synthesizer).
@@ -104,7 +128,7 @@ public struct Tracer {
       (0..<bases).map { valid[$0 * valid.count / Swift.max(bases, 1)] } + set.records.filter { !$0.isValid }
     let mutations = around.augmented(limit: options.augmentLimit, seed: rng.next())
     run(mutations)
-    return TracedPartial(template: template, records: set)
+    return TracedPartial(template: template, records: set, outputDTypes: outputDTypes)
   }
 
   /// A random symbol vector: dims mostly 1…8, reusing earlier dims with probability `reuse` (so

@@ -54,6 +54,10 @@ struct Fuzz: ParsableCommand {
   @Option(help: "Worker resident-memory limit, MiB (0: none).") var rssLimitMb: Int = 4096
   @Option(help: "Recycle a worker after this many models.") var workerMaxModels: Int = 500
   @Option(help: .hidden) var failpoint: String?
+  @Option(
+    help:
+      "A target whose outputs are the expected values instead of the reference (e.g. ort-noopt, for models with ONNX operators learned from onnxruntime: --method hybrid --rules-target ort)."
+  ) var oracle: String?
 
   func validate() throws {
     guard jobs >= 1 && jobs <= 64 else { throw ValidationError("-j must be in 1...64") }
@@ -65,6 +69,13 @@ struct Fuzz: ParsableCommand {
     guard compileTimeout > 0, execTimeout > 0 else { throw ValidationError("timeouts must be positive") }
     guard !selection.targets.isEmpty else {
       throw ValidationError("--backends needs at least one backend besides the reference")
+    }
+    if let oracle, !selection.targets.contains(where: { $0.name == oracle }) {
+      throw ValidationError("--oracle \(oracle) must be one of the --backends")
+    }
+    if generation.method != "spec", !["reference", "fast"].contains(generation.rulesTarget), oracle == nil {
+      throw ValidationError(
+        "models with operators learned from \(generation.rulesTarget) have no reference kernel: add --oracle")
     }
   }
 
@@ -88,6 +99,7 @@ struct Fuzz: ParsableCommand {
     config.limits.rssLimitMB = rssLimitMb
     config.limits.maxModels = workerMaxModels
     config.failpoint = failpoint
+    config.oracleTarget = oracle
     config.commandLine = CommandLine.arguments
     let campaign = Campaign(config)
     signal(SIGINT, SIG_IGN)
@@ -115,8 +127,8 @@ struct Fuzz: ParsableCommand {
       Data(
         (String(
           format:
-            "done: %d models (%.1f/s), %d execs (%.1f/s), %d findings in %d new bucket(s), %d corpus models added, peak RSS %d MiB",
-          s.modelsGenerated, Double(s.modelsGenerated) / max(s.runTime, 1e-9), execs,
+            "done: %d models (%.1f/s, %d valid), %d execs (%.1f/s), %d findings in %d new bucket(s), %d corpus models added, peak RSS %d MiB",
+          s.modelsGenerated, Double(s.modelsGenerated) / max(s.runTime, 1e-9), s.modelsValid, execs,
           Double(execs) / max(s.runTime, 1e-9),
           s.findings.values.reduce(0, +), s.newBuckets, s.corpusAdded, s.peakRSSMB) + "\n").utf8))
     if stopOnFirst && result.found { throw ExitCode(77) }

@@ -4,6 +4,7 @@ import Fuzzing
 import Generation
 import IR
 import Kernels
+import ONNX
 import Operators
 import Rulebook
 import Tensors
@@ -71,6 +72,21 @@ struct GenerationOptions: ParsableArguments {
 
   /// The operators of `pool` with their shape rules from `--method`.
   func learnedOperators(_ m: GenerationMethod, from pool: [OperatorSpec]) throws -> [OperatorSpec] {
+    if !["reference", "fast"].contains(rulesTarget) {
+      // An external target: its rules give the ONNX operators our catalogue lacks.
+      let files = try RulesFile.readAll("\(rulesDir)/\(rulesTarget)")
+      let lacking = files.filter { !ONNXImport.coveredOperators.contains($0.op) }
+      let onnx = lacking.flatMap(LearnedSpecs.onnxSpecs)
+      guard !onnx.isEmpty else {
+        throw RulebookError("\(rulesDir)/\(rulesTarget): no usable rule for an operator the catalogue lacks")
+      }
+      switch m {
+      case .rules: return onnx
+      case .hybrid: return pool + onnx
+      case .records, .spec:
+        throw RulebookError("--method \(m.rawValue) with --rules-target \(rulesTarget): use rules or hybrid")
+      }
+    }
     let rules = m == .records ? [] : try RulesFile.readAll("\(rulesDir)/\(rulesTarget)")
     var records: [String: [TracedPartial]] = [:]
     if m == .records || m == .hybrid {
@@ -78,13 +94,21 @@ struct GenerationOptions: ParsableArguments {
       for spec in pool where FileManager.default.fileExists(atPath: "\(dir)/\(spec.id)") {
         records[spec.id] = try RecordFiles.read(op: spec.id, directory: dir)
       }
-      guard !records.isEmpty else { throw RulebookError("\(dir): no records (run `dlsmith infer-rules`)") }
+      guard !records.isEmpty || m == .hybrid else {
+        throw RulebookError("\(dir): no records (run `dlsmith infer-rules`)")
+      }
     }
     let specs = LearnedSpecs.specs(m, base: pool, rules: rules, records: records)
     guard !specs.isEmpty else {
       throw RulebookError("\(rulesDir)/\(rulesTarget): no usable learned rule for the selected operators")
     }
     return specs
+  }
+
+  /// Operators by id: the generator's (learned specs included), then the catalogue's.
+  var operatorLookup: OperatorLookup {
+    let table = Dictionary(generatorOptions.operators.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+    return { table[$0] ?? Catalogue.spec($0) }
   }
 
   var generatorOptions: GeneratorOptions {
@@ -150,7 +174,7 @@ struct Generate: ParsableCommand {
       } else {
         graph = generator.generate(seed: seed)
       }
-      try graph.verify()
+      try graph.verify(operators: generation.operatorLookup)
       if let output {
         do { try graph.write(to: output) } catch {
           throw ToolError("\(output): cannot write: \(error.localizedDescription)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ONNX
 import Operators
 import Rulebook
 
@@ -58,7 +59,7 @@ struct InferRules: ParsableCommand {
       let files: [RulesFile]
       switch name {
       case "ort":
-        let t = try ORTTraceTarget(python: python, script: InferRules.traceScript())
+        let t = try ORTTraceTarget(python: python, script: InferRules.traceScript(), opset: ONNXExport.opset)
         files = try inference.run(try selected(t.operators), on: t, log: log)
       default:
         let t = SpecTarget(name: name)!
