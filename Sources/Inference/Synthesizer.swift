@@ -202,7 +202,8 @@ public struct Synthesizer: Sendable {
             target: target, position: position, shared: shared, deadline: dimDeadline,
             analogues: flat.indices.filter { flatSupport[$0] == validRows.count }.flatMap {
               Self.analogues(flat[$0], names: names)
-            } + hinted(k) + runProducts + alignedMaximum(rank: rank, position: position))
+            } + hinted(k),
+            structural: runProducts + alignedMaximum(rank: rank, position: position))
           flat.append(best.dim)
           flatSupport.append(best.support)
           trace("o\(k) = \(best.dim) (support \(best.support)/\(validRows.count))")
@@ -336,7 +337,8 @@ struct ShapeContext {
 
   /// The best expression for one output dimension (values `target` on the valid rows).
   func inferDimension(
-    target: [Int], position: Int, shared: Bank, deadline: Deadline, analogues: [Dim] = []
+    target: [Int], position: Int, shared: Bank, deadline: Deadline, analogues: [Dim] = [],
+    structural: [Dim] = []
   ) -> Candidate {
     let scores = related.scores(target: target, names: names, dimension: position)
     var rank: [String: Int] = [:]
@@ -368,6 +370,9 @@ struct ShapeContext {
     for a in analogues where consider(a) { return best() }
     // 3. Shared enumeration.
     if let id = shared.lookup(sampled), consider(shared.dim(id, names: names)) { return best() }
+    // 3b. Structural candidates too deep to enumerate: run products (flatten), broadcast maxima.
+    // After the enumeration, so that `x.0` beats `max(x.0, y.0)` when the records cannot tell.
+    for s in structural where consider(s) { return best() }
     // 4. Enumeration over the most related symbols. Witnesses are proof of dependence, so with
     // more witnessed symbols than the enumeration takes, it cannot explain every record: skip it.
     let witnessed = scores.filter { $0.witnesses > 0 }.count
