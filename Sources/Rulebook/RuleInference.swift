@@ -55,6 +55,7 @@ public struct RuleInference {
           empty.append(t.template.key)
         }
       }
+      learned = learner.consolidate(learned, traced: traced)
       let seconds = (ContinuousClock.now - started) / .seconds(1)
       let file = RulesFile(
         op: op, target: target.name, withoutValidCalls: empty, partials: learned, seconds: seconds)

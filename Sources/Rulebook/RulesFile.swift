@@ -170,6 +170,52 @@ public struct Learner: Sendable {
       validRanges: Learner.ranges(training.records.filter(\.isValid).map(\.symbols), count: symbols))
   }
 
+  /// Shares predicates between the partial operators of one operator: a partial operator takes
+  /// every predicate of a sibling over the same symbols (the same operator with other dtypes) that
+  /// holds on all its own valid training calls, and every equality `a == b` between symbols that
+  /// are equal on all its valid training calls when a chosen equality already ties each of them to
+  /// something (closing `scale == bias`, `x.1 == mean` into `x.1 == scale`). A condition the traces
+  /// of one partial operator happened not to witness is then still required; rules stay consistent
+  /// with their training records, and held-out counts are recomputed.
+  public func consolidate(_ learned: [LearnedPartial], traced: [TracedPartial]) -> [LearnedPartial] {
+    let byKey = Dictionary(traced.map { ($0.template.key, $0) }, uniquingKeysWith: { a, _ in a })
+    return learned.map { p in
+      guard let t = byKey[p.key] else { return p }
+      let training = t.records.records.filter { !isHeldOut($0) }
+      let valid = training.filter(\.isValid).map(\.symbols).filter { $0.count == p.symbols.count }
+      guard !valid.isEmpty else { return p }
+      func holds(_ c: Constraint) -> Bool {
+        valid.allSatisfy { row in c.evaluated(in: Dictionary(uniqueKeysWithValues: zip(p.symbols, row))) }
+      }
+      var requires = p.requires
+      for q in learned where q.key != p.key && q.symbols == p.symbols {
+        for c in q.requires where !requires.contains(c) && holds(c) { requires.append(c) }
+      }
+      // Equality closure over symbols already constrained by an equality.
+      var tied = Set<String>()
+      for c in requires {
+        if case .compare(.eq, .symbol(let a), .symbol(let b)) = c { tied.formUnion([a, b]) }
+      }
+      let names = p.symbols.filter(tied.contains)
+      for (i, a) in names.enumerated() {
+        for b in names[(i + 1)...] {
+          let e: Constraint = Dim.symbol(a) .== .symbol(b)
+          if !requires.contains(e) && !requires.contains(Dim.symbol(b) .== .symbol(a)) && holds(e) {
+            requires.append(e)
+          }
+        }
+      }
+      guard requires.count > p.requires.count else { return p }
+      var out = p
+      out.requires = requires
+      let rule = out.rule
+      out.rejected = training.filter { !$0.isValid && rule.apply($0.symbols) == nil }.count
+      out.heldOut = Learner.judge(
+        rule, on: t.records.records.filter(isHeldOut), ranks: t.records.partial.outputRanks)
+      return out
+    }
+  }
+
   /// Per symbol, `[min, max]` over the rows.
   static func ranges(_ rows: [[Int]], count: Int) -> [[Int]] {
     (0..<count).map { i in
