@@ -103,6 +103,10 @@ public enum LearnedSpecs {
 // MARK: - Operators the catalogue lacks
 
 extension LearnedSpecs {
+  /// ONNX operators whose output shapes depend on input values, not only on shapes: their rules
+  /// hold for the traces' values only, so the generator does not use them.
+  public static let dataDependentShapes: Set<String> = ["NonZero", "Unique", "NonMaxSuppression", "Compress"]
+
   /// The prefix of learned ONNX operators' ids: `onnx.<OpType>.<k>` for partial operator `k`.
   public static let onnxPrefix = "onnx."
 
@@ -115,6 +119,7 @@ extension LearnedSpecs {
   /// attribute). They have no reference kernel: models using them run on external targets only
   /// (`dlsmith fuzz --oracle ort-noopt`).
   public static func onnxSpecs(_ file: RulesFile) -> [OperatorSpec] {
+    guard !dataDependentShapes.contains(file.op) else { return [] }
     var out: [OperatorSpec] = []
     for (k, p) in file.partials.enumerated() where usable(p) {
       if let spec = onnxSpec(file.op, p, id: "\(onnxPrefix)\(file.op).\(k)") { out.append(spec) }
