@@ -17,7 +17,7 @@ let package = Package(
     .target(name: "Symbolic"),
     .target(name: "Tensors"),
     .target(name: "SMT", dependencies: ["Symbolic", "CZ3"]),
-    .target(name: "Inference", dependencies: ["Symbolic", "SMT"]),
+    .target(name: "Inference", dependencies: ["Symbolic", "SMT", "Tensors"]),
     .target(name: "Kernels", dependencies: ["Tensors", "CBLAS"]),
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
     .target(name: "IR", dependencies: ["Operators"]),
@@ -59,7 +59,9 @@ let package = Package(
       dependencies: ["Backends", "Kernels", "Operators", "IR", "Symbolic", "Tensors", "TestSupport"]),
     .testTarget(
       name: "FuzzingTests",
-      dependencies: ["Fuzzing", "Backends", "Generation", "Kernels", "Operators", "IR", "Tensors", "TestSupport"]),
+      dependencies: [
+        "Fuzzing", "Backends", "Generation", "Kernels", "Operators", "IR", "Tensors", "TestSupport",
+      ]),
     .testTarget(
       name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

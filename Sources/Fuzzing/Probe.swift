@@ -399,12 +399,7 @@ public final class Prober {
 
   /// A deterministic seed for a case (FNV-1a over its description, mixed with the probe seed).
   private func seed(_ parts: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in parts.utf8 {
-      h ^= UInt64(b)
-      h = h &* 0x100_0000_01b3
-    }
-    var rng = SplitMix64(seed: h ^ options.seed)
+    var rng = SplitMix64(seed: stableHash(parts) ^ options.seed)
     return rng.next()
   }
 

@@ -298,41 +298,22 @@ extension State {
   )? {
     var attrs = SymbolicAttributes()
     var vars: [Variable] = []
-    func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
     for a in spec.attributes {
       switch a.kind {
       case .int(let r):
         vars.append(Variable("@\(a.name)", r))
         attrs.values[a.name] = .int(.symbol("@\(a.name)"))
       case .ints(let length, let r):
-        let n: Int
-        if case .chosen(let range) = length {
-          n = rng.int(in: range.lowerBound...Swift.min(range.upperBound, options.maxRank))
-        } else {
-          guard let k = length.count(ranks: ranks) else { return nil }
-          n = k
-        }
+        guard let n = length.sample(ranks: ranks, maxRank: options.maxRank, &rng) else { return nil }
         let names = (0..<n).map { "@\(a.name).\($0)" }
         vars += names.map { Variable($0, r) }
         attrs.values[a.name] = .ints(names.map(Dim.symbol))
       case .float(let r):
         let x = r.lowerBound + (r.upperBound - r.lowerBound) * rng.unit()
         attrs.values[a.name] = .float(Swift.min(Swift.max(State.threeDigits(x), r.lowerBound), r.upperBound))
-      case .choice(let cs):
-        attrs.values[a.name] = .string(rng.pick(cs))
-      case .axis(let i, let extra):
-        guard let r = rank(i), r + extra > 0 else { return nil }
-        attrs.values[a.name] = .int(.constant(rng.int(in: -(r + extra)...(r + extra - 1))))
-      case .axes(let i):
-        guard let r = rank(i), r > 0 else { return nil }
-        var axes = (0..<r).filter { _ in rng.chance(0.5) }
-        if axes.isEmpty { axes = [rng.int(in: 0...(r - 1))] }
-        attrs.values[a.name] = .ints(axes.map(Dim.constant))
-      case .permutation(let i):
-        guard let r = rank(i) else { return nil }
-        var p = Array(0..<r)
-        p.shuffle(using: &rng)
-        attrs.values[a.name] = .ints(p.map(Dim.constant))
+      case .choice, .axis, .axes, .permutation, .flag:
+        guard let v = a.kind.sampleSelector(ranks: ranks, &rng) else { return nil }
+        attrs.values[a.name] = SymbolicAttribute(v)
       case .dtype(let ds):
         if let outputDType {
           guard ds.contains(outputDType) else { return nil }
@@ -342,8 +323,6 @@ extension State {
           guard !pool.isEmpty else { return nil }
           attrs.values[a.name] = .string(rng.pick(pool).rawValue)
         }
-      case .flag:
-        attrs.values[a.name] = .int(.constant(rng.chance(0.5) ? 1 : 0))
       case .text:
         return nil
       }

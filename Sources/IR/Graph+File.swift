@@ -104,7 +104,9 @@ extension Graph {
     try encoded().write(to: URL(fileURLWithPath: path), options: .atomic)
   }
 
-  private static func describe(_ error: any Error) -> String {
+  /// A one-line description of a JSON decoding error: what is wrong and where (`missing key 'op' at
+  /// .nodes[3]`); rules files and other JSON inputs report their problems the same way.
+  public static func describe(_ error: any Error) -> String {
     func path(_ keys: [any CodingKey]) -> String {
       keys.isEmpty ? "top level" : keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// One call of a partial operator: the integer symbols it was called with and what happened.
 ///
@@ -305,7 +306,7 @@ extension RecordSet {
     }
     guard out.count > limit else { return out }
     // Seeded selection sampling (Knuth's algorithm S): keeps order, exactly `limit` items.
-    var rng = SplitMix(seed)
+    var rng = SplitMix64(seed: seed)
     var kept: [[Int]] = []
     kept.reserveCapacity(limit)
     var needed = limit
@@ -317,18 +318,5 @@ extension RecordSet {
       }
     }
     return kept
-  }
-}
-
-/// SplitMix64, private to this module (the project generator lives in `Tensors`).
-struct SplitMix {
-  var state: UInt64
-  init(_ seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

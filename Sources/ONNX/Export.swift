@@ -560,9 +560,9 @@ struct Emitter {
     for (t, o) in zip(temps, outputs) { node("Cast", [t], [o], [.int("to", bf16)]) }
   }
 
-  /// An int64 initializer (1-D, or rank 0 when `scalar`); returns its name.
-  mutating func ints(_ name: String, _ values: [Int], scalar: Bool = false) -> String {
-    let t = Tensor(dtype: .i64, shape: scalar ? [] : [values.count], storage: values.map(Double.init))
+  /// An integer initializer (int64 by default; 1-D, or rank 0 when `scalar`); returns its name.
+  mutating func ints(_ name: String, _ values: [Int], scalar: Bool = false, dtype: DType = .i64) -> String {
+    let t = Tensor(dtype: dtype, shape: scalar ? [] : [values.count], storage: values.map(Double.init))
     graph.initializer.append(ONNXExport.tensorProto(name, t))
     return name
   }

@@ -37,12 +37,12 @@ extension ONNXExport {
         case .ints(let vs)?: values = vs
         default: throw ONNXError(problems: ["\(n.op): missing attribute in_\(parts[0])"])
         }
-        inputs.append(initializer("\(tag)_\(parts[0])", values, dtype, scalar: scalar, &e))
+        inputs.append(e.ints("\(tag)_\(parts[0])", values, scalar: scalar, dtype: dtype))
       case "#":
         guard parts.count == 3, let dtype = DType(rawValue: String(parts[1])) else {
           throw ONNXError(problems: ["\(n.op): bad layout entry '\(token)'"])
         }
-        inputs.append(initializer("\(tag)_\(parts[0])", integers(parts[2]), dtype, scalar: false, &e))
+        inputs.append(e.ints("\(tag)_\(parts[0])", integers(parts[2]), dtype: dtype))
       case "@":
         guard parts.count == 2 else { throw ONNXError(problems: ["\(n.op): bad layout entry '\(token)'"]) }
         attrs.append(.ints(String(parts[0]), integers(parts[1])))
@@ -63,11 +63,4 @@ extension ONNXExport {
     return true
   }
 
-  private static func initializer(
-    _ name: String, _ values: [Int], _ dtype: DType, scalar: Bool, _ e: inout Emitter
-  ) -> String {
-    let t = Tensor(dtype: dtype, shape: scalar ? [] : [values.count], storage: values.map(Double.init))
-    e.graph.initializer.append(tensorProto(name, t))
-    return name
-  }
 }

@@ -87,17 +87,7 @@ public struct Attributes: Hashable, Sendable, Codable {
   }
 
   /// The symbolic view of these (all-constant) attributes.
-  public var symbolic: SymbolicAttributes {
-    SymbolicAttributes(
-      values.mapValues { v in
-        switch v {
-        case .int(let i): return .int(.constant(i))
-        case .ints(let l): return .ints(l.map(Dim.constant))
-        case .float(let f): return .float(f)
-        case .string(let s): return .string(s)
-        }
-      })
-  }
+  public var symbolic: SymbolicAttributes { SymbolicAttributes(values.mapValues(SymbolicAttribute.init)) }
 
   public init(from decoder: any Decoder) throws {
     values = try [String: AttributeValue](from: decoder)
@@ -111,6 +101,16 @@ public enum SymbolicAttribute: Hashable, Sendable {
   case ints([Dim])
   case float(Double)
   case string(String)
+
+  /// A concrete attribute (its integers as constants).
+  public init(_ v: AttributeValue) {
+    switch v {
+    case .int(let i): self = .int(.constant(i))
+    case .ints(let l): self = .ints(l.map(Dim.constant))
+    case .float(let f): self = .float(f)
+    case .string(let s): self = .string(s)
+    }
+  }
 }
 
 public struct SymbolicAttributes: Sendable {
@@ -163,6 +163,15 @@ public struct AttributeSpec: Sendable {
     /// Chosen by the generator in this range (e.g. reshape's target rank).
     case chosen(ClosedRange<Int>)
 
+    /// A list length for these input ranks, drawn in `chosen ∩ 0...maxRank` for `.chosen`
+    /// lengths; `nil` when the ranks do not allow the attribute.
+    public func sample(ranks: [Int], maxRank: Int, _ rng: inout SplitMix64) -> Int? {
+      if case .chosen(let range) = self {
+        return rng.int(in: range.lowerBound...Swift.min(range.upperBound, maxRank))
+      }
+      return count(ranks: ranks)
+    }
+
     /// The list length for these input ranks; `.chosen` lengths take `chosen`. `nil` when the
     /// ranks do not allow the attribute (a missing input, fewer than 2 dims for spatial lengths).
     public func count(ranks: [Int], chosen: Int? = nil) -> Int? {
@@ -192,6 +201,31 @@ public struct AttributeSpec: Sendable {
     case flag
     /// Free text, only for backend-internal operators (never generated).
     case text
+
+    /// A random value of a selector kind (`choice`, `axis`, `axes`, `permutation`, `flag`: sampled
+    /// concretely, never solved) for these input ranks; `nil` when the ranks do not allow one or
+    /// the kind is not a selector. The generator and the rule tracer draw them this way.
+    public func sampleSelector(ranks: [Int], _ rng: inout SplitMix64) -> AttributeValue? {
+      func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
+      switch self {
+      case .choice(let cs): return .string(rng.pick(cs))
+      case .axis(let i, let extra):
+        guard let r = rank(i), r + extra > 0 else { return nil }
+        return .int(rng.int(in: -(r + extra)...(r + extra - 1)))
+      case .axes(let i):
+        guard let r = rank(i), r > 0 else { return nil }
+        var axes = (0..<r).filter { _ in rng.chance(0.5) }
+        if axes.isEmpty { axes = [rng.int(in: 0...(r - 1))] }
+        return .ints(axes)
+      case .permutation(let i):
+        guard let r = rank(i) else { return nil }
+        var p = Array(0..<r)
+        p.shuffle(using: &rng)
+        return .ints(p)
+      case .flag: return .int(rng.chance(0.5) ? 1 : 0)
+      case .int, .ints, .float, .dtype, .text: return nil
+      }
+    }
   }
 
   public let name: String

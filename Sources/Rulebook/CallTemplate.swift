@@ -143,18 +143,25 @@ public struct CallTemplate: Hashable, Sendable, Codable {
 
   /// The template's symbols bound to an operator instance's dims and integer attributes (as the
   /// generator sees them: constants or its own symbols), in `symbols` order; `nil` if the
-  /// instance does not fit the template.
+  /// instance does not fit the template. Tensor operands are the instance's inputs in order; a
+  /// shape-like input's elements are its attribute `in_<name>` (learned ONNX operators carry them
+  /// so, see `LearnedSpecs.onnxSpecs`).
   public func bindings(operands dims: [[Dim]], attributes: SymbolicAttributes) -> [Dim]? {
     var out: [Dim] = []
     var k = 0
     for o in operands {
       switch o {
-      case .absent: break
+      case .absent, .constant: break
       case .tensor(_, _, let r):
         guard k < dims.count, dims[k].count == r else { return nil }
         out += dims[k]
         k += 1
-      case .value, .constant: return nil
+      case .value(let name, _, let length):
+        switch attributes.values["in_\(name)"] {
+        case .int(let d)? where length < 0: out.append(d)
+        case .ints(let ds)? where ds.count == length: out += ds
+        default: return nil
+        }
       }
     }
     for name in attributeNames {

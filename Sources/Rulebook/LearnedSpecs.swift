@@ -58,13 +58,9 @@ public enum LearnedSpecs {
       guard
         let key = SpecTarget.key(
           spec, ranks: ctx.inputs.map(\.count), dtypes: ctx.dtypes, attributes: ctx.attributes),
-        let p = table[key], let bound = p.template.bindings(operands: ctx.inputs, attributes: ctx.attributes),
-        bound.count == p.symbols.count
+        let p = table[key], let bound = p.template.bindings(operands: ctx.inputs, attributes: ctx.attributes)
       else { return nil }
-      let names = Dictionary(zip(p.symbols, bound), uniquingKeysWith: { a, _ in a })
-      return Rule(
-        requires: p.requires.map { $0.replacing { names[$0] } },
-        outputs: p.outputs.map { $0.map { $0.replacing { names[$0] } } })
+      return p.instantiated(bound)
     }
   }
 
@@ -92,7 +88,7 @@ public enum LearnedSpecs {
       }
       guard !fits.isEmpty else { return nil }
       let concrete = bound.map { $0.constantValue.map(String.init) ?? "?" }.joined(separator: ",")
-      let pick = fits[Int(Tracer.stableHash(concrete) % UInt64(fits.count))]
+      let pick = fits[Int(stableHash(concrete) % UInt64(fits.count))]
       return Rule(
         requires: zip(bound, pick.symbols).map { d, v in d .== .constant(v) },
         outputs: pick.outputs!.map { $0.map(Dim.constant) })
@@ -187,43 +183,9 @@ extension LearnedSpecs {
         + "and \(p.invalid) invalid calls. No reference kernel.",
       inputs: inputs, outputTypes: dtypes.map(OutputType.fixed), attributes: attributes,
       rule: { ctx in
-        guard let bound = onnxBindings(template, ctx), bound.count == rule.symbols.count else { return nil }
-        let names = Dictionary(zip(rule.symbols, bound), uniquingKeysWith: { a, _ in a })
-        return Rule(
-          requires: rule.requires.map { $0.replacing { names[$0] } },
-          outputs: rule.outputs.map { $0.map { $0.replacing { names[$0] } } })
+        template.bindings(operands: ctx.inputs, attributes: ctx.attributes).flatMap(rule.instantiated)
       },
       domain: { _ in integerInputs },
       reference: { _, _ in [] })
-  }
-
-  /// The template's symbols bound to an instance of its learned ONNX spec.
-  static func onnxBindings(_ t: CallTemplate, _ ctx: RuleContext) -> [Dim]? {
-    var out: [Dim] = []
-    var k = 0
-    for o in t.operands {
-      switch o {
-      case .absent, .constant: break
-      case .tensor(_, _, let r):
-        guard k < ctx.inputs.count, ctx.inputs[k].count == r else { return nil }
-        out += ctx.inputs[k]
-        k += 1
-      case .value(let name, _, let length):
-        switch ctx.attributes.values["in_\(name)"] {
-        case .int(let d)? where length < 0: out.append(d)
-        case .ints(let ds)? where ds.count == length: out += ds
-        default: return nil
-        }
-      }
-    }
-    for name in t.attributeNames {
-      switch (t.attributes[name]!, ctx.attributes.values[name]) {
-      case (.int, .int(let d)?): out.append(d)
-      case (.ints(let l), .ints(let ds)?) where ds.count == l: out += ds
-      case (.int, _), (.ints, _): return nil
-      default: continue
-      }
-    }
-    return out
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IR
 import Operators
 import Tensors
 
@@ -55,7 +56,6 @@ public final class ORTTraceTarget: TraceTarget {
   private var toWorker: FileHandle?
   private var fromWorker: Int32 = -1
   private var buffer = Data()
-  public private(set) var restarts = 0
 
   /// Loads the schemas (one `schemas` run) and prepares the worker command.
   /// - Parameters:
@@ -83,7 +83,7 @@ public final class ORTTraceTarget: TraceTarget {
     do {
       schemas = try JSONDecoder().decode([ONNXSchema].self, from: data)
     } catch {
-      throw RulebookError("\(script) schemas: not a schema list: \(Learner.describe(error))")
+      throw RulebookError("\(script) schemas: not a schema list: \(Graph.describe(error))")
     }
     byName = Dictionary(schemas.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
   }
@@ -112,7 +112,7 @@ public final class ORTTraceTarget: TraceTarget {
     }
     var firstRank: Int?
     var operands: [CallTemplate.Operand] = []
-    for (i, p) in schema.inputs.enumerated() {
+    for p in schema.inputs {
       let copies: Int
       switch p.option {
       case "optional": copies = rng.chance(0.5) ? 1 : 0
@@ -141,7 +141,6 @@ public final class ORTTraceTarget: TraceTarget {
           operands.append(.tensor(name: name, dtype: d, rank: rank))
         }
       }
-      _ = i
     }
     // Trailing omitted inputs are simply not there.
     while case .absent = operands.last { operands.removeLast() }
@@ -202,8 +201,9 @@ public final class ORTTraceTarget: TraceTarget {
   static let selectors: Set<String> = ["axes"]
 
   static func axes(rank: Int, _ rng: inout SplitMix64) -> [Int] {
-    var axes = (0..<rank).filter { _ in rng.chance(0.5) }
-    if axes.isEmpty { axes = [rng.int(in: 0...(rank - 1))] }
+    guard case .ints(let axes)? = AttributeSpec.Kind.axes(of: 0).sampleSelector(ranks: [rank], &rng) else {
+      return []
+    }
     return axes
   }
 
@@ -319,7 +319,6 @@ public final class ORTTraceTarget: TraceTarget {
     process = nil
     toWorker = nil
     fromWorker = -1
-    restarts += 1
     return ended
   }
 

@@ -88,8 +88,6 @@ public struct RulesReport: Sendable {
   /// Complete rules with no held-out false-valid call: those the generator uses.
   public var usable = 0
   public var secondsPerOperator: [Double] = []
-  /// `op: key` of every learned partial operator whose rule is incomplete.
-  public var incomplete: [String] = []
 
   public init(target: String, files: [RulesFile]) {
     self.target = target
@@ -102,8 +100,6 @@ public struct RulesReport: Sendable {
         if p.complete {
           complete += 1
           heldOutComplete = heldOutComplete + p.heldOut
-        } else {
-          incomplete.append("\(f.op): \(p.key)")
         }
         if LearnedSpecs.usable(p) { usable += 1 }
         heldOut = heldOut + p.heldOut
@@ -152,7 +148,7 @@ public struct Equivalence: Sendable {
   ) -> Equivalence {
     var e = Equivalence()
     for p in file.partials where p.complete {
-      var rng = SplitMix64(seed: seed ^ Tracer.stableHash(p.key))
+      var rng = SplitMix64(seed: seed ^ stableHash(p.key))
       let roles = p.template.symbols.map(\.role)
       let rule = p.rule
       var valid: [[Int]] = []

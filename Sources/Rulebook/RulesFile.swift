@@ -1,5 +1,7 @@
 import Foundation
+import IR
 import Inference
+import Operators
 import Symbolic
 import Tensors
 
@@ -57,6 +59,16 @@ public struct LearnedPartial: Hashable, Sendable, Codable {
   /// operator the catalogue lacks is generated in (the rule was never seen outside it).
   public var validRanges: [[Int]]?
 
+  /// The rule over an instance: each symbol replaced by the instance's dim or attribute (in
+  /// `symbols` order, see `CallTemplate.bindings`); `nil` if the counts differ.
+  public func instantiated(_ bound: [Dim]) -> Rule? {
+    guard bound.count == symbols.count else { return nil }
+    let names = Dictionary(zip(symbols, bound), uniquingKeysWith: { a, _ in a })
+    return Rule(
+      requires: requires.map { $0.replacing { names[$0] } },
+      outputs: outputs.map { $0.map { $0.replacing { names[$0] } } })
+  }
+
   /// The rule as an `InferredRule` (for `apply`).
   public var rule: InferredRule {
     InferredRule(
@@ -103,7 +115,7 @@ public struct RulesFile: Hashable, Sendable, Codable {
     do {
       return try JSONDecoder().decode(RulesFile.self, from: data)
     } catch {
-      throw RulebookError("\(path): not a rules file: \(Learner.describe(error))")
+      throw RulebookError("\(path): not a rules file: \(Graph.describe(error))")
     }
   }
 
@@ -145,7 +157,7 @@ public struct Learner: Sendable {
   /// without symbols, which has exactly one call).
   public func isHeldOut(_ r: Record) -> Bool {
     !r.symbols.isEmpty
-      && Tracer.stableHash("\(seed):" + r.symbols.map(String.init).joined(separator: ",")) % 5 == 0
+      && stableHash("\(seed):" + r.symbols.map(String.init).joined(separator: ",")) % 5 == 0
   }
 
   /// The rule of one traced partial operator, or `nil` when it has no valid call.
@@ -245,16 +257,6 @@ public struct Learner: Sendable {
     return h
   }
 
-  static func describe(_ error: any Error) -> String {
-    switch error {
-    case DecodingError.dataCorrupted(let c): return c.debugDescription
-    case DecodingError.keyNotFound(let k, let c):
-      return "missing '\(k.stringValue)' at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
-    case DecodingError.typeMismatch(_, let c), DecodingError.valueNotFound(_, let c):
-      return "\(c.debugDescription) at \(c.codingPath.map(\.stringValue).joined(separator: "."))"
-    default: return "\(error)"
-    }
-  }
 }
 
 /// Records on disk: `Rules/records/<target>/<op>/p<k>.jsonl`, one file per partial operator — a

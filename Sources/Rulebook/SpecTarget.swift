@@ -47,41 +47,22 @@ public struct SpecTarget: TraceTarget {
     guard let dtypes = SpecTarget.dtypes(spec, &rng) else { return nil }
     var attributes: [String: CallTemplate.Attribute] = [:]
     var domains: [String: ClosedRange<Int>] = [:]
-    func rank(_ i: Int) -> Int? { i < ranks.count ? ranks[i] : nil }
     for a in spec.attributes {
       switch a.kind {
       case .int(let r):
         attributes[a.name] = .int
         domains[a.name] = r
       case .ints(let length, let r):
-        let n: Int
-        if case .chosen(let range) = length {
-          n = rng.int(in: range.lowerBound...Swift.min(range.upperBound, maxRank))
-        } else {
-          guard let k = length.count(ranks: ranks) else { return nil }
-          n = k
-        }
+        guard let n = length.sample(ranks: ranks, maxRank: maxRank, &rng) else { return nil }
         attributes[a.name] = .ints(length: n)
         domains[a.name] = r
       case .float(let r):
         attributes[a.name] = .float(
           (a.defaultValue.flatMap { if case .float(let f) = $0 { f } else { nil } }) ?? r.lowerBound)
-      case .choice(let cs): attributes[a.name] = .fixed(.string(rng.pick(cs)))
-      case .axis(let i, let extra):
-        guard let r = rank(i), r + extra > 0 else { return nil }
-        attributes[a.name] = .fixed(.int(rng.int(in: -(r + extra)...(r + extra - 1))))
-      case .axes(let i):
-        guard let r = rank(i), r > 0 else { return nil }
-        var axes = (0..<r).filter { _ in rng.chance(0.5) }
-        if axes.isEmpty { axes = [rng.int(in: 0...(r - 1))] }
-        attributes[a.name] = .fixed(.ints(axes))
-      case .permutation(let i):
-        guard let r = rank(i) else { return nil }
-        var p = Array(0..<r)
-        p.shuffle(using: &rng)
-        attributes[a.name] = .fixed(.ints(p))
+      case .choice, .axis, .axes, .permutation, .flag:
+        guard let v = a.kind.sampleSelector(ranks: ranks, &rng) else { return nil }
+        attributes[a.name] = .fixed(v)
       case .dtype(let ds): attributes[a.name] = .fixed(.string(rng.pick(ds).rawValue))
-      case .flag: attributes[a.name] = .fixed(.int(rng.chance(0.5) ? 1 : 0))
       case .text: return nil
       }
     }

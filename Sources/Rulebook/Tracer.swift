@@ -35,19 +35,9 @@ public struct Tracer {
 
   public init(options: TraceOptions = TraceOptions()) { self.options = options }
 
-  /// A stable 64-bit hash of text (FNV-1a; Swift's `Hasher` is seeded per process).
-  public static func stableHash(_ text: String) -> UInt64 {
-    var h: UInt64 = 0xcbf2_9ce4_8422_2325
-    for b in text.utf8 {
-      h ^= UInt64(b)
-      h &*= 0x100_0000_01b3
-    }
-    return h
-  }
-
   /// Distinct templates of `op`, in draw order (at most `templateDraws` draws).
   public func templates(_ op: String, on target: some TraceTarget) -> [CallTemplate] {
-    var rng = SplitMix64(seed: options.seed ^ Tracer.stableHash(op))
+    var rng = SplitMix64(seed: options.seed ^ stableHash(op))
     var seen = Set<String>()
     var out: [CallTemplate] = []
     for _ in 0..<options.templateDraws {
@@ -72,7 +62,7 @@ public struct Tracer {
     var out = Traced(partials: [], withoutValidCalls: [])
     for (index, template) in templates(op, on: target).enumerated()
     where out.partials.count < options.partialsPerOperator {
-      var rng = SplitMix64(seed: options.seed ^ Tracer.stableHash("\(op)#\(index)"))
+      var rng = SplitMix64(seed: options.seed ^ stableHash("\(op)#\(index)"))
       if let t = trace(template, on: target, &rng) {
         out.partials.append(t)
       } else {

@@ -35,3 +35,14 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     return xs[int(in: 0...(xs.count - 1))]
   }
 }
+
+/// A 64-bit hash of text that is the same in every process (FNV-1a; Swift's `Hasher` is seeded per
+/// process): seeds and sample choices derived from names.
+public func stableHash(_ text: String) -> UInt64 {
+  var h: UInt64 = 0xcbf2_9ce4_8422_2325
+  for b in text.utf8 {
+    h ^= UInt64(b)
+    h = h &* 0x100_0000_01b3
+  }
+  return h
+}

@@ -106,8 +106,8 @@ struct GenerationOptions: ParsableArguments {
   }
 
   /// Operators by id: the generator's (learned specs included), then the catalogue's.
-  var operatorLookup: OperatorLookup {
-    let table = Dictionary(generatorOptions.operators.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+  static func operatorLookup(_ options: GeneratorOptions) -> OperatorLookup {
+    let table = Dictionary(options.operators.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     return { table[$0] ?? Catalogue.spec($0) }
   }
 
@@ -161,7 +161,8 @@ struct Generate: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      var generator = Generator(options: generation.generatorOptions)
+      let options = generation.generatorOptions
+      var generator = Generator(options: options)
       let graph: Graph
       if let seedModel, let model = SeedModels.model(named: seedModel) {
         graph = model
@@ -174,7 +175,7 @@ struct Generate: ParsableCommand {
       } else {
         graph = generator.generate(seed: seed)
       }
-      try graph.verify(operators: generation.operatorLookup)
+      try graph.verify(operators: GenerationOptions.operatorLookup(options))
       if let output {
         do { try graph.write(to: output) } catch {
           throw ToolError("\(output): cannot write: \(error.localizedDescription)")

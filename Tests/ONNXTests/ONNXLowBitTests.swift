@@ -88,16 +88,8 @@ import Testing
       """
     let scriptURL = dir.appendingPathComponent("run.py")
     try script.write(to: scriptURL, atomically: true, encoding: .utf8)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", scriptURL.path, dir.path, "\(graphs.count)"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    try #require(p.terminationStatus == 0, "python3 failed: \(text)")
+    let run = try #require(Python.run([scriptURL.path, dir.path, "\(graphs.count)"]), "python3 cannot start")
+    try #require(run.status == 0, "python3 failed: \(run.stdout)\(run.stderr)")
     var quantizedOutputs = 0
     for (i, want) in expected.enumerated() {
       let got = try NPZ.decode(Data(contentsOf: dir.appendingPathComponent("m\(i)_out.npz")))
