@@ -61,7 +61,9 @@ let package = Package(
       name: "FuzzingTests",
       dependencies: [
         "Fuzzing", "Backends", "Generation", "Kernels", "Operators", "IR", "Tensors", "TestSupport",
-      ]),
+      ],
+      // Golden data, read by path (`#filePath`).
+      exclude: ["Fixtures"]),
     .testTarget(
       name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),

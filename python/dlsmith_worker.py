@@ -1,7 +1,12 @@
 #!/usr/bin/env python3
 """DLSmith worker for Python-hosted ONNX backends.
 
-Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|onnx-ref|openvino|tvm
+Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|onnx-ref|openvino|openvino-default|tvm
+
+Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL), onnx-ref
+(onnx.reference), openvino (CPU plugin in f32: INFERENCE_PRECISION_HINT f32, EXECUTION_MODE_HINT
+ACCURACY), openvino-default (CPU plugin defaults: bf16 on CPUs with AVX512-BF16/AMX), tvm (Relax
+from_onnx, tvm.compile for llvm, relax.VirtualMachine).
 
 Speaks the DLSmith worker protocol (Sources/Fuzzing/WorkerProtocol.swift) on stdin/stdout: every
 message is a frame, a 4-byte little-endian length then that many bytes of UTF-8 JSON.
@@ -80,12 +85,21 @@ def onnx_ref_backend():
     return make
 
 
-def openvino_backend():
+# f32 inference precision: the CPU plugin's default hint is bf16 on CPUs with AVX512-BF16 or AMX (a
+# 64x64 f32 MatMul then has relative error ~2e-3; with the hint it equals NumPy's float32 bit for bit).
+# ACCURACY also turns off dynamic quantization (DYNAMIC_QUANTIZATION_GROUP_SIZE 32 -> 0), which
+# otherwise quantizes the activations of a MatMul with int8 constant weights (relative error ~5e-3
+# even with the f32 hint). No hint helps f64 and i64: the plugin computes them in f32 and i32
+# (1e300 + 1e300 gives 3.4e38, 3e9 + 3e9 wraps).
+OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"}
+
+
+def openvino_backend(config):
     import openvino as ov
     core = ov.Core()
 
     def make(model):
-        compiled = core.compile_model(core.read_model(model=model), "CPU")
+        compiled = core.compile_model(core.read_model(model=model), "CPU", config)
 
         def run(xs):
             result = compiled(xs)
@@ -100,20 +114,39 @@ def tvm_backend():
     from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
     to_device = getattr(tvm.runtime, "tensor", None) or tvm.nd.array  # the name changed across versions
+    shape_types = tuple(t for t in (getattr(tvm.runtime, "ShapeTuple", None),) if t is not None)
+
+    def to_numpy(value, elem_type):
+        """One graph output: a tensor, or a shape / scalar when Relax folded it (Shape, Size)."""
+        if hasattr(value, "numpy"):
+            return value.numpy()
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem_type) if elem_type else None
+        if isinstance(value, shape_types):
+            return np.array([int(d) for d in value], dtype=dtype or np.int64)
+        if isinstance(value, (bool, int, float, np.generic)):
+            return np.array(value, dtype=dtype)
+        raise TypeError(f"unexpected output {type(value).__name__}: {value!r}")
 
     def make(model):
-        mod = from_onnx(onnx.load_from_string(model), keep_params_in_input=False)
+        proto = onnx.load_from_string(model)
+        elem_types = [o.type.tensor_type.elem_type for o in proto.graph.output]
+        mod = from_onnx(proto, keep_params_in_input=False)
         vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
 
         def run(xs):
             out = vm["main"](*[to_device(x) for x in xs])
-            return [o.numpy() for o in out] if not hasattr(out, "numpy") else [out.numpy()]
+            # One graph output is returned as is (a Shape is a tuple too); several as an Array.
+            outs = [out] if len(elem_types) == 1 else list(out)
+            if len(outs) != len(elem_types):
+                raise TypeError(f"{len(outs)} outputs for {len(elem_types)} graph outputs")
+            return [to_numpy(o, t) for o, t in zip(outs, elem_types)]
         return run
     return make
 
 
 BACKENDS = {"ort": lambda: ort_backend(True), "ort-noopt": lambda: ort_backend(False),
-            "onnx-ref": onnx_ref_backend, "openvino": openvino_backend, "tvm": tvm_backend}
+            "onnx-ref": onnx_ref_backend, "openvino": lambda: openvino_backend(OPENVINO_F32),
+            "openvino-default": lambda: openvino_backend({}), "tvm": tvm_backend}
 
 
 # ---------------------------------------------------------------------------------------------

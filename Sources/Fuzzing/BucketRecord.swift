@@ -10,6 +10,23 @@ public struct BucketRecord: Codable, Sendable {
   public var firstSeen: String
   public var lastSeen: String
   public var status: String
+  /// What triage established (verdict, localization, minimization, consensus runs).
+  public var triage: TriageEvidence?
+  /// The first instance's message (the error text or the discrepancy).
+  public var message: String?
+
+  public init(
+    signature: String, tuple: Signature, title: String, count: Int, firstSeen: String, lastSeen: String,
+    status: String
+  ) {
+    self.signature = signature
+    self.tuple = tuple
+    self.title = title
+    self.count = count
+    self.firstSeen = firstSeen
+    self.lastSeen = lastSeen
+    self.status = status
+  }
 
   /// The record of the bucket folder `bucket`, or nil if it has no readable `bucket.json`.
   public static func read(bucket: String) -> BucketRecord? {

@@ -12,10 +12,16 @@ public struct BackendTarget: Sendable, Codable, Hashable {
   public var command: [String]
   /// Whether the worker needs each model as ONNX too (`WorkerRequest.onnx`), as the Python worker does.
   public var sendsONNX = false
-  public init(name: String, command: [String], sendsONNX: Bool = false) {
+  /// Dtypes this target computes at another precision (`Oracle.computedAs`): a capability of the
+  /// target, found by `dlsmith probe` or known for the named targets (`BackendTarget.knownPrecision`),
+  /// judged at the precision used instead of filed as one bucket per operator.
+  public var computedAs: [DType: DType] = [:]
+
+  public init(name: String, command: [String], sendsONNX: Bool = false, computedAs: [DType: DType] = [:]) {
     self.name = name
     self.command = command
     self.sendsONNX = sendsONNX
+    self.computedAs = computedAs
   }
 
   public init(from decoder: any Decoder) throws {
@@ -23,6 +29,7 @@ public struct BackendTarget: Sendable, Codable, Hashable {
     name = try c.decode(String.self, forKey: .name)
     command = try c.decode([String].self, forKey: .command)
     sendsONNX = try c.decodeIfPresent(Bool.self, forKey: .sendsONNX) ?? false
+    computedAs = try c.decodeIfPresent([DType: DType].self, forKey: .computedAs) ?? [:]
   }
 }
 
@@ -44,7 +51,14 @@ public struct CampaignConfig: Sendable {
   public var limits = WorkerLimits()
   public var tolerances = Tolerances()
   public var instancesPerBucket = 5
+  /// Triage findings (localize, minimize, sign by cause, consensus); off only in tests of raw
+  /// bucketing.
   public var minimizeMismatches = true
+  /// Independent implementations per target name for consensus triage
+  /// (`BackendTarget.independent(of:)`, resolved by the caller).
+  public var consensus: [String: [BackendTarget]] = [:]
+  /// Probe the external targets' float precision at the start (`PrecisionProbe`).
+  public var probePrecision = true
   /// The target whose outputs are the expected values, instead of the in-process reference: for
   /// models with operators only external targets run (ONNX operators learned from onnxruntime).
   /// Its own failures are findings; when it fails, the other targets are not compared. Mismatches
@@ -85,12 +99,19 @@ public struct CampaignStats: Codable, Sendable {
   public var peakRSSMB = 0
   public var lastCompleted = -1
   public var updatedAt = ""
+  /// Precision capabilities per target (`PrecisionProbe`), as sentences.
+  public var capabilities: [String: [String]]? = nil
 }
 
 /// A fuzz campaign over one folder: generate, run every target in its worker, judge, bucket,
 /// publish durably, keep novel models. See Docs/Campaigns.md.
 public final class Campaign: @unchecked Sendable {
   public let config: CampaignConfig
+  /// The configured targets with the precision each really computes in (`PrecisionProbe`, run
+  /// once per campaign folder and target at the start).
+  public private(set) var targets: [BackendTarget]
+  /// What the precision probe found, per target: reported once, never as buckets.
+  public private(set) var capabilities: [String: [PrecisionProbe.Capability]] = [:]
   let state: String
   let shardState: String
   private let lock = NSLock()
@@ -102,7 +123,7 @@ public final class Campaign: @unchecked Sendable {
   private var featureLog: FileHandle?
   private var journal: FileHandle?
   private var lockFD: Int32 = -1
-  private var minimizedSignatures: [String: Signature] = [:]
+  private var triaged: [String: (signature: Signature, evidence: TriageEvidence)] = [:]
   private var corpusPaths: [String] = []
   private var minimizations = 0
   private var minimizationSeconds = 0.0
@@ -110,6 +131,7 @@ public final class Campaign: @unchecked Sendable {
 
   public init(_ config: CampaignConfig) {
     self.config = config
+    targets = config.targets
     state = config.directory + "/.dlsmith"
     shardState = state + "/shard-\(config.shardIndex)"
   }
@@ -193,6 +215,16 @@ public final class Campaign: @unchecked Sendable {
       try Workdir.replaceFile(Data((corpusPaths.joined(separator: "\n") + "\n").utf8), at: snapshot)
     }
     if !corpusPaths.isEmpty { config.log("corpus: \(corpusPaths.count) model(s) to grow from") }
+    // Precision capabilities of the external targets: judged at the precision they compute in.
+    if config.probePrecision {
+      for i in targets.indices where targets[i].sendsONNX {
+        let found = PrecisionProbe.cached(targets[i], state: state, limits: config.limits, log: config.log)
+        capabilities[targets[i].name] = found
+        stats.capabilities = (stats.capabilities ?? [:]).merging([targets[i].name: found.map(\.description)])
+        { _, b in b }
+        for c in found { targets[i].computedAs[c.dtype] = targets[i].computedAs[c.dtype] ?? c.computedAs }
+      }
+    }
     if !fm.fileExists(atPath: journalPath) { _ = fm.createFile(atPath: journalPath, contents: nil) }
     if !fm.fileExists(atPath: shardState + "/features") {
       _ = fm.createFile(atPath: shardState + "/features", contents: nil)
@@ -283,7 +315,7 @@ public final class Campaign: @unchecked Sendable {
 
   private func runLane(_ lane: Int) {
     var generator = Generator(options: config.generator)
-    let workers = config.targets.map { t in
+    let workers = targets.map { t in
       WorkerProcess(
         command: t.command, limits: config.limits, logPath: "\(shardState)/worker-\(lane)-\(t.name).log")
     }
@@ -331,11 +363,11 @@ public final class Campaign: @unchecked Sendable {
   ) -> Bool {
     let differential = Differential(oracle: Oracle(tolerances: config.tolerances))
     let model = graph.encoded()
-    let onnx = config.targets.contains(where: \.sendsONNX) ? BackendTarget.exportONNX(graph) : nil
+    let onnx = targets.contains(where: \.sendsONNX) ? BackendTarget.exportONNX(graph) : nil
     let values: [ValueID: Tensor]
     var oracleRun: (index: Int, outcome: WorkerOutcome)?
-    if let name = config.oracleTarget, let i = config.targets.firstIndex(where: { $0.name == name }) {
-      let outcome = config.targets[i].run(
+    if let name = config.oracleTarget, let i = targets.firstIndex(where: { $0.name == name }) {
+      let outcome = targets[i].run(
         on: workers[i], graph: graph, model: model, inputs: inputs, onnx: onnx)
       oracleRun = (i, outcome)
       if case .outputs(let ts) = outcome, ts.count == graph.outputs.count {
@@ -357,7 +389,7 @@ public final class Campaign: @unchecked Sendable {
     }
     let expected = graph.outputs.compactMap { values[$0] }
     var found = false
-    for (index, (target, worker)) in zip(config.targets, workers).enumerated() {
+    for (index, (target, worker)) in zip(targets, workers).enumerated() {
       // Without expected values (the oracle target failed), only the oracle's own failure counts.
       if values.isEmpty && oracleRun?.index != index { continue }
       var outcome =
@@ -418,19 +450,20 @@ public final class Campaign: @unchecked Sendable {
         )
         continue
       }
-      found = found || finding.signature.kind != .unstable
-      // A mismatch's signature names the operators of its minimized model, so one bug seen through
-      // many different models lands in one bucket.
+      // Triage: localize, minimize (the first instance of every cause, within the budget), sign
+      // by cause, and ask independent implementations.
       var kept = finding
       var minimized: Minimized?
-      if finding.signature.kind == .mismatch && config.minimizeMismatches && config.oracleTarget == nil {
-        (kept, minimized) = minimizeMismatch(
+      var evidence: TriageEvidence?
+      if config.minimizeMismatches && config.oracleTarget == nil {
+        (kept, minimized, evidence) = triage(
           finding, graph: graph, inputs: inputs, target: target, lane: worker.logPath)
         if kept.signature.kind == .unstable && !config.saveUnstable { continue }
       }
+      found = found || kept.signature.kind.isTargetBug
       record(
         kept, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
-        log: worker.logTail(), minimized: minimized)
+        log: worker.logTail(), minimized: minimized, evidence: evidence)
     }
     keepIfNovel(graph, seed: seed)
     return found
@@ -441,58 +474,35 @@ public final class Campaign: @unchecked Sendable {
     Oracle(tolerances: config.tolerances).for(target)
   }
 
-  /// Minimizes a mismatch so its signature names the operators of the minimized model. Results are
-  /// cached by the unminimized signature, and minimizing is budgeted (50, then a third of the run
-  /// time), so a backend that is wrong on every model does not stall the campaign.
-  func minimizeMismatch(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
-    -> (Finding, Minimized?)
+  /// Triages a finding (`Triage`). Results are cached by the unminimized signature, so a cause
+  /// seen again is signed without another run; minimizing is budgeted (the first 50 freely, then up
+  /// to a third of the run time), so a target that is wrong on every model does not stall the
+  /// campaign: past the budget findings are localized and signed but not minimized.
+  func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
+    -> (Finding, Minimized?, TriageEvidence?)
   {
     lock.lock()
-    let cached = minimizedSignatures[f.signature.hash]
-    // The first 50 minimizations are free; after that minimizing may take up to a third of the
-    // campaign's time, so a target that is wrong on many models still gets minimized signatures.
+    let cached = triaged[f.signature.hash]
     let budget = minimizations < 50 || minimizationSeconds < Date().timeIntervalSince(started) / 3
     if cached == nil && budget { minimizations += 1 }
     lock.unlock()
-    if let cached { return (Finding(signature: cached, message: f.message, actual: f.actual), nil) }
-    var reducer = Reducer(target: target, logPath: lane + ".minimize")
-    reducer.limits = config.limits
-    reducer.judge = Judge(oracle: oracle(for: target))
-    // One run per node first: a single wrong operator, or rounding differences amplified downstream.
-    switch reducer.localize(graph, inputs: inputs, keeping: f.signature) {
-    case .culprit(let g, let x, let culprit):
-      lock.lock()
-      minimizedSignatures[f.signature.hash] = culprit.signature
-      lock.unlock()
-      return (
-        Finding(signature: culprit.signature, message: f.message, actual: f.actual),
-        Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
-      )
-    case .propagated:
-      let unstable = Signature(
-        kind: .unstable, stage: f.signature.stage, backend: f.signature.backend, state: f.signature.state)
-      return (
-        Finding(
-          signature: unstable, message: f.message + " (no node alone mismatches: amplified rounding)",
-          actual: f.actual), nil
-      )
-    case .composite: break
+    if let cached {
+      var g = f
+      g.signature = cached.signature
+      return (g, nil, cached.evidence)
     }
-    guard budget else { return (f, nil) }
+    var t = Triage(target: target, judge: Judge(oracle: oracle(for: target)), logPath: lane + ".triage")
+    t.limits = config.limits
+    t.minimize = budget
+    t.consensus = config.consensus[target.name] ?? []
     let began = Date()
-    defer {
-      lock.lock()
-      minimizationSeconds += Date().timeIntervalSince(began)
-      lock.unlock()
-    }
-    let (result, finding) = reducer.reduce(graph, inputs: inputs, keeping: f.signature)
-    guard let finding, finding.signature.minimizationKey == f.signature.minimizationKey else {
-      return (f, nil)
-    }
+    let result = t.run(f, graph: graph, inputs: inputs)
     lock.lock()
-    minimizedSignatures[f.signature.hash] = finding.signature
+    minimizationSeconds += Date().timeIntervalSince(began)
+    triaged[f.signature.hash] = (result.finding.signature, result.evidence)
     lock.unlock()
-    return (Finding(signature: finding.signature, message: f.message, actual: f.actual), result)
+    config.log("triage: \(result.finding.signature.title): \(result.evidence.summary)")
+    return (result.finding, result.minimized, result.evidence)
   }
 
   /// Kills the campaign at the named point: the publication points fire on the first finding;
@@ -511,7 +521,7 @@ public final class Campaign: @unchecked Sendable {
   /// (shard, k, backend) instance published twice is stored and counted once.
   func record(
     _ f: Finding, k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], expected: [Tensor],
-    target: BackendTarget, log: String, minimized: Minimized? = nil
+    target: BackendTarget, log: String, minimized: Minimized? = nil, evidence: TriageEvidence? = nil
   ) {
     let fm = FileManager.default
     let sig = f.signature
@@ -527,7 +537,9 @@ public final class Campaign: @unchecked Sendable {
       lock.lock()
       let isNew = !fm.fileExists(atPath: bucket)
       lock.unlock()
-      if isNew { try createBucket(sig, at: bucket) }
+      if isNew {
+        try createBucket(sig, at: bucket, evidence: evidence, minimized: minimized, message: f.message)
+      }
       let existing = ((try? fm.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).count
       if existing < config.instancesPerBucket {
         let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
@@ -549,18 +561,15 @@ public final class Campaign: @unchecked Sendable {
         try Workdir.writeFile(
           Data((f.message + "\n\n--- worker stderr (tail) ---\n" + log).utf8), to: tmp + "/log.txt")
         let replay = "dlsmith replay \(bucket)/instances/\(name) --backends \(target.name)"
-        let meta: [String: String] = [
-          "seed": "\(seed)", "campaign_seed": "\(config.seed)", "k": "\(k)", "shard": "\(config.shardIndex)",
-          "backend": target.name, "worker": target.command.joined(separator: " "), "kind": sig.kind.rawValue,
-          "stage": sig.stage, "message": f.message, "signature": sig.hash,
-          "tool_version": DLSmithVersion.string,
-          "replay": replay,
-          "regenerate":
-            "dlsmith generate --seed \(seed) --kind \(config.generator.kind.rawValue) --nodes \(config.generator.nodes) --dtype \(config.generator.dtype?.rawValue ?? "mixed") --max-elements \(config.generator.maxElements) --max-rank \(config.generator.maxRank)"
-            + (config.generator.requantVariants == RequantVariant.allCases
-              ? "" : " --requant " + config.generator.requantVariants.map(\.rawValue).joined(separator: ","))
-            ,
-        ]
+        let regenerate =
+          "dlsmith generate --seed \(seed) --kind \(config.generator.kind.rawValue) --nodes \(config.generator.nodes) --dtype \(config.generator.dtype?.rawValue ?? "mixed") --max-elements \(config.generator.maxElements) --max-rank \(config.generator.maxRank)"
+          + (config.generator.requantVariants == RequantVariant.allCases
+            ? "" : " --requant " + config.generator.requantVariants.map(\.rawValue).joined(separator: ","))
+        let meta = InstanceMeta(
+          seed: "\(seed)", campaignSeed: "\(config.seed)", k: "\(k)", shard: "\(config.shardIndex)",
+          backend: target.name, worker: target.command.joined(separator: " "), kind: sig.kind.rawValue,
+          stage: sig.stage, message: f.message, signature: sig.hash, toolVersion: DLSmithVersion.string,
+          replay: replay, regenerate: regenerate, triage: evidence)
         try Workdir.writeFile(try enc.encode(meta), to: tmp + "/meta.json")
         failpoint("mid-publish")
         _ = try Workdir.publish(tmp, to: instanceDir)
@@ -578,14 +587,27 @@ public final class Campaign: @unchecked Sendable {
     }
   }
 
-  private func createBucket(_ sig: Signature, at bucket: String) throws {
+  /// Creates the bucket folder, with the triage evidence and the minimized model of its first
+  /// instance (`minimized/`), published atomically as one folder.
+  private func createBucket(
+    _ sig: Signature, at bucket: String, evidence: TriageEvidence?, minimized: Minimized?, message: String
+  ) throws {
     let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString)"
     try FileManager.default.createDirectory(atPath: tmp + "/instances", withIntermediateDirectories: true)
     try Workdir.writeFile(Data((sig.title + "\n").utf8), to: tmp + "/description")
+    if let minimized {
+      try FileManager.default.createDirectory(atPath: tmp + "/minimized", withIntermediateDirectories: true)
+      try Workdir.writeFile(minimized.graph.encoded(), to: tmp + "/minimized/model.dlsmith.json")
+      try Workdir.writeFile(
+        try Campaign.encoder.encode(minimized.inputs.map(EncodedTensor.init)),
+        to: tmp + "/minimized/inputs.json")
+    }
     let now = ISO8601DateFormatter().string(from: Date())
-    let record = BucketRecord(
+    var record = BucketRecord(
       signature: sig.hash, tuple: sig, title: sig.title, count: 0, firstSeen: now, lastSeen: now,
       status: "new")
+    record.triage = evidence
+    record.message = String(message.prefix(2000))
     try Workdir.writeFile(try Campaign.encoder.encode(record), to: tmp + "/bucket.json")
     _ = try Workdir.publish(tmp, to: bucket)
   }

@@ -7,6 +7,21 @@ public struct Finding: Sendable {
   public var signature: Signature
   public var message: String
   public var actual: [Tensor]?
+  /// What the target did (for triage).
+  public var outcome: WorkerOutcome?
+  /// For value mismatches: where and by how much.
+  public var discrepancy: Discrepancy?
+
+  public init(
+    signature: Signature, message: String, actual: [Tensor]? = nil, outcome: WorkerOutcome? = nil,
+    discrepancy: Discrepancy? = nil
+  ) {
+    self.signature = signature
+    self.message = message
+    self.actual = actual
+    self.outcome = outcome
+    self.discrepancy = discrepancy
+  }
 }
 
 /// Turns a worker outcome into a finding (or none), with its signature. Shared by `fuzz` and
@@ -25,24 +40,31 @@ public struct Judge: Sendable {
   public func finding(_ outcome: WorkerOutcome, target: String, graph: Graph, values: [ValueID: Tensor])
     -> Finding?
   {
+    var f = judged(outcome, target: target, graph: graph, values: values)
+    f?.outcome = outcome
+    return f
+  }
+
+  private func judged(_ outcome: WorkerOutcome, target: String, graph: Graph, values: [ValueID: Tensor])
+    -> Finding?
+  {
     switch outcome {
     case .outputs(let outs):
       switch oracle.verdict(graph, reference: values, actual: outs) {
       case .mismatch(let d):
         return Finding(
           signature: Judge.mismatchSignature(graph, d, target: target, kind: .mismatch),
-          message: d.description, actual: outs)
+          message: d.description, actual: outs, discrepancy: d)
       case .unstable(let d, _):
         return Finding(
           signature: Judge.mismatchSignature(graph, d, target: target, kind: .unstable),
-          message: d.description, actual: outs)
+          message: d.description, actual: outs, discrepancy: d)
       default: return nil
       }
     case .unsupported: return nil
     case .error(let stage, let message):
       return Finding(
-        signature: Signature(
-          kind: .error, stage: stage, backend: target, state: Signature.normalize(message)), message: message)
+        signature: Judge.errorSignature(message, stage: stage, target: target, op: nil), message: message)
     case .crash(let stage, let signal):
       let name = Signature.signalName(signal)
       return Finding(
@@ -63,14 +85,33 @@ public struct Judge: Sendable {
     }
   }
 
-  /// Mismatch state: the operator set of the model, the output dtype and the discrepancy class.
+  /// Error state: `op=<operator> <normalized message>`. The operator is the ONNX operator type the
+  /// message blames, else `op` (the culprit localization found, an operator id of ours), else `?`.
+  public static func errorSignature(_ message: String, stage: String, target: String, op: String?)
+    -> Signature
+  {
+    let blamed = Signature.blamedOperator(message) ?? op ?? "?"
+    return Signature(
+      kind: .error, stage: stage, backend: target, state: "op=\(blamed) \(Signature.normalize(message))")
+  }
+
+  /// Mismatch state before localization: the operator set of the model, the output dtype and the
+  /// discrepancy class (`Triage` replaces the operator set by the culprit, see `Signature`).
   public static func mismatchSignature(_ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind)
     -> Signature
   {
     let ops = Array(Set(graph.nodes.map(\.op))).sorted().joined(separator: ",")
-    let dtype = d.expectedType.split(separator: " ").last.map(String.init) ?? ""
     return Signature(
       kind: kind, stage: "execute", backend: target,
-      state: "ops=\(ops) dtype=\(dtype) class=\(d.kind.rawValue)")
+      state: "ops=\(ops) dtype=\(d.dtype) class=\(d.kind.rawValue)")
+  }
+
+  /// Mismatch state of a localized culprit: its operator, the output dtype and the class.
+  public static func culpritSignature(op: String, _ d: Discrepancy, target: String, kind: FindingKind)
+    -> Signature
+  {
+    Signature(
+      kind: kind, stage: "execute", backend: target,
+      state: "op=\(op) dtype=\(d.dtype) class=\(d.kind.rawValue)")
   }
 }

@@ -19,11 +19,36 @@ import Tensors
 /// `unstable` (a rounding-policy difference, e.g. ONNX Runtime requantizes with a float32 scale
 /// where ONNX specifies the exact real value), not a mismatch. External (ONNX) targets get 1; the
 /// built-in low-bit backends get 0.
+///
+/// **Exactness.** Every value is either *exact* or *approximate* (`exactValues`). Graph inputs and
+/// constants are exact; a node's outputs are exact when its operator is declared `.exact`
+/// (correctly rounded IEEE operations, comparisons, selections, casts, data movement) and all its
+/// inputs are exact, or when it maps exact integers to integers. Every faithful implementation
+/// produces an exact value bit for bit, so exact float outputs are compared bit for bit (`-0 == +0`,
+/// NaN == NaN): a target that skips or adds a rounding step in an f16/bf16 graph differs there by an
+/// ulp, far below the dtype's tolerance, and is caught (`Discrepancy.Kind.rounding`). Approximate
+/// values (transcendentals, order-free reductions, matmul/conv accumulation) keep the tolerances,
+/// and only approximate values are perturbed by the discontinuity guard: a floor of an exact value
+/// is not a near-tie, it is the one right answer. A target that computes a dtype at another
+/// precision (`computedAs`, found by `dlsmith probe`: OpenVINO runs f64 as f32) has no exact values
+/// of that dtype and is judged at the tolerance of the precision it uses.
 public struct Oracle: Sendable {
   public var tolerances: Tolerances
   public var operators: OperatorLookup
   /// Quantization steps an i8/u8 output may differ by and be judged `unstable` instead of a mismatch.
   public var quantizedSlack: Double = 0
+  /// Dtypes the target computes at another precision (f64 → f32), or without rounding between
+  /// operators (f16 → f32): values of these dtypes are approximate and judged at the looser of the
+  /// two tolerances.
+  public var computedAs: [DType: DType] = [:]
+
+  /// The tolerance for values of `dtype` on this target.
+  public func tolerance(_ dtype: DType) -> Tolerance {
+    let own = tolerances[dtype]
+    guard let used = computedAs[dtype] else { return own }
+    let other = tolerances[used]
+    return Tolerance(rtol: Swift.max(own.rtol, other.rtol), atol: Swift.max(own.atol, other.atol))
+  }
 
   /// The slack for targets that receive models as ONNX (external implementations of the ONNX
   /// quantized operators), 0 for the rest.
@@ -33,6 +58,7 @@ public struct Oracle: Sendable {
   public func `for`(_ target: BackendTarget) -> Oracle {
     var o = self
     o.quantizedSlack = Swift.max(quantizedSlack, Oracle.quantizedSlack(external: target.sendsONNX))
+    o.computedAs.merge(target.computedAs) { a, _ in a }
     return o
   }
 
@@ -52,6 +78,7 @@ public struct Oracle: Sendable {
           actualType: "\(actual.count)"))
     }
     let scale = scales(graph, reference)
+    let exact = exactValues(graph, reference)
     for (k, id) in graph.outputs.enumerated() {
       guard let e = reference[id] else { continue }
       let a = actual[k]
@@ -63,14 +90,18 @@ public struct Oracle: Sendable {
       if a.shape != e.shape {
         return .mismatch(Discrepancy(kind: .shape, output: id, expectedType: "\(et)", actualType: "\(at)"))
       }
-      if var d = compare(e, a, tolerance: tolerances[e.dtype], scale: scale[id] ?? 1) {
+      let bitwise = e.dtype.isFloat && exact.contains(id)
+      if var d = compare(e, a, tolerance: bitwise ? .exact : tolerance(e.dtype), scale: scale[id] ?? 1) {
         d.output = id
         d.expectedType = "\(et)"
         d.actualType = "\(at)"
+        if bitwise && compare(e, a, tolerance: tolerance(e.dtype), scale: scale[id] ?? 1) == nil {
+          d.kind = .rounding
+        }
         if e.dtype.isQuantized && d.maxAbsoluteError <= quantizedSlack {
           return .unstable(d, nodes: ancestors(graph, of: id))
         }
-        let sensitive = unstableNodes(graph, reference, scale: scale, upstreamOf: id)
+        let sensitive = unstableNodes(graph, reference, scale: scale, exact: exact, upstreamOf: id)
         return sensitive.isEmpty ? .mismatch(d) : .unstable(d, nodes: sensitive)
       }
     }
@@ -131,19 +162,45 @@ public struct Oracle: Sendable {
     return needed.sorted()
   }
 
-  /// Indices of discontinuous nodes upstream of `output` whose result changes when their float
-  /// inputs move within tolerance.
+  /// The values every faithful implementation computes bit for bit (see the type's doc): graph
+  /// inputs, constants, and outputs of `.exact` operators (or of integer-to-integer nodes) whose
+  /// inputs are all exact. A cast from float to an integer type is exact only when every input
+  /// value is in the target type's range (out-of-range casts are undefined in ONNX). Dtypes in
+  /// `computedAs` are never exact.
+  public func exactValues(_ graph: Graph, _ values: [ValueID: Tensor]) -> Set<ValueID> {
+    var exact = Set(graph.inputs.map(\.id)).union(graph.constants.map(\.id))
+    for n in graph.nodes {
+      guard n.inputs.allSatisfy(exact.contains), let spec = operators(n.op) else { continue }
+      let inputTypes = n.inputs.compactMap { values[$0]?.dtype }
+      let integral = (inputTypes + n.types.map(\.dtype)).allSatisfy { !$0.isFloat }
+      guard spec.traits.contains(.exact) || integral else { continue }
+      if n.op == "cast", let to = n.types.first?.dtype, !to.isFloat, to != .bool,
+        let x = n.inputs.first.flatMap({ values[$0] }), x.dtype.isFloat,
+        !x.storage.allSatisfy({
+          $0.isFinite && to.rounded($0.rounded(.towardZero)) == $0.rounded(.towardZero)
+        })
+      {
+        continue
+      }
+      for (o, t) in zip(n.outputs, n.types) where computedAs[t.dtype] == nil { exact.insert(o) }
+    }
+    return exact
+  }
+
+  /// Indices of discontinuous nodes upstream of `output` whose result changes when their
+  /// approximate float inputs move within tolerance.
   func unstableNodes(
-    _ graph: Graph, _ values: [ValueID: Tensor], scale: [ValueID: Double], upstreamOf output: ValueID
+    _ graph: Graph, _ values: [ValueID: Tensor], scale: [ValueID: Double], exact: Set<ValueID> = [],
+    upstreamOf output: ValueID
   ) -> [Int] {
     var result: [Int] = []
-    let computedValues = Set(graph.nodes.flatMap(\.outputs))
+    // Only approximate computed values can differ between faithful implementations: graph inputs
+    // and constants reach every backend bit for bit, and exact values are computed bit for bit.
+    let computedValues = Set(graph.nodes.flatMap(\.outputs)).subtracting(exact)
     for i in ancestors(graph, of: output) {
       let node = graph.nodes[i]
       guard let spec = operators(node.op), spec.traits.contains(.discontinuous) else { continue }
       let inputs = node.inputs.compactMap { values[$0] }
-      // Only computed values can differ between backends: graph inputs and constants reach every
-      // backend bit for bit, so they are never perturbed.
       let computed = node.inputs.map { computedValues.contains($0) }
       guard inputs.count == node.inputs.count,
         zip(inputs, computed).contains(where: { $0.dtype.isFloat && $1 })
@@ -157,7 +214,7 @@ public struct Oracle: Sendable {
       trials: for trial in 0..<14 {
         let perturbed = zip(inputs, computed).map { t, isComputed -> Tensor in
           guard t.dtype.isFloat && isComputed else { return t }
-          let tol = tolerances[t.dtype]
+          let tol = tolerance(t.dtype)
           let grid = tol.atol * Swift.max(1, s)
           return Tensor(
             dtype: t.dtype, shape: t.shape,
@@ -172,7 +229,7 @@ public struct Oracle: Sendable {
         }
         let moved = spec.evaluate(perturbed, attributes: node.attributes)
         for (b, m) in zip(base, moved) {
-          let tol = tolerances[b.dtype]
+          let tol = tolerance(b.dtype)
           for (x, y) in zip(b.storage, m.storage) where !tol.agrees(x, y, scale: s) {
             result.append(i)
             break trials

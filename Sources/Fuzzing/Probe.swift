@@ -174,7 +174,7 @@ public enum ProbeVersion {
     switch backend {
     case "ort", "ort-noopt": return "onnxruntime"
     case "onnx-ref": return "onnx"
-    case "openvino": return "openvino"
+    case "openvino", "openvino-default": return "openvino"
     case "tvm": return "tvm"
     default: return nil
     }

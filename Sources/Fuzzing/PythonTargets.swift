@@ -12,7 +12,20 @@ public struct ONNXExportFailure: Error, Sendable, CustomStringConvertible {
 
 extension BackendTarget {
   /// Backends served by `python/dlsmith_worker.py`.
-  public static let pythonBackends = ["ort", "ort-noopt", "onnx-ref", "openvino", "tvm"]
+  public static let pythonBackends = ["ort", "ort-noopt", "onnx-ref", "openvino", "openvino-default", "tvm"]
+
+  /// What the named Python targets are known to compute at another precision (measured on
+  /// OpenVINO 2026.4.1, CPU plugin, and confirmed by `dlsmith probe`): `openvino` (f32 inference
+  /// precision, accuracy mode) has no f64 kernels and runs f64 as f32, and runs f16 graphs in f32
+  /// without rounding between operators; `openvino-default` keeps the plugin's default, bf16 on
+  /// CPUs with AVX512-BF16 or AMX, for every float dtype.
+  public static func knownPrecision(_ name: String) -> [DType: DType] {
+    switch name {
+    case "openvino": return [.f64: .f32, .f16: .f32]
+    case "openvino-default": return [.f64: .bf16, .f32: .bf16, .f16: .bf16]
+    default: return [:]
+    }
+  }
 
   /// A target served by the Python worker: `python script --backend name`. It receives each model
   /// as ONNX (`sendsONNX`). `python` is a path or a name looked up on `PATH` (through `/usr/bin/env`
@@ -20,7 +33,9 @@ extension BackendTarget {
   public static func pythonTarget(_ name: String, python: String = "python3", script: String) -> BackendTarget
   {
     let exe = resolveExecutable(python).map { [$0] } ?? ["/usr/bin/env", python]
-    return BackendTarget(name: name, command: exe + [script, "--backend", name], sendsONNX: true)
+    return BackendTarget(
+      name: name, command: exe + [script, "--backend", name], sendsONNX: true,
+      computedAs: knownPrecision(name))
   }
 
   /// `name` itself if it has a slash, else the first executable `name` on `PATH`.

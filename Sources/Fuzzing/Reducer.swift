@@ -1,14 +1,22 @@
 import Backends
 import Foundation
 import IR
+import ONNX
 import Tensors
 
 extension Signature {
-  /// What minimization must preserve. For mismatches the operator set is left out (the final
-  /// signature takes the operator set of the *minimized* model); everything else must match.
+  /// What minimization must preserve. For mismatches the operator (set) is left out (the final
+  /// signature names the culprit or the minimized model's operators); for errors the blamed
+  /// operator is left out when it is unknown (`op=?`: localization names it); everything else
+  /// must match.
   public var minimizationKey: String {
+    if kind == .error {
+      let rest = state.split(separator: " ", maxSplits: 1).last.map(String.init) ?? state
+      return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
+    }
     guard kind == .mismatch || kind == .unstable else { return canonical }
-    let rest = state.split(separator: " ").filter { !$0.hasPrefix("ops=") }.joined(separator: " ")
+    let rest = state.split(separator: " ").filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("op=") }.joined(
+      separator: " ")
     return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
   }
 }
@@ -56,7 +64,17 @@ public struct Reducer {
     defer { worker.stop() }
     let produced = Set(graph.nodes.flatMap(\.outputs))
     var unstable: Finding?
-    for node in graph.nodes {
+    // An error that names an ONNX operator tries that operator's nodes first.
+    var order = Array(graph.nodes.indices)
+    if signature.kind == .error, let first = signature.state.split(separator: " ").first,
+      first.hasPrefix("op="), first != "op=?"
+    {
+      let blamed = String(first.dropFirst(3))
+      order =
+        order.filter { ONNXExport.mapping[graph.nodes[$0].op] == blamed }
+        + order.filter { ONNXExport.mapping[graph.nodes[$0].op] != blamed }
+    }
+    for node in order.map({ graph.nodes[$0] }) {
       var cut: [ValueID] = []
       for v in node.inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
       guard let (recorded, x) = Minimizer.recording(cut, in: graph, inputs, values: values) else { continue }

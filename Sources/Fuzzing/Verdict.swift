@@ -3,7 +3,10 @@ import Tensors
 
 /// Where and by how much one output differs from the reference.
 public struct Discrepancy: Hashable, Sendable, Codable, CustomStringConvertible {
-  public enum Kind: String, Sendable, Codable { case outputCount, shape, dtype, values }
+  /// `values`: beyond the dtype's tolerance; `rounding`: an exact value (see `Oracle`) that differs
+  /// from the one correct bit pattern by less than the tolerance: a skipped, added or double
+  /// rounding step.
+  public enum Kind: String, Sendable, Codable { case outputCount, shape, dtype, values, rounding }
   public var kind: Kind
   /// The output's value id in the model (`%N`).
   public var output: ValueID
@@ -18,14 +21,18 @@ public struct Discrepancy: Hashable, Sendable, Codable, CustomStringConvertible 
   public var expected = 0.0
   public var actual = 0.0
 
+  /// The expected output's dtype (`f16` from `[2, 3] f16`).
+  public var dtype: String { expectedType.split(separator: " ").last.map(String.init) ?? "" }
+
   public var description: String {
     switch kind {
     case .outputCount: return "output count: expected \(expectedType), got \(actualType)"
     case .shape, .dtype:
       return "%\(output): \(kind.rawValue) differs: expected \(expectedType), got \(actualType)"
-    case .values:
+    case .values, .rounding:
+      let what = kind == .rounding ? " (exact value: must match bit for bit)" : ""
       return
-        "%\(output): \(mismatched) element(s) differ, max abs err \(fmt(maxAbsoluteError)), max rel err \(fmt(maxRelativeError)); first at \(firstIndex): expected \(fmt(expected)), got \(fmt(actual))"
+        "%\(output): \(mismatched) element(s) differ, max abs err \(fmt(maxAbsoluteError)), max rel err \(fmt(maxRelativeError)); first at \(firstIndex): expected \(fmt(expected)), got \(fmt(actual))\(what)"
     }
   }
 

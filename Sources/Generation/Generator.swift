@@ -310,7 +310,9 @@ extension State {
         attrs.values[a.name] = .ints(names.map(Dim.symbol))
       case .float(let r):
         let x = r.lowerBound + (r.upperBound - r.lowerBound) * rng.unit()
-        attrs.values[a.name] = .float(Swift.min(Swift.max(State.threeDigits(x), r.lowerBound), r.upperBound))
+        // A float32 value (ONNX float attributes are float32): what the IR stores is what targets get.
+        let v = Swift.min(Swift.max(State.threeDigits(x), r.lowerBound), r.upperBound)
+        attrs.values[a.name] = .float(Double(Float(v)))
       case .choice, .axis, .axes, .permutation, .flag:
         guard let v = a.kind.sampleSelector(ranks: ranks, &rng) else { return nil }
         attrs.values[a.name] = SymbolicAttribute(v)

@@ -69,13 +69,16 @@ public enum ONNXExport {
   /// - `conv_transpose2d`: ours allows output_padding < stride or < dilation (the ONNX spec's
   ///   wording); ONNX Runtime rejects output_padding >= stride. Such nodes are exported as the exact
   ///   equivalent ConvTranspose with output_padding 0 and the end pads reduced by it, followed by a
-  ///   zero `Pad` for any output_padding beyond the end pad.
+  ///   zero `Pad` for any output_padding beyond the end pad. When that ConvTranspose would have no
+  ///   output cell (the begin pad crops every computed cell: no input cell reaches the output, which
+  ///   is then all zeros), the node is exported as those zeros (`Expand` of a zero scalar), so no
+  ///   exported intermediate ever has a dimension of 0.
   /// - `clip`: `min`/`max` become scalar inputs in the tensor's dtype (rounded); clamping a value of
   ///   the dtype to rounded bounds equals rounding the float64 clamp, so this is exact.
   /// - `pad` (constant mode): `value` becomes `constant_value` rounded to the dtype, which is what our
   ///   evaluation does to padded cells.
-  /// - `selu`: exported with ONNX's default alpha/gamma, which are the float32 roundings of our
-  ///   float64 constants (relative difference below 1e-7).
+  /// - `selu`, `hard_sigmoid`: exported with their float32 constants written explicitly (the same
+  ///   values as ONNX's defaults); our kernels use exactly these values.
   /// - float attributes (`alpha`, `beta`, `epsilon`, `min`/`max` of leaky_relu/elu/gemm/...) are
   ///   float32 in ONNX: our float64 values are rounded to float32.
   public static let mapping: [OperatorSpec.ID: String] = {
@@ -204,9 +207,10 @@ public enum ONNXExport {
     switch n.op {
     case "leaky_relu": e.op("LeakyRelu", ins, outs, [.float("alpha", float("alpha"))], dtype: dtype)
     case "elu": e.op("Elu", ins, outs, [.float("alpha", float("alpha"))], dtype: dtype)
-    case "selu": e.op("Selu", ins, outs, dtype: dtype)
+    case "selu":
+      e.op("Selu", ins, outs, [.float("alpha", seluAlpha), .float("gamma", seluGamma)], dtype: dtype)
     case "hard_sigmoid":
-      e.op("HardSigmoid", ins, outs, [.float("alpha", 0.2), .float("beta", 0.5)], dtype: dtype)
+      e.op("HardSigmoid", ins, outs, [.float("alpha", hardSigmoidAlpha), .float("beta", 0.5)], dtype: dtype)
     case "clip":
       let lo = e.scalar("\(tag)_min", float("min"), dtype)
       let hi = e.scalar("\(tag)_max", float("max"), dtype)
@@ -249,6 +253,18 @@ public enum ONNXExport {
         outputPadding = [0, 0]
       }
       let padded = extra.contains { $0 > 0 }
+      // Cells the ConvTranspose above computes, per spatial axis; < 1 means every output cell lies
+      // in the zero padding.
+      let dilations = ints("dilations")
+      let computed = (0..<2).map { (i: Int) -> Int in
+        let full: Int = (t[0].shape[2 + i] - 1) * strides[i] + dilations[i] * (t[1].shape[2 + i] - 1) + 1
+        return full + outputPadding[i] - pads[i] - pads[2 + i]
+      }
+      if computed.contains(where: { $0 < 1 }) {
+        let shape = e.ints("\(tag)_shape", n.types[0].shape)
+        e.node("Expand", [e.scalar("\(tag)_zero", 0, dtype), shape], outs)
+        break
+      }
       e.op(
         "ConvTranspose", ins, padded ? ["\(tag)_unpadded"] : outs,
         [

@@ -75,9 +75,11 @@ public struct Attributes: Hashable, Sendable, Codable {
     guard case .ints(let v) = values[name] else { preconditionFailure("missing ints attribute '\(name)'") }
     return v
   }
+  /// A float attribute: a float32 value (ONNX float attributes are float32), so a value stored with
+  /// more precision is rounded to float32 here, where every kernel and the exporter read it.
   public func float(_ name: String) -> Double {
     guard case .float(let v) = values[name] else { preconditionFailure("missing float attribute '\(name)'") }
-    return v
+    return Double(Float(v))
   }
   public func string(_ name: String) -> String {
     guard case .string(let v) = values[name] else {
@@ -135,9 +137,11 @@ public struct SymbolicAttributes: Sendable {
       return v
     }
   }
+  /// A float attribute: a float32 value (ONNX float attributes are float32), so a value stored with
+  /// more precision is rounded to float32 here, where every kernel and the exporter read it.
   public func float(_ name: String) -> Double {
     guard case .float(let v) = values[name] else { preconditionFailure("missing float attribute '\(name)'") }
-    return v
+    return Double(Float(v))
   }
   public func string(_ name: String) -> String {
     guard case .string(let v) = values[name] else {
@@ -264,7 +268,9 @@ public struct AttributeSpec: Sendable {
     case (.ints(let len, let r), .ints(let vs)):
       guard vs.allSatisfy(r.contains) else { return false }
       return len.count(ranks: ranks, chosen: vs.count) == vs.count
-    case (.float(let r), .float(let v)): return r.contains(v)
+    case (.float(let r), .float(let v)):
+      // Float attributes are float32: the bounds' float32 roundings are inside the domain.
+      return r.contains(v) || (Double(Float(r.lowerBound))...Double(Float(r.upperBound))).contains(v)
     case (.choice(let cs), .string(let s)): return cs.contains(s)
     case (.axis(let i, let extra), .int(let a)):
       guard let r = rank(i) else { return false }

@@ -55,15 +55,17 @@ extension OperatorSpec {
     binary(
       id,
       "a \(symbol) b elementwise with broadcasting, as bool; any comparison with NaN is false (except != which is true).",
-      dtypes: .any, output: .fixed(.bool), traits: [.discontinuous], range: { _, _ in .boolean }
+      dtypes: .any, output: .fixed(.bool), traits: [.discontinuous, .exact], range: { _, _ in .boolean }
     ) { f($0, $1) ? 1 : 0 }
   }
 
   static func logical(_ id: String, _ doc: String, _ f: @escaping @Sendable (Bool, Bool) -> Bool)
     -> OperatorSpec
   {
-    binary(id, doc, dtypes: .bool, output: .fixed(.bool), traits: [.commutative], range: { _, _ in .boolean })
-    {
+    binary(
+      id, doc, dtypes: .bool, output: .fixed(.bool), traits: [.commutative, .exact],
+      range: { _, _ in .boolean }
+    ) {
       f($0 != 0, $1 != 0) ? 1 : 0
     }
   }
@@ -81,9 +83,13 @@ extension OperatorSpec {
 
 extension OperatorSpec {
   static let binaryFamily: [OperatorSpec] = [
-    binary("add", "a + b with NumPy broadcasting.", traits: [.commutative], range: { $0 + $1 }) { $0 + $1 },
-    binary("sub", "a - b with NumPy broadcasting.", range: { $0 - $1 }) { $0 - $1 },
-    binary("mul", "a * b with NumPy broadcasting.", traits: [.commutative], range: { $0 * $1 }) { $0 * $1 },
+    binary("add", "a + b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 + $1 }) {
+      $0 + $1
+    },
+    binary("sub", "a - b with NumPy broadcasting.", traits: [.exact], range: { $0 - $1 }) { $0 - $1 },
+    binary("mul", "a * b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 * $1 }) {
+      $0 * $1
+    },
     OperatorSpec(
       id: "div", family: .binary,
       doc:
@@ -91,7 +97,7 @@ extension OperatorSpec {
       inputs: [
         InputSpec("a", ranks: .range(0...6), .numeric), InputSpec("b", ranks: .range(0...6), .numeric),
       ],
-      traits: [.elementwise],
+      traits: [.elementwise, .exact],
       rule: { c in broadcastRule(c[0], c[1]) },
       domain: { _ in [nil, .awayFromZero] },
       range: { _, ins in [ins[0].image(ins[1], /)] },
@@ -103,8 +109,8 @@ extension OperatorSpec {
       "pow", "a ^ b (C pow). Generated bases are positive and exponents in [-3, 3].",
       dtypes: .float, domains: [.within(0.1, 10), .within(-3, 3)]
     ) { Foundation.pow($0, $1) },
-    binary("min", "NaN-propagating elementwise minimum.", traits: [.commutative]) { nanMin($0, $1) },
-    binary("max", "NaN-propagating elementwise maximum.", traits: [.commutative]) { nanMax($0, $1) },
+    binary("min", "NaN-propagating elementwise minimum.", traits: [.commutative, .exact]) { nanMin($0, $1) },
+    binary("max", "NaN-propagating elementwise maximum.", traits: [.commutative, .exact]) { nanMax($0, $1) },
     comparison("equal", "==") { $0 == $1 },
     comparison("less", "<") { $0 < $1 },
     comparison("less_equal", "<=") { $0 <= $1 },
@@ -116,7 +122,7 @@ extension OperatorSpec {
     OperatorSpec(
       id: "logical_not", family: .unary, doc: "NOT x on bools.",
       inputs: [InputSpec("x", ranks: .range(0...6), .bool)], outputTypes: [.fixed(.bool)],
-      traits: [.elementwise], rule: { c in Rule(outputs: [c[0]]) },
+      traits: [.elementwise, .exact], rule: { c in Rule(outputs: [c[0]]) },
       range: { _, _ in [.boolean] },
       reference: { _, t in [Reference.map(t[0]) { $0 != 0 ? 0 : 1 }] }),
     OperatorSpec(
@@ -126,7 +132,7 @@ extension OperatorSpec {
         InputSpec("cond", ranks: .range(0...6), .bool),
         InputSpec("a", ranks: .range(0...6), .any), InputSpec("b", ranks: .range(0...6), .any),
       ],
-      traits: [.elementwise],
+      traits: [.elementwise, .exact],
       rule: { c in
         let ab = broadcastRule(c[1], c[2])
         let all = broadcastRule(c[0], ab.outputs[0])
@@ -140,7 +146,7 @@ extension OperatorSpec {
         "Converts to dtype `to`: floats round to nearest even; float to integer truncates toward zero then wraps (NaN gives 0, ±inf saturate); to bool: nonzero or NaN is true.",
       inputs: [InputSpec("x", ranks: .range(0...6), .any)], outputTypes: [.attribute("to")],
       attributes: [AttributeSpec("to", .dtype(DType.generated), default: .string("f32"))],
-      traits: [.elementwise, .discontinuous],
+      traits: [.elementwise, .discontinuous, .exact],
       rule: { c in Rule(outputs: [c[0]]) },
       range: { c, ins in
         let to = DType(rawValue: c.attributes.string("to")) ?? .f64

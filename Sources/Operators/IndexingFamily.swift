@@ -48,7 +48,8 @@ extension OperatorSpec {
         return [
           Reference.slice(t[0], axis: axis, start: a.int("start"), end: a.int("end"), step: a.int("step"))
         ]
-      }),
+      }
+    ).with([.exact]),
     OperatorSpec(
       id: "pad", family: .indexing,
       doc: """
@@ -88,7 +89,8 @@ extension OperatorSpec {
         return [
           Reference.pad(t[0], begin: a.ints("pads_begin"), end: a.ints("pads_end"), mode: mode, value: value)
         ]
-      }),
+      }
+    ).with([.exact]),
     OperatorSpec(
       id: "expand", family: .indexing,
       doc: """
@@ -99,7 +101,8 @@ extension OperatorSpec {
       inputs: [InputSpec("x", ranks: .range(0...5), .any)],
       attributes: [AttributeSpec("shape", .ints(.chosen(1...5), 1...16))],
       rule: { c in broadcastRule(c[0], c.ints("shape")) },
-      reference: { a, t in [Reference.expand(t[0], to: a.ints("shape"))] }),
+      reference: { a, t in [Reference.expand(t[0], to: a.ints("shape"))] }
+    ).with([.exact]),
     OperatorSpec(
       id: "tile", family: .indexing,
       doc: """
@@ -113,7 +116,8 @@ extension OperatorSpec {
         guard r.count == c.rank(0) else { return nil }
         return Rule(outputs: [zip(c[0], r).map { $0 * $1 }])
       },
-      reference: { a, t in [Reference.tile(t[0], repeats: a.ints("repeats"))] }),
+      reference: { a, t in [Reference.tile(t[0], repeats: a.ints("repeats"))] }
+    ).with([.exact]),
     OperatorSpec(
       id: "gather", family: .indexing,
       doc: """
@@ -139,7 +143,8 @@ extension OperatorSpec {
       range: { _, ins in [ins[0]] },
       reference: { a, t in
         [Reference.gather(t[0], t[1], axis: Shape.axis(a.int("axis"), rank: t[0].rank)!)]
-      }),
+      }
+    ).with([.exact]),
     OperatorSpec(
       id: "resize", family: .indexing,
       doc: """
@@ -158,7 +163,8 @@ extension OperatorSpec {
         guard c.rank(0) >= 3, sizes.count == c.rank(0) - 2 else { return nil }
         return Rule(outputs: [Array(c[0][..<2]) + sizes])
       },
-      reference: { a, t in [Reference.resizeNearest(t[0], sizes: a.ints("sizes"))] }),
+      reference: { a, t in [Reference.resizeNearest(t[0], sizes: a.ints("sizes"))] }
+    ).with([.exact]),
     OperatorSpec(
       id: "cumsum", family: .reduction,
       doc: """

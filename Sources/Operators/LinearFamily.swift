@@ -22,7 +22,6 @@ private func slidingWindow(
 private let float64Note =
   "Computed in float64 (sums in loop order) and rounded once to the dtype (round to nearest even) by OperatorSpec.evaluate; NaN and inf propagate by IEEE arithmetic."
 
-
 extension OperatorSpec {
   /// ONNX Conv without bias over `n` spatial dims.
   static func convolution(_ id: String, spatial n: Int) -> OperatorSpec {
@@ -283,8 +282,8 @@ extension OperatorSpec {
         ]
       }),
 
-    pooling("max_pool1d", spatial: 1, max: true),
-    pooling("max_pool2d", spatial: 2, max: true),
+    pooling("max_pool1d", spatial: 1, max: true).with([.exact]),
+    pooling("max_pool2d", spatial: 2, max: true).with([.exact]),
     pooling("avg_pool1d", spatial: 1, max: false),
     pooling("avg_pool2d", spatial: 2, max: false),
 

@@ -19,7 +19,7 @@ public struct OperatorSpec: Sendable, Identifiable {
   /// Output dtypes, one per output; an op with a variable number of outputs repeats the last.
   public let outputTypes: [OutputType]
   public let attributes: [AttributeSpec]
-  public let traits: Set<Trait>
+  public private(set) var traits: Set<Trait>
   /// Shape rule: requires + output shapes; `nil` when the ranks/attributes cannot apply.
   public let rule: @Sendable (RuleContext) -> Rule?
   /// Input value domains: for each input, where its values must lie (`nil` or missing: anywhere).
@@ -150,6 +150,22 @@ extension OperatorSpec {
     case discontinuous
     /// Outputs are packed bit patterns (binary words): their value ranges are not magnitudes.
     case packedOutput
+    /// Every output element is the correctly rounded result of one IEEE operation (+, -, *, /,
+    /// sqrt, comparison, min/max) on input elements, or a selection or copy of them (relu, abs,
+    /// neg, clip, floor, casts, data movement, max selection). From inputs that are themselves
+    /// exact, every faithful implementation produces it bit for bit in every dtype: rounding the
+    /// float64 result once to f32, f16 or bf16 is correctly rounded (53 >= 2p + 2). The oracle
+    /// compares such values bit for bit (`Oracle.exactValues`); `-0 == +0` and NaN payloads are
+    /// not compared. Transcendentals, order-free reductions and matmul/conv accumulation are not
+    /// exact.
+    case exact
+  }
+
+  /// This operator with `more` traits added (declarations mark exact operators this way).
+  public func with(_ more: Set<Trait>) -> OperatorSpec {
+    var copy = self
+    copy.traits.formUnion(more)
+    return copy
   }
 }
 

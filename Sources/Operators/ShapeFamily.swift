@@ -67,7 +67,7 @@ extension OperatorSpec {
         AttributeSpec("axis", .axis(of: 0), default: .int(0)),
         AttributeSpec("keepdims", .flag, default: .int(1)),
       ],
-      traits: [.discontinuous],
+      traits: [.discontinuous, .exact],
       rule: { c in
         guard let axis = Shape.axis(c.concreteInt("axis"), rank: c.rank(0)) else { return nil }
         var out = c[0]
@@ -100,13 +100,13 @@ extension OperatorSpec {
       "Maximum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
     ) {
       $0.reduce(-.infinity, nanMax)
-    },
+    }.with([.exact]),
     reduction(
       "reduce_min",
       "Minimum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
     ) {
       $0.reduce(.infinity, nanMin)
-    },
+    }.with([.exact]),
     reduction(
       "reduce_prod",
       "Product by sequential float64 multiplication in row-major order; NaN propagates; integers wrap when rounded. Generated inputs over n reduced elements satisfy |x| <= min(1.5, 1e4^(1/n)), so |result| <= 1e4.",
@@ -253,5 +253,6 @@ extension OperatorSpec {
 }
 
 extension OperatorSpec {
-  static let shapeFamily: [OperatorSpec] = reductionOps + movementOps
+  /// Data movement copies elements: every movement operator is exact.
+  static let shapeFamily: [OperatorSpec] = reductionOps + movementOps.map { $0.with([.exact]) }
 }

@@ -25,6 +25,12 @@ extension OperatorSpec {
   }
 }
 
+/// ONNX Selu's default alpha and gamma, float32 values (ONNX float attributes are float32).
+public let seluAlpha = Double(Float(1.67326319217681884765625))
+public let seluGamma = Double(Float(1.05070102214813232421875))
+/// ONNX HardSigmoid's default alpha, float32(0.2).
+public let hardSigmoidAlpha = Double(Float(0.2))
+
 /// NaN-propagating max(x, 0).
 @inlinable func relu(_ x: Double) -> Double { x.isNaN ? x : (x > 0 ? x : 0) }
 
@@ -39,7 +45,7 @@ extension OperatorSpec {
 
 extension OperatorSpec {
   static let unaryFamily: [OperatorSpec] = [
-    unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = 0.") { x, _ in relu(x) },
+    unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = 0.", traits: [.exact]) { x, _ in relu(x) },
     unary(
       "leaky_relu", "x if x >= 0 else alpha * x; NaN propagates.",
       attributes: [AttributeSpec("alpha", .float(0.01...0.5), default: .float(0.01))]
@@ -50,12 +56,13 @@ extension OperatorSpec {
     ) { x, a in x > 0 ? x : a.float("alpha") * expm1(x) },
     unary(
       "selu",
-      "gamma * (x if x > 0 else alpha * (exp(x) - 1)) with the ONNX constants alpha = 1.6732632423543772, gamma = 1.0507009873554805."
-    ) { x, _ in 1.0507009873554805 * (x > 0 ? x : 1.6732632423543772 * expm1(x)) },
+      "gamma * (x if x > 0 else alpha * (exp(x) - 1)) with ONNX's default attributes, float32 values: alpha = 1.67326319217681884765625, gamma = 1.05070102214813232421875 (the exporter writes them explicitly)."
+    ) { x, _ in seluGamma * (x > 0 ? x : seluAlpha * expm1(x)) },
     unary("sigmoid", "1 / (1 + exp(-x)), computed in float64.") { x, _ in 1 / (1 + exp(-x)) },
     unary(
-      "hard_sigmoid", "max(0, min(1, alpha * x + beta)) with alpha = 0.2, beta = 0.5 (ONNX defaults)."
-    ) { x, _ in clamp(0.2 * x + 0.5, 0, 1) },
+      "hard_sigmoid",
+      "max(0, min(1, alpha * x + beta)) with ONNX's defaults as the float32 attributes they are: alpha = float32(0.2) = 0.20000000298023224, beta = 0.5."
+    ) { x, _ in clamp(hardSigmoidAlpha * x + 0.5, 0, 1) },
     unary("hard_swish", "x * max(0, min(1, x / 6 + 1/2)) (ONNX HardSwish).") { x, _ in
       x * clamp(x / 6 + 0.5, 0, 1)
     },
@@ -70,26 +77,36 @@ extension OperatorSpec {
       domain: .positive
     ) { x, _ in log(x) },
     unary(
-      "sqrt", "Square root; generated inputs are >= 0 (sqrt(-0) = -0, sqrt(x<0) = NaN).", domain: .nonNegative
+      "sqrt", "Square root; generated inputs are >= 0 (sqrt(-0) = -0, sqrt(x<0) = NaN).",
+      domain: .nonNegative,
+      traits: [.exact]
     ) { x, _ in x.squareRoot() },
-    unary("reciprocal", "1 / x; generated inputs keep |x| >= 0.1 (1/±0 = ±inf).", domain: .awayFromZero) {
+    unary(
+      "reciprocal", "1 / x; generated inputs keep |x| >= 0.1 (1/±0 = ±inf).", domain: .awayFromZero,
+      traits: [.exact]
+    ) {
       x, _ in 1 / x
     },
-    unary("abs", "|x|; abs(-0) = 0.", dtypes: .numeric) { x, _ in abs(x) },
-    unary("neg", "-x (for integers wraps: -INT_MIN = INT_MIN).", dtypes: .numeric) { x, _ in -x },
+    unary("abs", "|x|; abs(-0) = 0.", dtypes: .numeric, traits: [.exact]) { x, _ in abs(x) },
+    unary("neg", "-x (for integers wraps: -INT_MIN = INT_MIN).", dtypes: .numeric, traits: [.exact]) { x, _ in
+      -x
+    },
     unary("sin", "Sine (radians).") { x, _ in sin(x) },
     unary("cos", "Cosine (radians).") { x, _ in cos(x) },
     unary("atan", "Arctangent.") { x, _ in atan(x) },
     unary("asin", "Arcsine; generated inputs lie in [-1, 1].", domain: .within(-1, 1)) { x, _ in asin(x) },
     unary("sinh", "Hyperbolic sine.") { x, _ in sinh(x) },
-    unary("floor", "Round toward -inf.", traits: [.discontinuous]) { x, _ in x.rounded(.down) },
-    unary("ceil", "Round toward +inf.", traits: [.discontinuous]) { x, _ in x.rounded(.up) },
+    unary("floor", "Round toward -inf.", traits: [.discontinuous, .exact]) { x, _ in x.rounded(.down) },
+    unary("ceil", "Round toward +inf.", traits: [.discontinuous, .exact]) { x, _ in x.rounded(.up) },
     unary(
       "round",
       "Round to nearest integer, ties to even (ONNX Round): round(0.5) = 0, round(1.5) = 2, round(-2.5) = -2.",
-      traits: [.discontinuous]
+      traits: [.discontinuous, .exact]
     ) { x, _ in x.rounded(.toNearestOrEven) },
-    unary("sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric, traits: [.discontinuous]) {
+    unary(
+      "sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric,
+      traits: [.discontinuous, .exact]
+    ) {
       x, _ in
       signum(x)
     },
@@ -103,7 +120,8 @@ extension OperatorSpec {
       attributes: [
         AttributeSpec("min", .float(-6...0), default: .float(0)),
         AttributeSpec("max", .float(0...6), default: .float(6)),
-      ]
+      ],
+      traits: [.exact]
     ) { x, a in clamp(x, a.float("min"), a.float("max")) },
   ]
 }

@@ -15,6 +15,17 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
   public static let quantized: [DType] = [.i8, .u8]
 
   public var isFloat: Bool { DType.floats.contains(self) }
+
+  /// Bits of precision of a float dtype (the implicit bit included): 53, 24, 11, 8; nil otherwise.
+  public var significandBits: Int? {
+    switch self {
+    case .f64: return 53
+    case .f32: return 24
+    case .f16: return 11
+    case .bf16: return 8
+    default: return nil
+    }
+  }
   public var isInteger: Bool { [.i32, .i64, .i8, .u8].contains(self) }
   public var isBool: Bool { self == .bool }
   public var isQuantized: Bool { self == .i8 || self == .u8 }

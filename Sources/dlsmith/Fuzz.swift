@@ -58,6 +58,10 @@ struct Fuzz: ParsableCommand {
     help:
       "A target whose outputs are the expected values instead of the reference (e.g. ort-noopt, for models with ONNX operators learned from onnxruntime: --method hybrid --rules-target ort)."
   ) var oracle: String?
+  @Flag(
+    help:
+      "Do not ask independent implementations (onnx-ref, ort-noopt) about findings of external targets; buckets stay unconfirmed."
+  ) var noConsensus = false
 
   func validate() throws {
     guard jobs >= 1 && jobs <= 64 else { throw ValidationError("-j must be in 1...64") }
@@ -101,6 +105,13 @@ struct Fuzz: ParsableCommand {
     config.failpoint = failpoint
     config.oracleTarget = oracle
     config.commandLine = CommandLine.arguments
+    if !noConsensus {
+      for t in selection.targets {
+        config.consensus[t.name] = BackendTarget.independent(of: t.name).map {
+          workerTarget($0, passes: selection.passes.passes)
+        }
+      }
+    }
     let campaign = Campaign(config)
     signal(SIGINT, SIG_IGN)
     signal(SIGTERM, SIG_IGN)

@@ -1,0 +1,135 @@
+import Foundation
+import IR
+import Operators
+import Tensors
+
+/// What precision a target really computes each float dtype in: a capability, found once per
+/// target version and reported once, never as one bucket per operator.
+///
+/// Two models per dtype `d` with `p` bits of precision, each of exact operators only, so the right
+/// answer is one bit pattern:
+///
+/// - **Rounding between operators** (`chain`): `(x + y) - x` with `x = 1` and `y = 2^-j` for
+///   `j = p+1 ... 60`. Rounding the sum to `d` gives 0 for every `j > p` (`1 + 2^-(p+1)` is a tie to
+///   even); a target that keeps the sum at `q > p` bits gives `2^-j` for `j < q`.
+/// - **Precision of one operator** (`single`): `x / 3` for a few `x`. If the results are the
+///   roundings to a format narrower than `d`, the target computes `d` in that format.
+///
+/// The result maps a dtype to the format it is computed in (`[.f16: .f32]`: f16 graphs run in f32
+/// without rounding between operators; `[.f64: .f32]`: f64 runs as f32), merged into
+/// `BackendTarget.computedAs` so the oracle judges those dtypes at the precision used.
+public struct PrecisionProbe: Sendable {
+  public var dtypes: [DType] = [.f16, .bf16, .f32, .f64]
+
+  public init() {}
+
+  /// One finding of the probe.
+  public struct Capability: Codable, Sendable, Hashable, CustomStringConvertible {
+    public var dtype: DType
+    public var computedAs: DType
+    /// `chain` (no rounding between operators) or `single` (each operator at lower precision).
+    public var how: String
+
+    public var description: String {
+      how == "chain"
+        ? "computes \(dtype.rawValue) graphs in \(computedAs.rawValue) without rounding between operators"
+        : "computes \(dtype.rawValue) operators at \(computedAs.rawValue) precision"
+    }
+  }
+
+  /// The chain model for `dtype`: inputs x (ones) and y (2^-j), output (x + y) - x.
+  public static func chainModel(_ dtype: DType) -> (Graph, [Tensor])? {
+    guard let p = dtype.significandBits else { return nil }
+    let ys = (p + 1...60).map { Foundation.pow(2.0, -Double($0)) }
+    var b = GraphBuilder()
+    let x = b.input([ys.count], dtype)
+    let y = b.input([ys.count], dtype)
+    let s = b("add", x, y)
+    let d = b("sub", s, x)
+    let inputs = [
+      Tensor(filled: 1, dtype: dtype, shape: [ys.count]),
+      Tensor(rounding: ys, dtype: dtype, shape: [ys.count]),
+    ]
+    return (b.build(outputs: [d]), inputs)
+  }
+
+  /// The single-operator model for `dtype`: x / 3.
+  public static func singleModel(_ dtype: DType) -> (Graph, [Tensor]) {
+    let xs = [1.0, 2, 5, 7, 10, 11, 13, 100]
+    var b = GraphBuilder()
+    let x = b.input([xs.count], dtype)
+    let three = b.input([1], dtype)
+    let q = b("div", x, three)
+    return (
+      b.build(outputs: [q]),
+      [Tensor(rounding: xs, dtype: dtype, shape: [xs.count]), Tensor(filled: 3, dtype: dtype, shape: [1])]
+    )
+  }
+
+  /// The formats, narrowest first, that a result can be read as.
+  static let formats: [DType] = [.bf16, .f16, .f32, .f64]
+
+  /// Interprets the target's outputs of the two models (nil: the model did not run).
+  public static func interpret(dtype: DType, chain: [Double]?, single: [Double]?) -> Capability? {
+    guard let p = dtype.significandBits else { return nil }
+    if let single {
+      let (_, inputs) = singleModel(dtype)
+      let exact = inputs[0].storage.map { $0 / 3 }
+      // The narrowest format whose roundings (then stored in `dtype`) are the results.
+      for f in formats where (f.significandBits ?? 0) < p {
+        let expected = exact.map { dtype.rounded(f.rounded($0)) }
+        if expected == single && expected != exact.map(dtype.rounded) {
+          return Capability(dtype: dtype, computedAs: f, how: "single")
+        }
+      }
+    }
+    if let chain {
+      // Bits kept between the operators: 2^-j survives for j < q.
+      var q = p
+      for (k, v) in chain.enumerated() where v != 0 { q = Swift.max(q, p + 1 + k + 1) }
+      if q > p {
+        let f = formats.first { ($0.significandBits ?? 0) >= q } ?? .f64
+        return Capability(dtype: dtype, computedAs: f, how: "chain")
+      }
+    }
+    return nil
+  }
+
+  /// Probes `target` in `worker`; unsupported dtypes (the worker declines them) are skipped.
+  public func run(_ target: BackendTarget, worker: WorkerProcess) -> [Capability] {
+    var found: [Capability] = []
+    for d in dtypes {
+      func outputs(_ m: (Graph, [Tensor])) -> [Double]? {
+        if case .outputs(let ts) = target.run(on: worker, graph: m.0, model: m.0.encoded(), inputs: m.1),
+          ts.count == 1
+        {
+          return ts[0].storage
+        }
+        return nil
+      }
+      let chain = PrecisionProbe.chainModel(d).flatMap(outputs)
+      let single = outputs(PrecisionProbe.singleModel(d))
+      if let c = PrecisionProbe.interpret(dtype: d, chain: chain, single: single) { found.append(c) }
+    }
+    return found
+  }
+
+  /// The capabilities of `target`, probed once and cached in `state/precision-<target>.json`.
+  public static func cached(
+    _ target: BackendTarget, state: String, limits: WorkerLimits, log: (String) -> Void
+  ) -> [Capability] {
+    let path = "\(state)/precision-\(target.name).json"
+    if let data = FileManager.default.contents(atPath: path),
+      let cached = try? JSONDecoder().decode([Capability].self, from: data)
+    {
+      return cached
+    }
+    let worker = WorkerProcess(
+      command: target.command, limits: limits, logPath: "\(state)/precision-\(target.name).log")
+    defer { worker.stop() }
+    let found = PrecisionProbe().run(target, worker: worker)
+    if let data = try? JSONEncoder().encode(found) { try? Workdir.replaceFile(data, at: path) }
+    for c in found { log("capability: \(target.name) \(c) (judged at that precision; not a bucket)") }
+    return found
+  }
+}

@@ -1,0 +1,321 @@
+import Backends
+import Foundation
+import IR
+import ONNX
+import Operators
+import Tensors
+
+/// What triage established about one finding: where it is, how small it got, and whether an
+/// independent implementation sides with the target or with our reference. Stored in
+/// `bucket.json`, the instance's `meta.json` and the bug bundle.
+public struct TriageEvidence: Codable, Sendable, Hashable {
+  public enum Verdict: String, Codable, Sendable {
+    /// An independent implementation agrees with the reference: the target is wrong.
+    case targetBug = "target-bug"
+    /// The independent implementations agree with the target and not with the reference: a
+    /// defect of DLSmith (its reference or its export), never reported as a target bug.
+    case referenceDisagreement = "reference-disagreement"
+    /// No independent implementation could decide (they failed, are unsupported, or differ from
+    /// both): still a finding, marked unconfirmed.
+    case unconfirmed
+    /// No independent implementation is configured for this target (the built-in backends).
+    case notChecked = "not-checked"
+  }
+
+  /// One independent implementation's run on the minimized model.
+  public struct Run: Codable, Sendable, Hashable {
+    public var implementation: String
+    /// `reference` (agrees with the reference), `target` (agrees with the target), `neither`,
+    /// `failed`, or `unsupported`.
+    public var sides: String
+    public var detail: String
+  }
+
+  public var verdict: Verdict
+  /// How the finding was localized: `culprit` (one node alone reproduces it), `composite` (it needs
+  /// several nodes), `propagated` (no node alone: amplified rounding), `ill-conditioned`, `skipped`.
+  public var localization: String
+  /// The culprit node's operator (ours), when one node alone reproduces it.
+  public var culprit: String?
+  public var nodesBefore: Int
+  public var nodesAfter: Int
+  public var steps: Int
+  public var seconds: Double
+  public var runs: [Run] = []
+  /// What the target's own optimization levels say (`ort-noopt agrees with the reference: an
+  /// optimization pass of ort is to blame`), when a lower level is among the implementations.
+  public var optimizer: String?
+
+  public var summary: String {
+    var s = "\(verdict.rawValue); \(localization)"
+    if let culprit { s += " \(culprit)" }
+    s += "; \(nodesBefore) -> \(nodesAfter) node(s) in \(String(format: "%.1f", seconds)) s"
+    for r in runs { s += "; \(r.implementation): \(r.sides)" }
+    if let optimizer { s += "; \(optimizer)" }
+    return s
+  }
+}
+
+extension BackendTarget {
+  /// Implementations of ONNX independent of `name` that triage asks for a second opinion, most
+  /// independent first; the target's own lowest optimization level is last (it shares kernels, so
+  /// it separates optimizer bugs from kernel bugs but cannot confirm a kernel bug).
+  public static func independent(of name: String) -> [String] {
+    switch name {
+    case "ort": return ["onnx-ref", "ort-noopt"]
+    case "ort-noopt": return ["onnx-ref"]
+    case "onnx-ref": return ["ort-noopt"]
+    case "openvino", "openvino-default", "tvm": return ["onnx-ref", "ort-noopt"]
+    default: return []
+    }
+  }
+
+  /// The lower optimization level of the same implementation, if `name` has one.
+  public static func unoptimized(of name: String) -> String? { name == "ort" ? "ort-noopt" : nil }
+}
+
+/// One triage pipeline for a finding on an external or built-in target, shared by `fuzz`,
+/// `replay` and `minimize`: localize (each node alone on its recorded inputs; for an error the
+/// nodes of the operator it blames first), judge the culprit's conditioning, minimize (from the
+/// culprit when there is one, else the whole model, within `maxSteps` target runs), sign the
+/// bucket by cause (`Signature`), then ask independent implementations (`consensus`).
+public struct Triage {
+  public var target: BackendTarget
+  public var judge: Judge
+  public var limits = WorkerLimits()
+  /// Independent implementations (see `BackendTarget.independent(of:)`).
+  public var consensus: [BackendTarget] = []
+  public var logPath: String
+  /// Target runs the minimizer may spend (localization is one run per node on top).
+  public var maxSteps = 300
+  /// Minimize (false: localize and sign only, for findings past the campaign's budget).
+  public var minimize = true
+
+  public struct Result: Sendable {
+    public var finding: Finding
+    public var minimized: Minimized?
+    public var evidence: TriageEvidence
+  }
+
+  public init(target: BackendTarget, judge: Judge, logPath: String) {
+    self.target = target
+    self.judge = judge.for(target)
+    self.logPath = logPath
+  }
+
+  public func run(_ finding: Finding, graph: Graph, inputs: [Tensor]) -> Result {
+    let began = Date()
+    var reducer = Reducer(target: target, logPath: logPath)
+    reducer.limits = limits
+    reducer.judge = judge
+    reducer.minimizer.maxSteps = maxSteps
+    var evidence = TriageEvidence(
+      verdict: .notChecked, localization: "skipped", nodesBefore: graph.nodes.count,
+      nodesAfter: graph.nodes.count, steps: 0, seconds: 0)
+    func done(_ f: Finding, _ m: Minimized?) -> Result {
+      evidence.seconds = Date().timeIntervalSince(began)
+      if let m { evidence.nodesAfter = m.graph.nodes.count }
+      return Result(finding: f, minimized: m, evidence: evidence)
+    }
+    let kind = finding.signature.kind
+    // Hangs and memory overruns cost a timeout per run: they are kept as found.
+    guard kind != .hang, kind != .oom, kind != .unstable else { return done(finding, nil) }
+
+    var current = finding
+    var minimized: Minimized?
+    switch reducer.localize(graph, inputs: inputs, keeping: finding.signature) {
+    case .culprit(let g, let x, let f):
+      let op = g.nodes.last?.op ?? "?"
+      evidence.localization = "culprit"
+      evidence.culprit = op
+      if kind == .mismatch, judge.oracle.illConditioned(g, x) {
+        evidence.localization = "ill-conditioned"
+        return done(
+          finding.relabeled(
+            .unstable, note: "ill-conditioned: 1-ulp input changes move the \(op) output beyond tolerance"),
+          nil)
+      }
+      current = f
+      minimized = Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
+      if minimize {
+        // Shrink the single node's dims and attributes too.
+        var small = reducer
+        small.minimizer.maxSteps = Swift.min(maxSteps, 80)
+        let (m, last) = small.reduce(g, inputs: x, keeping: f.signature)
+        if let last, last.signature.minimizationKey == f.signature.minimizationKey {
+          minimized = Minimized(
+            graph: m.graph, inputs: m.inputs, steps: g.nodes.count + m.steps, accepted: m.accepted + 1)
+          current = last
+        }
+      }
+    case .propagated:
+      evidence.localization = "propagated"
+      return done(finding.relabeled(.unstable, note: "no node alone mismatches: amplified rounding"), nil)
+    case .composite:
+      evidence.localization = "composite"
+      if minimize {
+        let (m, last) = reducer.reduce(graph, inputs: inputs, keeping: finding.signature)
+        if let last, last.signature.minimizationKey == finding.signature.minimizationKey {
+          minimized = m
+          current = last
+        }
+      }
+    }
+    evidence.steps = minimized?.steps ?? graph.nodes.count
+    // Sign by cause.
+    var signature = current.signature
+    switch signature.kind {
+    case .mismatch:
+      if let op = evidence.culprit, let d = current.discrepancy {
+        signature = Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
+      }
+    case .error:
+      if case .error(let stage, let message)? = current.outcome {
+        let onnxOp = evidence.culprit.map { ONNXExport.mapping[$0] ?? $0 }
+        signature = Judge.errorSignature(message, stage: stage, target: target.name, op: onnxOp)
+      }
+    default: break
+    }
+    current.signature = signature
+    current.message = finding.message
+    // Consensus on the smallest model we have.
+    let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
+    if !consensus.isEmpty {
+      decide(&evidence, current, graph: g, inputs: x)
+      if evidence.verdict == .referenceDisagreement {
+        current.signature.kind = .referenceDisagreement
+      }
+    }
+    return done(current, minimized)
+  }
+
+  /// Runs the independent implementations on (graph, inputs) and decides the verdict.
+  func decide(_ evidence: inout TriageEvidence, _ finding: Finding, graph: Graph, inputs: [Tensor]) {
+    guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
+      evidence.verdict = .unconfirmed
+      return
+    }
+    let targetOutcome: WorkerOutcome? = finding.outcome
+    var runs: [TriageEvidence.Run] = []
+    for other in consensus {
+      let worker = WorkerProcess(command: other.command, limits: limits, logPath: logPath + ".\(other.name)")
+      let outcome = other.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
+      worker.stop()
+      let sides: String
+      var detail = ""
+      switch outcome {
+      case .outputs(let outs):
+        let verdict = judge.for(other).oracle.verdict(graph, reference: values, actual: outs)
+        switch verdict {
+        case .agree, .unstable:
+          sides = "reference"
+        default:
+          if case .outputs(let t)? = targetOutcome, Oracle.close(t, outs, oracle: judge.oracle) {
+            sides = "target"
+          } else {
+            sides = "neither"
+          }
+          if case .mismatch(let d) = verdict { detail = d.description }
+        }
+      case .unsupported(let why):
+        sides = "unsupported"
+        detail = why
+      case .error(let stage, let message):
+        // Both refusing the model: the model, not the target, is at fault.
+        if case .error? = targetOutcome { sides = "target" } else { sides = "failed" }
+        detail = "\(stage): \(message.split(separator: "\n").first ?? "")"
+      default:
+        sides = "failed"
+        detail = "\(outcome)"
+      }
+      runs.append(.init(implementation: other.name, sides: sides, detail: String(detail.prefix(300))))
+    }
+    evidence.runs = runs
+    // The lower optimization level shares the target's kernels: it cannot confirm a kernel bug
+    // against the reference on its own, but it tells optimizer bugs from kernel bugs.
+    let unopt = BackendTarget.unoptimized(of: target.name)
+    let independentRuns = runs.filter { $0.implementation != unopt }
+    if independentRuns.contains(where: { $0.sides == "reference" })
+      || (independentRuns.isEmpty && runs.contains { $0.sides == "reference" })
+    {
+      evidence.verdict = .targetBug
+    } else if runs.contains(where: { $0.sides == "target" })
+      && !runs.contains(where: { $0.sides == "reference" })
+    {
+      evidence.verdict = .referenceDisagreement
+    } else if runs.contains(where: { $0.sides == "reference" }) {
+      evidence.verdict = .targetBug
+    } else {
+      evidence.verdict = .unconfirmed
+    }
+    if let unopt, let r = runs.first(where: { $0.implementation == unopt }) {
+      switch r.sides {
+      case "reference":
+        evidence.optimizer =
+          "\(unopt) agrees with the reference: an optimization pass of \(target.name) is to blame"
+      case "target": evidence.optimizer = "\(unopt) fails the same way: not an optimization pass"
+      default: break
+      }
+    }
+  }
+}
+
+extension Finding {
+  /// This finding with another kind (same state), and a note appended to the message.
+  func relabeled(_ kind: FindingKind, note: String) -> Finding {
+    var f = self
+    f.signature.kind = kind
+    f.message += " (\(note))"
+    return f
+  }
+}
+
+extension Oracle {
+  /// Whether two output lists agree within this oracle's tolerances (at the larger magnitude of the
+  /// two as scale): used to tell whether an independent implementation sides with the target.
+  public static func close(_ a: [Tensor], _ b: [Tensor], oracle: Oracle) -> Bool {
+    guard a.count == b.count else { return false }
+    for (x, y) in zip(a, b) {
+      guard x.shape == y.shape, x.dtype == y.dtype else { return false }
+      var scale = 0.0
+      for v in x.storage where v.isFinite { scale = Swift.max(scale, Swift.abs(v)) }
+      if oracle.compare(x, y, tolerance: oracle.tolerance(x.dtype), scale: scale) != nil { return false }
+    }
+    return true
+  }
+
+  /// Whether a one-node graph's (approximate) outputs are ill-conditioned at these inputs: moving
+  /// every float input element by one ulp of its dtype (random signs, 8 trials) moves some output
+  /// element beyond the tolerance. A target computing in the dtype makes such rounding errors
+  /// inside the operator, so a difference there says nothing about its correctness (an f16
+  /// layer_norm over nearly constant values). Exact operators are never ill-conditioned.
+  public func illConditioned(_ graph: Graph, _ inputs: [Tensor]) -> Bool {
+    guard graph.nodes.count == 1, let node = graph.nodes.first, let spec = operators(node.op),
+      !spec.traits.contains(.exact)
+    else { return false }
+    var byID: [ValueID: Tensor] = [:]
+    for (i, t) in zip(graph.inputs, inputs) { byID[i.id] = t }
+    for c in graph.constants { byID[c.id] = c.tensor }
+    let ins = node.inputs.compactMap { byID[$0] }
+    guard ins.count == node.inputs.count else { return false }
+    let base = spec.evaluate(ins, attributes: node.attributes)
+    var scale = 0.0
+    for t in ins + base where t.dtype.isFloat {
+      for v in t.storage where v.isFinite { scale = Swift.max(scale, Swift.abs(v)) }
+    }
+    var rng = SplitMix64(seed: 0x111C)
+    for _ in 0..<8 {
+      let moved = ins.map { t -> Tensor in
+        guard t.dtype.isFloat, let p = t.dtype.significandBits else { return t }
+        let ulp = Foundation.pow(2.0, Double(1 - p))
+        return Tensor(
+          dtype: t.dtype, shape: t.shape,
+          storage: t.storage.map { t.dtype.rounded($0 * (1 + (rng.chance(0.5) ? ulp : -ulp))) })
+      }
+      for (b, m) in zip(base, spec.evaluate(moved, attributes: node.attributes)) where b.dtype.isFloat {
+        if compare(b, m, tolerance: tolerance(b.dtype), scale: scale) != nil { return true }
+      }
+    }
+    return false
+  }
+}
