@@ -14,7 +14,9 @@ extension Signature {
       let rest = state.split(separator: " ", maxSplits: 1).last.map(String.init) ?? state
       return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
     }
-    guard kind == .mismatch || kind == .unstable else { return canonical }
+    guard kind == .mismatch || kind == .unstable || kind == .referenceDisagreement else { return canonical }
+    // A reference disagreement is a mismatch the consensus classified: replayed, it is a mismatch.
+    let kind = self.kind == .referenceDisagreement ? FindingKind.mismatch : self.kind
     let rest = state.split(separator: " ").filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("op=") }.joined(
       separator: " ")
     return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical

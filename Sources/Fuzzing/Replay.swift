@@ -25,7 +25,7 @@ public struct Replay {
       case (nil, .some): return "new finding"
       case (.some, nil): return "fixed"
       case (.some(let e), .some(let f)):
-        let sameMismatch = f.kind == .mismatch && expectedKey == f.minimizationKey
+        let sameMismatch = (f.kind == .mismatch || f.kind == .error) && expectedKey == f.minimizationKey
         return f.hash == e || sameMismatch ? "still failing" : "new signature"
       }
     }
@@ -62,30 +62,26 @@ public struct Replay {
 
   public func run(_ path: String) -> [Row] {
     let isInstance = FileManager.default.fileExists(atPath: path + "/model.dlsmith.json")
-    let modelPath = isInstance ? path + "/model.dlsmith.json" : path
     let graph: Graph
-    do {
-      graph = try Graph(contentsOf: modelPath)
-    } catch {
-      return [Row(path: path, backend: "-", expected: nil, found: nil, note: "skipped: \(error)")]
-    }
-    var inputs = graph.sampleInputs(seed: 0)
+    var inputs: [Tensor]
     var expected: String?
     var expectedKey: String?
     var backendFilter: String?
-    if isInstance {
-      if let data = FileManager.default.contents(atPath: path + "/inputs.json"),
-        let encoded = try? JSONDecoder().decode([EncodedTensor].self, from: data)
-      {
-        let decoded = encoded.compactMap(\.tensor)
-        if decoded.count == encoded.count { inputs = decoded }
+    do {
+      if isInstance {
+        let instance = try Instance.read(path)
+        (graph, inputs) = (instance.graph, instance.inputs)
+      } else {
+        graph = try Graph(contentsOf: path)
+        inputs = graph.sampleInputs(seed: 0)
       }
-      let bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-      if let record = BucketRecord.read(bucket: bucket) {
-        expected = record.signature
-        expectedKey = record.tuple.minimizationKey
-        backendFilter = record.tuple.backend
-      }
+    } catch {
+      return [Row(path: path, backend: "-", expected: nil, found: nil, note: "skipped: \(error)")]
+    }
+    if isInstance, let bucket = Instance.bucket(of: path), let record = BucketRecord.read(bucket: bucket) {
+      expected = record.signature
+      expectedKey = record.tuple.minimizationKey
+      backendFilter = record.tuple.backend
     }
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
       return [

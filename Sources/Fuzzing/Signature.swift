@@ -51,55 +51,80 @@ public struct Signature: Codable, Sendable, Hashable {
   /// The crash state of an error message: its meaningful line with everything that varies
   /// between instances of one cause replaced by placeholders.
   ///
-  /// The line is the first non-empty one, except for a Python traceback (the last line naming an
-  /// exception) and a line that only announces more (ending in `:`; the next one is taken too).
-  /// Then, in order: file paths (with line numbers) become `PATH`, hex addresses `0xADDR`, quoted
-  /// names `'X'`, shapes and lists of numbers (`{1,2}`, `[2, 3]`, `(1, 4)`) `[S]`, `%12` value ids
-  /// `%N`, every other number `N`; whitespace collapses. Golden tests:
+  /// The line: for a Python traceback the last line naming an exception; otherwise the first line
+  /// that says more than where it was raised (OpenVINO's "Exception from src/...:105:" and
+  /// "Check 'false' failed at ..." headers and its conversion-report banners are skipped), prefixed
+  /// by the exception type, with the next line appended when it ends in ":" (and names no failed
+  /// check). Then, in order: file paths (with line numbers) become `PATH`, hex addresses `0xADDR`,
+  /// node names in parentheses `node (X)`, ONNX type names `tensor(T)`, quoted words `'X'` (quoted text with spaces, such as a
+  /// failed check's expression, is kept), shapes and lists of numbers (`{1,2}`, `[2, 3]`, `(2.3.1)`)
+  /// `[S]`, `%12` value ids `%N`, identifiers with digits (`v12`, `n0_Add`, `input.5`, `float32`,
+  /// `Reshape_15792`) `ID`, every other number `N`; whitespace collapses. Golden tests:
   /// `Tests/FuzzingTests/Fixtures/error-messages.json` (real messages of onnxruntime, OpenVINO, TVM
-  /// and onnx.reference, several variants per cause).
+  /// and onnx.reference, three variants per cause).
   public static func normalize(_ message: String) -> String {
     let lines = message.split(whereSeparator: \.isNewline).map {
       $0.trimmingCharacters(in: .whitespaces)
     }.filter { !$0.isEmpty }
-    var line = lines.first ?? ""
-    if line.hasPrefix("Traceback") || line.contains("Traceback (most recent call last)") {
-      line =
-        lines.last {
-          $0.range(of: "^[A-Za-z_.]*(Error|Exception)[A-Za-z]*:", options: .regularExpression) != nil
-        }
-        ?? lines.last ?? line
-    } else if line.hasSuffix(":"), lines.count > 1 {
-      line += " " + lines[1]
+    guard let first = lines.first else { return "" }
+    let exceptionPattern = "^[A-Za-z_.]*(Error|Exception|Fail|NotImplemented)[A-Za-z]*:"
+    var line: String
+    if first.contains("Traceback (most recent call last)") {
+      line = lines.last { $0.range(of: exceptionPattern, options: .regularExpression) != nil } ?? lines.last!
+    } else {
+      let prefix = first.range(of: exceptionPattern, options: .regularExpression).map { String(first[$0]) }
+      func isNoise(_ l: String) -> Bool {
+        let t = substitute(l, [(pathPattern, "PATH"), (exceptionPattern, "")]).trimmingCharacters(
+          in: .whitespaces)
+        return t.range(
+          of:
+            "^(Exception from PATH:?|Check 'false' failed at PATH:?|FrontEnd API failed with .*:|Model wasn't fully converted.*|-- .* with a message:)$",
+          options: .regularExpression) != nil
+      }
+      let rest = lines.filter { !isNoise($0) }
+      line = rest.first ?? first
+      if line.hasSuffix(":"), !line.contains("Check '"), rest.count > 1 { line += " " + rest[1] }
+      if line != first, let prefix, !line.hasPrefix(prefix) { line = prefix + " " + line }
     }
-    var s = line
-    let rules: [(String, String)] = [
-      ("(/?[A-Za-z0-9_.+-]+)?(/[A-Za-z0-9_.+-]+)+\\.[A-Za-z]+(:[0-9]+)?", "PATH"),
-      ("0x[0-9a-fA-F]+", "0xADDR"),
-      ("'[^']*'", "'X'"),
-      ("\"[^\"]*\"", "'X'"),
-      ("[\\[{(] *-?[0-9]+( *[,x] *-?[0-9]+)* *,? *[\\]})]", "[S]"),
-      ("[\\[{(] *[\\]})]", "[S]"),
-      ("%[0-9]+", "%N"),
-      ("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?", "N"),
-      ("\\s+", " "),
-    ]
+    return substitute(
+      line,
+      [
+        (pathPattern, "PATH"),
+        ("0x[0-9a-fA-F]+", "0xADDR"),
+        ("[Nn]ode \\([^)]*\\)", "node (X)"),
+        ("<Node\\(([A-Za-z0-9_]+)\\): [^>]*>", "<Node($1): X>"),
+        ("tensor\\([a-z0-9]+\\)", "tensor(T)"),
+        ("'[^' ]*'", "'X'"),
+        ("\"[^\" ]*\"", "'X'"),
+        ("[\\[{(] *-?[0-9]+( *[,x.] *-?[0-9]+)* *,? *[\\]})]", "[S]"),
+        ("[\\[{(] *[\\]})]", "[S]"),
+        ("%[0-9]+", "%N"),
+        ("\\b[A-Za-z_][A-Za-z_.]*[0-9][A-Za-z0-9_.]*", "ID"),
+        ("-?[0-9]+(\\.[0-9]+)?([eE][-+]?[0-9]+)?", "N"),
+        ("\\s+", " "),
+      ]
+    ).trimmingCharacters(in: .whitespaces)
+  }
+
+  static let pathPattern = "(/?[A-Za-z0-9_.+-]+)?(/[A-Za-z0-9_.+-]+)+\\.[A-Za-z]+(:[0-9]+)?"
+
+  static func substitute(_ text: String, _ rules: [(String, String)]) -> String {
+    var s = text
     for (pattern, replacement) in rules {
       s = s.replacingOccurrences(of: pattern, with: replacement, options: .regularExpression)
     }
-    return s.trimmingCharacters(in: .whitespaces)
+    return s
   }
 
   /// The ONNX operator type an error message blames, if it names one: onnxruntime's "running
-  /// Reshape node", OpenVINO's "[Reshape]" or "node of type Reshape", TVM's "op.reshape" is not
-  /// taken (it is TVM's own operator).
+  /// Reshape node" and "Op (Reshape)", OpenVINO's "<Node(Reshape): ...>" and "[CPU] Reshape node",
+  /// onnx.reference's "(binary operator 'Add')". TVM names its own operators (`relax.add`), which
+  /// are not taken.
   public static func blamedOperator(_ message: String) -> String? {
     let patterns = [
-      "while running ([A-Za-z0-9_]+) node", "Node \\(([A-Za-z0-9_]+)\\)",
-      "[Nn]ode of type:? *'?([A-Za-z0-9_]+)",
-      "Op type: *'?([A-Za-z0-9_]+)", "[Oo]p_type[ =:]+'?([A-Za-z0-9_]+)",
-      "for operator '?([A-Z][A-Za-z0-9_]+)",
-      "\\[CPU\\] ([A-Z][A-Za-z0-9]+) node",
+      "while running ([A-Za-z0-9_]+) node", "Op \\(([A-Za-z0-9_]+)\\)", "Optype \\(([A-Za-z0-9_]+)\\)",
+      "<Node\\(([A-Za-z0-9_]+)\\)", "\\[CPU\\] ([A-Z][A-Za-z0-9]+) node", "binary operator '([A-Za-z0-9_]+)'",
+      "operator ''([A-Za-z0-9_]+)''",
     ]
     for p in patterns {
       guard let r = message.range(of: p, options: .regularExpression) else { continue }

@@ -8,7 +8,8 @@ import Tensors
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure DLSmith itself.", subcommands: [BenchGenerate.self, BenchDiff.self, BenchKernels.self])
+    abstract: "Measure DLSmith itself.",
+    subcommands: [BenchGenerate.self, BenchDiff.self, BenchKernels.self, BenchExport.self])
 }
 
 struct BenchGenerate: ParsableCommand {
@@ -155,5 +156,65 @@ struct BenchDiff: ParsableCommand {
     let changed = passes.selected.map { "\($0.name) \(rewrites[$0.name] ?? 0)" }.joined(separator: ", ")
     print("models rewritten per pass: \(changed)")
     if findings > 0 { throw ExitCode(77) }
+  }
+}
+
+struct BenchExport: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export",
+    abstract:
+      "Export faithfulness: generated models of every dtype and kind, exported to ONNX and run on onnx.reference, must agree with the reference.",
+    discussion: """
+      Models cycle through f16, bf16, f32, f64, mixed and int8 (ONNX requantization). Exact values must \
+      match bit for bit, approximate ones within the dtype's tolerance, f64 within 1e-12 relative. \
+      Each disagreement is localized to its culprit operator and listed with its seed; exit 77 if there \
+      is any.
+      """)
+
+  @Option(help: "Number of models.") var count: Int = 10_000
+  @Option(help: "First seed; models use seed, seed+1, ...") var seed: UInt64 = 1
+  @Option(help: "Operators per model.") var nodes: Int = 10
+  @Option(help: "The independent ONNX implementation.") var backend: String = "onnx-ref"
+
+  func validate() throws {
+    guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+    guard BackendTarget.pythonBackends.contains(backend) else {
+      throw ValidationError(
+        "--backend must be one of \(BackendTarget.pythonBackends.joined(separator: ", "))")
+    }
+  }
+
+  func run() throws {
+    let bench = ExportFaithfulness(
+      target: workerTarget(backend, passes: "all"),
+      logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-bench-export.log")
+    let clock = ContinuousClock()
+    let start = clock.now
+    let (rows, disagreements) = bench.run(
+      variants: ExportFaithfulness.variants(nodes: nodes), count: count, seed: seed)
+    let seconds = (clock.now - start) / .seconds(1)
+    let total = rows.map(\.models).reduce(0, +)
+    print(
+      "export faithfulness: \(total) models at \(nodes) nodes against \(backend), \(String(format: "%.1f", Double(total) / seconds)) models/s"
+    )
+    print("| models | agree | disagree (rounding) | unstable | unsupported | failed | variant |")
+    for r in rows {
+      print(
+        "| \(r.models) | \(r.agree) | \(r.disagree) (\(r.rounding)) | \(r.unstable) | \(r.unsupported) | \(r.failed) | \(r.variant) |"
+      )
+    }
+    let ran = rows.map { $0.models - $0.unsupported }.reduce(0, +)
+    let agree = rows.map(\.agree).reduce(0, +)
+    print(
+      "agreement: \(agree)/\(ran) models that ran (\(String(format: "%.2f", 100 * Double(agree) / Double(max(ran, 1))))%)"
+    )
+    let byCulprit = Dictionary(grouping: disagreements, by: \.culprit)
+    for (culprit, ds) in byCulprit.sorted(by: { $0.value.count > $1.value.count }) {
+      let d = ds[0]
+      print(
+        "disagreement: \(culprit): \(ds.count) model(s), e.g. \(d.variant) seed \(d.seed): \(d.message.prefix(200))"
+      )
+    }
+    if !disagreements.isEmpty { throw ExitCode(77) }
   }
 }

@@ -70,8 +70,13 @@ struct ExportBug: ParsableCommand {
     } else {
       observed = "\(outcome)"
     }
-    let tolerance = Tolerance.default(for: expected.first?.dtype ?? .f32)
-    let meta: [String: String] = [
+    // Judged as the campaign judges: the target's precision, exact outputs bit for bit.
+    let oracle = Oracle().for(target)
+    let tolerance = oracle.tolerance(expected.first?.dtype ?? .f32)
+    let values = (try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values) ?? [:]
+    let exactSet = oracle.exactValues(graph, values)
+    let exactNames = graph.outputs.filter { exactSet.contains($0) }.map { "v\($0)" }
+    var meta: [String: String] = [
       "bucket": (bucket as NSString).lastPathComponent, "title": record.title,
       "backend": backend,
       "source": String(source.dropFirst(bucket.count + 1)), "observed": observed, "rtol": "\(tolerance.rtol)",
@@ -80,11 +85,18 @@ struct ExportBug: ParsableCommand {
       "tolerance_rule":
         "|actual - expected| <= atol * max(1, scale) + rtol * |expected|, scale = max |expected| of the output (the campaign uses the max over the output's ancestors)",
     ]
+    meta["exact_outputs"] = exactNames.joined(separator: ",")
+    if let t = record.triage {
+      meta["verdict"] = t.verdict.rawValue
+      meta["triage"] = t.summary
+    }
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     try enc.encode(meta).write(to: URL(fileURLWithPath: output + "/meta.json"))
     if BackendTarget.pythonBackends.contains(backend) {
-      try Data(reproScript(backend: backend, rtol: tolerance.rtol, atol: tolerance.atol).utf8).write(
+      try Data(
+        reproScript(backend: backend, rtol: tolerance.rtol, atol: tolerance.atol, exact: exactNames).utf8
+      ).write(
         to: URL(fileURLWithPath: output + "/repro.py"))
     } else {
       try encodeTensors(inputs).write(to: URL(fileURLWithPath: output + "/inputs.json"))
@@ -98,7 +110,7 @@ struct ExportBug: ParsableCommand {
   }
 
   /// A standalone script: numpy + the target package only.
-  func reproScript(backend: String, rtol: Double, atol: Double) -> String {
+  func reproScript(backend: String, rtol: Double, atol: Double, exact: [String]) -> String {
     """
     #!/usr/bin/env python3
     \"\"\"DLSmith bug report: runs model.onnx on \(backend) with inputs.npz and compares with expected.npz
@@ -109,6 +121,9 @@ struct ExportBug: ParsableCommand {
 
     HERE = os.path.dirname(os.path.abspath(__file__))
     RTOL, ATOL = \(rtol), \(atol)
+    # Outputs every faithful implementation computes bit for bit (correctly rounded operations on
+    # exact values): compared exactly.
+    EXACT = {\(exact.map { "\"\($0)\"" }.joined(separator: ", "))}
     # int8/uint8 outputs may differ by this many quantization steps (a rounding-policy difference of
     # an external implementation, judged unstable by dlsmith); other integer outputs must be equal.
     QSLACK = \(Oracle.quantizedSlack(external: true))
@@ -126,9 +141,10 @@ struct ExportBug: ParsableCommand {
             from onnx.reference import ReferenceEvaluator
             m = onnx.load(model)
             return dict(zip([o.name for o in m.graph.output], ReferenceEvaluator(m).run(None, feeds)))
-        if backend == "openvino":
+        if backend in ("openvino", "openvino-default"):
             import openvino as ov
-            c = ov.Core().compile_model(ov.Core().read_model(model), "CPU")
+            config = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"} if backend == "openvino" else {}
+            c = ov.Core().compile_model(ov.Core().read_model(model), "CPU", config)
             r = c(feeds)
             return {o.get_any_name(): r[o] for o in c.outputs}
         if backend == "tvm":
@@ -137,9 +153,10 @@ struct ExportBug: ParsableCommand {
             mod = relax.frontend.onnx.from_onnx(onnx.load(model))
             vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
             out = vm["main"](*[tvm.runtime.tensor(feeds[k]) for k in feeds])
-            outs = out if isinstance(out, (list, tuple)) else [out]
             m = onnx.load(model)
-            return {o.name: x.numpy() for o, x in zip(m.graph.output, outs)}
+            outs = [out] if len(m.graph.output) == 1 else list(out)
+            conv = lambda x: x.numpy() if hasattr(x, "numpy") else np.asarray([int(d) for d in x] if hasattr(x, "__len__") else x)
+            return {o.name: conv(x) for o, x in zip(m.graph.output, outs)}
         raise SystemExit("unknown backend " + backend)
 
     def main():
@@ -162,6 +179,8 @@ struct ExportBug: ParsableCommand {
             both_nan = np.isnan(e64) & np.isnan(a64)
             err = np.abs(a64 - e64)
             ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
+            if name in EXACT:
+                ok = both_nan | (e64 == a64)
             if e.dtype in (np.int8, np.uint8):
                 ok = np.abs(e64 - a64) <= QSLACK
             elif e.dtype.kind in "biu":

@@ -54,11 +54,11 @@ struct Minimize: ParsableCommand {
     }
     var targets = selection.targets
     if let bucket, let backend = BucketRecord.read(bucket: bucket)?.tuple.backend {
-      targets = targets.filter { $0.name == backend }
-      if targets.isEmpty {
-        throw ToolError(
-          "\(bucket): found on backend '\(backend)'; select it with --backends (and --worker if external)")
-      }
+      // The bucket names its backend: the selection's definition of it (--worker) if any, else the
+      // built-in or Python target of that name.
+      targets = [
+        targets.first { $0.name == backend } ?? workerTarget(backend, passes: selection.passes.passes)
+      ]
     }
     // The signature to keep: the first finding on the current model.
     var chosen: (BackendTarget, Finding)?
@@ -83,6 +83,13 @@ struct Minimize: ParsableCommand {
     reducer.minimizer.maxSteps = maxSteps
     try fm.createDirectory(atPath: checkpoint, withIntermediateDirectories: true)
     let before = graph.nodes.count
+    // Start from the failing node: the first node that alone, on its recorded inputs, keeps the
+    // finding (for an error, the nodes of the operator it names first).
+    if case .culprit(let g, let x, _) = reducer.localize(graph, inputs: inputs, keeping: finding.signature) {
+      log("culprit: \(g.nodes.last?.op ?? "?") alone reproduces it")
+      graph = g
+      inputs = x
+    }
     let (result, final) = reducer.reduce(graph, inputs: inputs, keeping: finding.signature) { g, i, steps in
       try? Workdir.replaceFile(g.encoded(), at: checkpoint + "/model.dlsmith.json")
       try? Workdir.replaceFile(encodeTensors(i), at: checkpoint + "/inputs.json")

@@ -121,8 +121,17 @@ struct Status: ParsableCommand {
           Double(models) / max(time, 1e-9), execs, "\(o["findings"] as? [String: Int] ?? [:])",
           o["corpusAdded"] as? Int ?? 0, o["peakRSSMB"] as? Int ?? 0))
     }
+    for o in all {
+      for (target, caps) in (o["capabilities"] as? [String: [String]] ?? [:]).sorted(by: { $0.key < $1.key })
+      {
+        for c in caps { print("capability: \(target) \(c)") }
+      }
+    }
     print("\(buckets.count) bucket(s) in \(directory)/Crashes")
-    for b in buckets { print("  \(b.id)  \(b.record.count)x  \(b.record.title)") }
+    for b in buckets {
+      let verdict = b.record.triage.map { " [\($0.verdict.rawValue), \($0.nodesAfter) node(s)]" } ?? ""
+      print("  \(b.id)  \(b.record.count)x  \(b.record.title)\(verdict)")
+    }
   }
 
   func lockHeld(_ path: String) -> Bool {
@@ -146,27 +155,42 @@ struct Report: ParsableCommand {
   func run() throws {
     let buckets = BucketRecord.all(in: directory + "/Crashes")
     print("# DLSmith findings in \(directory)\n")
-    print("| bucket | kind | backend | stage | count | first seen | last seen | title |")
-    print("|---|---|---|---|---|---|---|---|")
-    for b in buckets {
+    // Target bugs first; DLSmith's own defects (reference disagreements) and unstable differences
+    // are classified apart, never read as target bugs.
+    func klass(_ r: BucketRecord) -> Int {
+      r.tuple.kind == .referenceDisagreement ? 1 : r.tuple.kind == .unstable ? 2 : 0
+    }
+    let sorted = buckets.sorted { (klass($0.record), $0.id) < (klass($1.record), $1.id) }
+    let counts = [0, 1, 2].map { k in buckets.filter { klass($0.record) == k }.count }
+    print(
+      "\(counts[0]) target bug bucket(s), \(counts[1]) reference disagreement(s) (DLSmith defects), \(counts[2]) unstable\n"
+    )
+    print(
+      "| bucket | kind | backend | stage | count | verdict | minimized | first seen | last seen | title |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for b in sorted {
+      let t = b.record.triage
       print(
-        "| \(b.id) | \(b.record.tuple.kind.rawValue) | \(b.record.tuple.backend) | \(b.record.tuple.stage) | \(b.record.count) | \(b.record.firstSeen) | \(b.record.lastSeen) | \(b.record.title) |"
+        "| \(b.id) | \(b.record.tuple.kind.rawValue) | \(b.record.tuple.backend) | \(b.record.tuple.stage) | \(b.record.count) | \(t?.verdict.rawValue ?? "-") | \(t.map { "\($0.nodesBefore) -> \($0.nodesAfter)" } ?? "-") | \(b.record.firstSeen) | \(b.record.lastSeen) | \(b.record.title) |"
       )
     }
-    for b in buckets {
+    for b in sorted {
       print("\n## \(b.id): \(b.record.title)\n")
+      if let t = b.record.triage { print("- triage: \(t.summary)") }
+      for r in b.record.triage?.runs ?? [] where !r.detail.isEmpty {
+        print("  - \(r.implementation) (\(r.sides)): \(r.detail)")
+      }
       let instances =
         ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/Crashes/\(b.id)/instances"))
         ?? []).sorted()
       for i in instances {
         let metaPath = "\(directory)/Crashes/\(b.id)/instances/\(i)/meta.json"
-        let meta =
-          (FileManager.default.contents(atPath: metaPath)).flatMap {
-            try? JSONSerialization.jsonObject(with: $0) as? [String: String]
-          } ?? [:]
-        print("- `\(i)`: \(meta["message"] ?? "")")
-        if let r = meta["replay"] { print("  - replay: `\(r)`") }
-        if let g = meta["regenerate"] { print("  - regenerate: `\(g)`") }
+        let meta = FileManager.default.contents(atPath: metaPath).flatMap {
+          try? JSONDecoder().decode(InstanceMeta.self, from: $0)
+        }
+        print("- `\(i)`: \(meta?.message ?? "")")
+        if let r = meta?.replay { print("  - replay: `\(r)`") }
+        if let g = meta?.regenerate { print("  - regenerate: `\(g)`") }
       }
     }
   }

@@ -120,10 +120,9 @@ extension CampaignTests {
     for (b, names) in Self.findings(dir) {
       for n in names {
         let base = dir.appendingPathComponent("Crashes/\(b)/instances/\(n)")
-        let meta =
-          try JSONSerialization.jsonObject(with: Data(contentsOf: base.appendingPathComponent("meta.json")))
-          as? [String: String]
-        let seed = try #require(meta?["seed"].flatMap(UInt64.init))
+        let meta = try JSONDecoder().decode(
+          InstanceMeta.self, from: Data(contentsOf: base.appendingPathComponent("meta.json")))
+        let seed = try #require(UInt64(meta.seed))
         let model = try Data(contentsOf: base.appendingPathComponent("model.dlsmith.json"))
         #expect(generator.generate(seed: seed).encoded() == model)
       }

@@ -14,7 +14,10 @@ extension ElementwiseTests {
     let x = tensor([-2, -0.5, 0, 0.5, 2, .nan], [6])
     #expect(run("relu", [x]).storage.prefix(5) == [0, 0, 0, 0.5, 2])
     #expect(run("relu", [x]).storage[5].isNaN)
-    #expect(run("leaky_relu", [x], ["alpha": .float(0.1)]).storage.prefix(5) == [-0.2, -0.05, 0, 0.5, 2])
+    // Float attributes are float32: alpha 0.1 is float32(0.1) = 0.10000000149011612.
+    let a = Double(Float(0.1))
+    #expect(
+      run("leaky_relu", [x], ["alpha": .float(0.1)]).storage.prefix(5) == [-2 * a, -0.5 * a, 0, 0.5, 2])
     #expect(run("sign", [tensor([-3, -0.0, 0, 4], [4])]).storage == [-1, 0, 0, 1])
     #expect(run("round", [tensor([0.5, 1.5, 2.5, -0.5, -2.5, 2.4], [6])]).storage == [0, 2, 2, -0, -2, 2])
     #expect(run("floor", [tensor([-1.5, 1.5], [2])]).storage == [-2, 1])
@@ -26,7 +29,8 @@ extension ElementwiseTests {
     #expect(isClose(run("gelu", [tensor([1], [1])]).storage[0], 0.8413447460685429))
     #expect(isClose(run("softplus", [tensor([0, 100], [2])]).storage, [0.6931471805599453, 100]))
     #expect(isClose(run("hard_swish", [tensor([-4, 1, 4], [3])]).storage, [0, 1.0 * (1.0 / 6 + 0.5), 4]))
-    #expect(isClose(run("selu", [tensor([1], [1])]).storage[0], 1.0507009873554805))
+    // ONNX Selu's gamma as the float32 attribute it is.
+    #expect(run("selu", [tensor([1], [1])]).storage[0] == 1.05070102214813232421875)
   }
 
   @Test func resultsAreRoundedToTheOpDType() {
