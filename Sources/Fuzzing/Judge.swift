@@ -1,5 +1,6 @@
 import Backends
 import IR
+import Operators
 import Tensors
 
 /// One recorded problem of one backend on one model.
@@ -106,12 +107,44 @@ public struct Judge: Sendable {
       state: "ops=\(ops) dtype=\(d.dtype) class=\(d.kind.rawValue)")
   }
 
-  /// Mismatch state of a localized culprit: its operator, the output dtype and the class.
+  /// Mismatch state of a localized culprit: its operator, the output dtype (for value classes: a
+  /// kernel is per dtype; a wrong shape is not) and the class.
   public static func culpritSignature(op: String, _ d: Discrepancy, target: String, kind: FindingKind)
     -> Signature
   {
     Signature(
+      kind: kind, stage: "execute", backend: target, state: "op=\(op)\(dtypeKey(d)) class=\(d.kind.rawValue)")
+  }
+
+  /// Mismatch state of a minimized model no node of which mismatches alone (a pass over several
+  /// nodes): the operator producing the wrong output and the families of the nodes it needs
+  /// (`op=conv1d after=unary`), so one wrong fusion is one bucket whichever elementwise operator
+  /// feeds it; for a wrong shape or dtype only the producing operator (`after=*`).
+  public static func compositeSignature(
+    _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, operators: OperatorLookup
+  ) -> Signature {
+    guard let k = graph.nodes.firstIndex(where: { $0.outputs.contains(d.output) }) else {
+      return mismatchSignature(graph, d, target: target, kind: kind)
+    }
+    // A wrong shape or dtype is the producing operator's (its shape inference or a rewrite of it),
+    // whatever feeds it.
+    guard d.kind == .values || d.kind == .rounding else {
+      return Signature(
+        kind: kind, stage: "execute", backend: target,
+        state: "op=\(graph.nodes[k].op) after=* class=\(d.kind.rawValue)")
+    }
+    let families = Set(
+      graph.nodes.indices.filter { $0 != k }.map {
+        operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
+      })
+    return Signature(
       kind: kind, stage: "execute", backend: target,
-      state: "op=\(op) dtype=\(d.dtype) class=\(d.kind.rawValue)")
+      state:
+        "op=\(graph.nodes[k].op) after=\(families.sorted().joined(separator: ","))\(dtypeKey(d)) class=\(d.kind.rawValue)"
+    )
+  }
+
+  static func dtypeKey(_ d: Discrepancy) -> String {
+    d.kind == .values || d.kind == .rounding ? " dtype=\(d.dtype)" : ""
   }
 }

@@ -12,8 +12,9 @@ import Tensors
 /// - **Rounding between operators** (`chain`): `(x + y) - x` with `x = 1` and `y = 2^-j` for
 ///   `j = p+1 ... 60`. Rounding the sum to `d` gives 0 for every `j > p` (`1 + 2^-(p+1)` is a tie to
 ///   even); a target that keeps the sum at `q > p` bits gives `2^-j` for `j < q`.
-/// - **Precision of one operator** (`single`): `x / 3` for a few `x`. If the results are the
-///   roundings to a format narrower than `d`, the target computes `d` in that format.
+/// - **Precision of one operator** (`single`): `x / 3` for a few `x`. If the worst result is more
+///   than two ulps of `d` away, the target computes `d` in the widest narrower format within two of
+///   its ulps.
 ///
 /// The result maps a dtype to the format it is computed in (`[.f16: .f32]`: f16 graphs run in f32
 /// without rounding between operators; `[.f64: .f32]`: f64 runs as f32), merged into
@@ -29,6 +30,12 @@ public struct PrecisionProbe: Sendable {
     public var computedAs: DType
     /// `chain` (no rounding between operators) or `single` (each operator at lower precision).
     public var how: String
+
+    public init(dtype: DType, computedAs: DType, how: String) {
+      self.dtype = dtype
+      self.computedAs = computedAs
+      self.how = how
+    }
 
     public var description: String {
       how == "chain"
@@ -75,10 +82,15 @@ public struct PrecisionProbe: Sendable {
     if let single {
       let (_, inputs) = singleModel(dtype)
       let exact = inputs[0].storage.map { $0 / 3 }
-      // The narrowest format whose roundings (then stored in `dtype`) are the results.
-      for f in formats where (f.significandBits ?? 0) < p {
-        let expected = exact.map { dtype.rounded(f.rounded($0)) }
-        if expected == single && expected != exact.map(dtype.rounded) {
+      // Relative error of the worst result: a correctly rounded one is within 2^-p. One beyond two
+      // ulps of `dtype` was computed in a narrower format: the widest whose two ulps cover it (a
+      // target may also divide by multiplying with the reciprocal there, so not only roundings).
+      var err = 0.0
+      for (r, e) in zip(single, exact) { err = Swift.max(err, r.isFinite ? Swift.abs(r - e) / e : .infinity) }
+      if err > Foundation.pow(2.0, Double(1 - p)) {
+        let narrower = formats.filter { ($0.significandBits ?? 0) < p }.reversed()
+        if let f = narrower.first(where: { err <= Foundation.pow(2.0, Double(2 - ($0.significandBits ?? 0))) }
+        ) {
           return Capability(dtype: dtype, computedAs: f, how: "single")
         }
       }

@@ -56,7 +56,8 @@ public struct Signature: Codable, Sendable, Hashable {
   /// "Check 'false' failed at ..." headers and its conversion-report banners are skipped), prefixed
   /// by the exception type, with the next line appended when it ends in ":" (and names no failed
   /// check). Then, in order: file paths (with line numbers) become `PATH`, hex addresses `0xADDR`,
-  /// node names in parentheses `node (X)`, ONNX type names `tensor(T)`, quoted words `'X'` (quoted text with spaces, such as a
+  /// node names in parentheses `node (X)`, ONNX type names `tensor(T)`, the arguments of TVM Relax
+  /// calls `R.add(...)`, quoted words `'X'` (quoted text with spaces, such as a
   /// failed check's expression, is kept), shapes and lists of numbers (`{1,2}`, `[2, 3]`, `(2.3.1)`)
   /// `[S]`, `%12` value ids `%N`, identifiers with digits (`v12`, `n0_Add`, `input.5`, `float32`,
   /// `Reshape_15792`) `ID`, every other number `N`; whitespace collapses. Golden tests:
@@ -94,6 +95,7 @@ public struct Signature: Codable, Sendable, Hashable {
         ("[Nn]ode \\([^)]*\\)", "node (X)"),
         ("<Node\\(([A-Za-z0-9_]+)\\): [^>]*>", "<Node($1): X>"),
         ("tensor\\([a-z0-9]+\\)", "tensor(T)"),
+        ("(R\\.[a-z_.]+)\\((?:[^()]|\\([^()]*\\))*\\)", "$1(...)"),
         ("'[^' ]*'", "'X'"),
         ("\"[^\" ]*\"", "'X'"),
         ("[\\[{(] *-?[0-9]+( *[,x.] *-?[0-9]+)* *,? *[\\]})]", "[S]"),

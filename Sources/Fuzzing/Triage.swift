@@ -138,9 +138,9 @@ public struct Triage {
       current = f
       minimized = Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
       if minimize {
-        // Shrink the single node's dims and attributes too.
+        // Shrink the single node's dims and attributes too, briefly: it is already the repro.
         var small = reducer
-        small.minimizer.maxSteps = Swift.min(maxSteps, 80)
+        small.minimizer.maxSteps = Swift.min(maxSteps, 24)
         let (m, last) = small.reduce(g, inputs: x, keeping: f.signature)
         if let last, last.signature.minimizationKey == f.signature.minimizationKey {
           minimized = Minimized(
@@ -168,6 +168,9 @@ public struct Triage {
     case .mismatch:
       if let op = evidence.culprit, let d = current.discrepancy {
         signature = Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
+      } else if let m = minimized, let d = current.discrepancy {
+        signature = Judge.compositeSignature(
+          m.graph, d, target: target.name, kind: .mismatch, operators: judge.oracle.operators)
       }
     case .error:
       if case .error(let stage, let message)? = current.outcome {

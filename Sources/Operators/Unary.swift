@@ -30,6 +30,8 @@ public let seluAlpha = Double(Float(1.67326319217681884765625))
 public let seluGamma = Double(Float(1.05070102214813232421875))
 /// ONNX HardSigmoid's default alpha, float32(0.2).
 public let hardSigmoidAlpha = Double(Float(0.2))
+/// ONNX HardSwish's alpha, float32(1/6).
+public let hardSwishAlpha = Double(Float(1.0 / 6))
 
 /// NaN-propagating max(x, 0).
 @inlinable func relu(_ x: Double) -> Double { x.isNaN ? x : (x > 0 ? x : 0) }
@@ -63,8 +65,11 @@ extension OperatorSpec {
       "hard_sigmoid",
       "max(0, min(1, alpha * x + beta)) with ONNX's defaults as the float32 attributes they are: alpha = float32(0.2) = 0.20000000298023224, beta = 0.5."
     ) { x, _ in clamp(hardSigmoidAlpha * x + 0.5, 0, 1) },
-    unary("hard_swish", "x * max(0, min(1, x / 6 + 1/2)) (ONNX HardSwish).") { x, _ in
-      x * clamp(x / 6 + 0.5, 0, 1)
+    unary(
+      "hard_swish",
+      "x * max(0, min(1, alpha * x + 1/2)) (ONNX HardSwish: its alpha 1/6 is a float32 attribute of the HardSigmoid in its definition, float32(1/6) = 0.16666667163372040)."
+    ) { x, _ in
+      x * clamp(hardSwishAlpha * x + 0.5, 0, 1)
     },
     unary("tanh", "Hyperbolic tangent.") { x, _ in tanh(x) },
     unary("gelu", "Exact GELU: x * (1 + erf(x / sqrt(2))) / 2.") { x, _ in

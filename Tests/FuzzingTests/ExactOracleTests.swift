@@ -239,3 +239,38 @@ struct RoundingFaultBackend: Backend {
     #expect(!Oracle().illConditioned(h, spread))
   }
 }
+
+@Suite struct PrecisionProbeTests {
+  func outputs(_ backend: any Backend, _ m: (Graph, [Tensor])?) throws -> [Double]? {
+    guard let m else { return nil }
+    return try backend.run(m.0, inputs: m.1)[0].storage
+  }
+
+  @Test func findsTheFaultyBackendsPrecision() throws {
+    // f16 graphs run in f32 without rounding between operators: the chain keeps 24 bits.
+    let f = RoundingFaultBackend.f16InF32
+    let c = PrecisionProbe.interpret(
+      dtype: .f16, chain: try outputs(f, PrecisionProbe.chainModel(.f16)),
+      single: try outputs(f, PrecisionProbe.singleModel(.f16)))
+    #expect(c == PrecisionProbe.Capability(dtype: .f16, computedAs: .f32, how: "chain"))
+    // The reference rounds every operator: nothing to report, in any dtype.
+    for d in [DType.f16, .bf16, .f32, .f64] {
+      let r = ReferenceBackend()
+      #expect(
+        PrecisionProbe.interpret(
+          dtype: d, chain: try outputs(r, PrecisionProbe.chainModel(d)),
+          single: try outputs(r, PrecisionProbe.singleModel(d)))
+          == nil)
+    }
+  }
+
+  @Test func findsF64ComputedAsF32() {
+    // OpenVINO 2026.4 divides f64 in f32 by multiplying with the reciprocal: x * f32(1/3).
+    let (_, inputs) = PrecisionProbe.singleModel(.f64)
+    let third = Double(Float(1.0 / 3))
+    let results = inputs[0].storage.map { Double(Float(Float($0) * Float(third))) }
+    #expect(
+      PrecisionProbe.interpret(dtype: .f64, chain: nil, single: results)
+        == PrecisionProbe.Capability(dtype: .f64, computedAs: .f32, how: "single"))
+  }
+}

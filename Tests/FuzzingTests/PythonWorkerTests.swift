@@ -14,8 +14,7 @@ import Testing
 
   static let hasORT = pythonCanImport("numpy, onnx, onnxruntime")
   static let hasNumpy = pythonCanImport("numpy")
-  /// A backend of the worker whose package is not installed here.
-  static let missingBackend = ["tvm", "openvino"].first { !pythonCanImport($0) }
+  static let hasCompilers = pythonCanImport("numpy, onnx, openvino, tvm")
 
   static var limits: WorkerLimits {
     var l = WorkerLimits()
@@ -103,13 +102,20 @@ import Testing
     #expect(worker.restarts == 1, "the worker served every model without restarting")
   }
 
-  @Test(
-    .enabled(
-      if: hasNumpy && missingBackend != nil,
-      "every optional backend is installed, or python3/numpy is missing"))
+  /// The worker with `package` hidden (`sys.modules[package] = None` makes importing it fail), as on
+  /// a machine without it.
+  static func withoutPackage(_ backend: String, package: String) -> BackendTarget {
+    let base = BackendTarget.pythonTarget(backend, script: script)
+    let hide =
+      "import sys; sys.modules['\(package)'] = None; p = sys.argv.pop(1); sys.argv[0] = p; exec(compile(open(p).read(), p, 'exec'))"
+    return BackendTarget(
+      name: backend, command: [base.command[0], "-c", hide, script, "--backend", backend], sendsONNX: true)
+  }
+
+  @Test(.enabled(if: hasNumpy, "python3 with numpy is not available"))
   func missingBackendIsUnsupportedAndKeepsServing() throws {
-    let name = try #require(Self.missingBackend)
-    let target = BackendTarget.pythonTarget(name, script: Self.script)
+    let name = "tvm"
+    let target = Self.withoutPackage(name, package: "tvm")
     let worker = Self.worker(target)
     defer { worker.stop() }
     let (g, inputs) = Self.simpleModel()
@@ -117,7 +123,7 @@ import Testing
     for _ in 0..<4 {
       let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
       guard case .unsupported(let why) = outcome else {
-        Issue.record("\(name): \(outcome)")
+        Issue.record("\(name): \(outcome)\n\(worker.logTail())")
         return
       }
       #expect(why.hasPrefix("unavailable: "), "\(why)")
@@ -194,5 +200,28 @@ import Testing
     #expect(stats.unsupported < stats.modelsValid, "\(stats)")
     #expect(
       stats.findings["crash", default: 0] + stats.findings["error", default: 0] == 0, "\(stats.findings)")
+  }
+
+  /// OpenVINO (at f32 inference precision) and TVM (Relax, llvm) run models through the worker and
+  /// agree with the reference; the precision probe finds what OpenVINO computes f64 and f16 in.
+  @Test(
+    .enabled(if: hasCompilers, "python3 with numpy, onnx, openvino and tvm is not available"),
+    arguments: ["openvino", "tvm"])
+  func compilersAgreeAndReportTheirPrecision(_ backend: String) throws {
+    let target = BackendTarget.pythonTarget(backend, script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let (g, inputs) = Self.simpleModel()
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+    #expect(
+      Judge().for(target).finding(outcome, target: backend, graph: g, values: values) == nil, "\(outcome)")
+    let found = PrecisionProbe().run(target, worker: worker)
+    if backend == "openvino" {
+      #expect(found.contains(.init(dtype: .f64, computedAs: .f32, how: "single")), "\(found)")
+      #expect(found.contains(.init(dtype: .f16, computedAs: .f32, how: "chain")), "\(found)")
+      #expect(target.computedAs[.f64] == .f32, "known without probing too")
+    }
+    print("\(backend) precision: \(found.isEmpty ? "every float dtype rounded per operator" : "\(found)")")
   }
 }
