@@ -19,28 +19,46 @@ message is a frame, a 4-byte little-endian length then that many bytes of UTF-8 
            {"event": "result", "unsupported": "<reason>"}
 
 A tensor's "bits" are the base64 of its values as little-endian float64 bit patterns; dtypes are
-the Swift DType raw values (f16 bf16 f32 f64 i32 i64 bool; i8 u8). bf16 has no NumPy dtype, so
-models using bf16 are answered "unsupported". Graph inputs are fed by position (graph.inputs
+the Swift DType raw values (f16 bf16 f32 f64 i32 i64 bool; i8 u8). bf16 tensors are NumPy arrays of
+ml_dtypes.bfloat16 (the package onnx itself needs); every backend takes them: onnx.reference and TVM
+as they are, onnxruntime as OrtValues of ONNX type BFLOAT16 (its NumPy bridge refuses the dtype;
+its CPU provider has bf16 kernels for few operators, Cast among them, so most bf16 models are
+NOT_IMPLEMENTED there), OpenVINO as bf16 Tensors (it hands bf16 results back as float16 arrays holding bf16 bits, which are
+reinterpreted). Without ml_dtypes a model with bf16 graph inputs or outputs is answered
+"unsupported" (bf16 only inside the graph is run). Graph inputs are fed by position (graph.inputs
 order); outputs come back in graph.outputs order. The compiled session is cached by the SHA-256 of
 the ONNX bytes, so the same model with new inputs is not recompiled. A backend whose package cannot
 be imported answers every request "unsupported: unavailable: <reason>" and keeps serving.
 
 Only the protocol goes to stdout: the real stdout is kept on a private descriptor and fd 1 is
-pointed at stderr, so libraries that print (TVM, OpenVINO) cannot corrupt the stream. The worker
+pointed at stderr, so libraries that print (TVM, OpenVINO) cannot corrupt the stream. Besides
+unavailable packages, "unsupported" answers: onnxruntime's NOT_IMPLEMENTED (no kernel for an operator
+and its types); onnx.reference's missing implementations (an operator of an unknown domain such as
+com.microsoft, or an ONNX operator it lacks; an operator without any schema stays an error); TVM
+compile errors stating a dtype limit (bf16 isnan, layer_norm only f32/f16). The worker
 leads its own process group, asks to die with its parent (Linux), and exits 0 on EOF or a broken
-pipe. Needs numpy and the backend's package only (onnx for onnx-ref and tvm).
+pipe. Needs numpy and the backend's package only (onnx for onnx-ref and tvm; ml_dtypes, which onnx
+requires, for bf16).
 """
 import base64
 import hashlib
 import json
 import os
+import re
 import struct
 import sys
 
 import numpy as np
 
+try:
+    from ml_dtypes import bfloat16
+except ImportError:  # bf16 graph inputs and outputs are then unsupported
+    bfloat16 = None
+
 DTYPES = {"f16": np.float16, "f32": np.float32, "f64": np.float64, "i32": np.int32,
           "i64": np.int64, "bool": np.bool_, "i8": np.int8, "u8": np.uint8}
+if bfloat16 is not None:
+    DTYPES["bf16"] = bfloat16
 NAMES = {np.dtype(v): k for k, v in DTYPES.items()}
 BF16 = 16  # onnx.TensorProto.BFLOAT16
 
@@ -56,10 +74,38 @@ def describe(e):
 # ---------------------------------------------------------------------------------------------
 # Backends: make(onnx_bytes) -> run(list of numpy arrays) -> list of numpy arrays.
 
+def is_bf16(a):
+    return bfloat16 is not None and a.dtype == np.dtype(bfloat16)
+
+
 def ort_backend(optimize):
+    import ctypes
+
     import onnxruntime as ort
     level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
              else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+
+    def feed(x):
+        """An input as an OrtValue (run_with_ort_values takes nothing else). onnxruntime's NumPy bridge
+        rejects ml_dtypes.bfloat16 ("Numpy_type 256 can't be converted to MLDataType"): a bf16
+        array goes in as its bit patterns typed BFLOAT16."""
+        x = np.asarray(x, order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+        if is_bf16(x):
+            return ort.OrtValue.ortvalue_from_numpy_with_onnx_type(x.view(np.uint16), BF16)
+        return ort.OrtValue.ortvalue_from_numpy(x)
+
+    def fetch(v):
+        """An output OrtValue as NumPy; .numpy() fails on bf16 ("No corresponding Numpy type"), so a
+        bf16 tensor is copied out of its (CPU) buffer."""
+        if v.element_type() != BF16:
+            return v.numpy()
+        shape = v.shape()
+        n = int(np.prod(shape, dtype=np.int64))
+        bits = (np.frombuffer((ctypes.c_uint16 * n).from_address(v.data_ptr()), np.uint16).copy()
+                if n else np.zeros(0, np.uint16))
+        if bfloat16 is None:
+            raise Unsupported("bf16 outputs (ml_dtypes is not installed)")
+        return bits.view(bfloat16).reshape(shape)
 
     def make(model):
         opts = ort.SessionOptions()
@@ -71,16 +117,31 @@ def ort_backend(optimize):
         except ort.capi.onnxruntime_pybind11_state.NotImplemented as e:
             raise Unsupported(f"not implemented in onnxruntime: {e}") from e
         names = [i.name for i in sess.get_inputs()]
-        return lambda xs: sess.run(None, dict(zip(names, xs)))
+        if not any(i.type == "tensor(bfloat16)" for i in sess.get_inputs() + sess.get_outputs()):
+            return lambda xs: sess.run(None, dict(zip(names, xs)))
+        return lambda xs: [fetch(v) for v in sess.run_with_ort_values(None, {n: feed(x) for n, x in zip(names, xs)})]
     return make
 
 
 def onnx_ref_backend():
     import onnx
     from onnx.reference import ReferenceEvaluator
+    from onnx.reference.op_run import RuntimeImplementationError
 
     def make(model):
-        ref = ReferenceEvaluator(onnx.load_from_string(model))
+        try:
+            ref = ReferenceEvaluator(onnx.load_from_string(model))
+        except NotImplementedError as e:
+            # Known to ONNX (or in another domain, e.g. com.microsoft) but not implemented by
+            # onnx.reference: "Node type 'QLinearAdd' from domain 'com.microsoft' is unknown, ..."
+            # or RuntimeImplementationError "No registered implementation for operator ...". An
+            # operator with no schema at all ("No registered schema") stays an error.
+            message = str(e)
+            if not (isinstance(e, RuntimeImplementationError) or " is unknown" in message):
+                raise
+            for tail in (", known functions", ", schema.has_function"):  # long lists and advice follow
+                message = message.split(tail)[0]
+            raise Unsupported(f"not implemented in onnx.reference: {message}") from e
         return lambda xs: ref.run(None, dict(zip(ref.input_names, xs)))
     return make
 
@@ -98,14 +159,31 @@ def openvino_backend(config):
     import openvino as ov
     core = ov.Core()
 
+    def feed(x):
+        """A bf16 array as a bf16 Tensor (explicitly: OpenVINO knows no ml_dtypes)."""
+        return ov.Tensor(np.asarray(x, order="C").view(np.uint16), list(x.shape), ov.Type.bf16) if is_bf16(x) else x
+
     def make(model):
         compiled = core.compile_model(core.read_model(model=model), "CPU", config)
+        # OpenVINO returns a bf16 result as a float16 array of the bf16 bit patterns.
+        bf16_outputs = [o.get_element_type() == ov.Type.bf16 for o in compiled.outputs]
 
         def run(xs):
-            result = compiled(xs)
-            return [result[o] for o in compiled.outputs]
+            result = compiled([feed(x) for x in xs])
+            outs = []
+            for o, bf in zip(compiled.outputs, bf16_outputs):
+                a = result[o]
+                if bf:
+                    if bfloat16 is None:
+                        raise Unsupported("bf16 outputs (ml_dtypes is not installed)")
+                    a = np.array(a).view(np.uint16).view(bfloat16)
+                outs.append(a)
+            return outs
         return run
     return make
+
+
+TVM_DTYPE_LIMIT = re.compile(r"Data type T\.\w+ not supported for \w+ op|\w+: only support float32 and float16")
 
 
 def tvm_backend():
@@ -130,8 +208,15 @@ def tvm_backend():
     def make(model):
         proto = onnx.load_from_string(model)
         elem_types = [o.type.tensor_type.elem_type for o in proto.graph.output]
-        mod = from_onnx(proto, keep_params_in_input=False)
-        vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+        try:
+            mod = from_onnx(proto, keep_params_in_input=False)
+            vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+        except Exception as e:
+            # Relax states some dtype limits outright (bf16 on 0.27: "Data type T.bfloat16 not
+            # supported for isnan op", "layer_norm: only support float32 and float16 for now").
+            if m := TVM_DTYPE_LIMIT.search(str(e)):
+                raise Unsupported(f"dtype not supported by tvm: {m.group(0)}") from e
+            raise
 
         def run(xs):
             out = vm["main"](*[to_device(x) for x in xs])
@@ -154,7 +239,8 @@ BACKENDS = {"ort": lambda: ort_backend(True), "ort-noopt": lambda: ort_backend(F
 
 def decode_tensor(t):
     if t["dtype"] not in DTYPES:
-        raise Unsupported(f"{t['dtype']} inputs (no NumPy dtype)")
+        reason = "ml_dtypes is not installed" if t["dtype"] == "bf16" else "no NumPy dtype"
+        raise Unsupported(f"{t['dtype']} inputs ({reason})")
     values = np.frombuffer(base64.b64decode(t["bits"]), dtype="<f8").reshape(t["shape"])
     if t["dtype"] == "bool":
         return np.asarray(values != 0)  # a 0-d comparison gives a NumPy scalar, which ORT rejects
@@ -169,17 +255,14 @@ def encode_tensor(a):
     return {"dtype": NAMES[a.dtype], "shape": list(a.shape), "bits": base64.b64encode(bits).decode()}
 
 
-def uses_bf16(model):
-    """True if the ONNX model mentions bfloat16 anywhere we can see (needs the onnx package)."""
+def bf16_boundary(model):
+    """True if a graph input or output of the ONNX model is bfloat16 (False without the onnx package)."""
     try:
         import onnx
     except ImportError:
         return False
     g = onnx.load_from_string(model).graph
-    types = [v.type.tensor_type.elem_type for v in list(g.input) + list(g.output) + list(g.value_info)]
-    types += [t.data_type for t in g.initializer]
-    types += [a.i for n in g.node for a in n.attribute if a.name == "to"]
-    return BF16 in types
+    return BF16 in [v.type.tensor_type.elem_type for v in list(g.input) + list(g.output)]
 
 
 class Channel:
@@ -232,8 +315,8 @@ def serve(backend_name):
             digest = hashlib.sha256(model).hexdigest()
             if digest != cached_hash:
                 cached_hash, cached_run = None, None
-                if uses_bf16(model):
-                    raise Unsupported("bf16 (no NumPy dtype)")
+                if bfloat16 is None and bf16_boundary(model):
+                    raise Unsupported("bf16 graph inputs or outputs (ml_dtypes is not installed)")
                 cached_run, cached_hash = make(model), digest
             channel.send({"event": "compiled"})
             stage = "execute"

@@ -7,11 +7,25 @@ public struct BackendError: Error, CustomStringConvertible, Sendable {
   public enum Stage: String, Sendable, Codable { case compile, execute }
   public let stage: Stage
   public let message: String
+  /// The backend declines the model (an operator or dtype it does not implement): not a failure.
+  /// `message` is then the reason.
+  public let isUnsupported: Bool
   public init(_ stage: Stage, _ message: String) {
     self.stage = stage
     self.message = message
+    isUnsupported = false
   }
-  public var description: String { "\(stage): \(message)" }
+
+  private init(unsupported reason: String) {
+    stage = .compile
+    message = reason
+    isUnsupported = true
+  }
+
+  /// The backend does not implement something the model uses.
+  public static func unsupported(_ reason: String) -> BackendError { BackendError(unsupported: reason) }
+
+  public var description: String { isUnsupported ? "unsupported: \(message)" : "\(stage): \(message)" }
 }
 
 /// Something that runs graphs: the reference interpreter, the fast backend, external targets.

@@ -45,9 +45,8 @@ public struct Differential: Sendable {
         backend: backend.name, verdict: oracle.verdict(graph, reference: values, actual: outputs),
         outputs: outputs)
     } catch {
-      if error.message.hasPrefix("unsupported: ") {
-        return BackendOutcome(
-          backend: backend.name, verdict: .unsupported(String(error.message.dropFirst(13))), outputs: nil)
+      if error.isUnsupported {
+        return BackendOutcome(backend: backend.name, verdict: .unsupported(error.message), outputs: nil)
       }
       return BackendOutcome(
         backend: backend.name, verdict: .failed(stage: error.stage.rawValue, message: error.message),

@@ -16,13 +16,13 @@ extension BackendTarget {
 
   /// What the named Python targets are known to compute at another precision (measured on
   /// OpenVINO 2026.4.1, CPU plugin, and confirmed by `dlsmith probe`): `openvino` (f32 inference
-  /// precision, accuracy mode) has no f64 kernels and runs f64 as f32, and runs f16 graphs in f32
-  /// without rounding between operators; `openvino-default` keeps the plugin's default, bf16 on
-  /// CPUs with AVX512-BF16 or AMX, for every float dtype.
+  /// precision, accuracy mode) has no f64 kernels and runs f64 as f32, and runs f16 and bf16 graphs
+  /// in f32 without rounding between operators; `openvino-default` keeps the plugin's default, bf16
+  /// on CPUs with AVX512-BF16 or AMX, for f16, f32 and f64.
   public static func knownPrecision(_ name: String) -> [DType: DType] {
     switch name {
-    case "openvino": return [.f64: .f32, .f16: .f32]
-    case "openvino-default": return [.f64: .bf16, .f32: .bf16, .f16: .bf16]
+    case "openvino": return [.f64: .f32, .f16: .f32, .bf16: .f32]
+    case "openvino-default": return [.f64: .bf16, .f32: .bf16, .f16: .bf16, .bf16: .f32]
     default: return [:]
     }
   }

@@ -17,7 +17,11 @@ extension Signature {
     guard kind == .mismatch || kind == .unstable || kind == .referenceDisagreement else { return canonical }
     // A reference disagreement is a mismatch the consensus classified: replayed, it is a mismatch.
     let kind = self.kind == .referenceDisagreement ? FindingKind.mismatch : self.kind
-    let rest = state.split(separator: " ").filter { !$0.hasPrefix("ops=") && !$0.hasPrefix("op=") }.joined(
+    // The class, and the dtype for value classes (a wrong shape is not per dtype): the operators
+    // (`op=`, `ops=`, `after=`) are what minimization and localization decide.
+    let tokens = state.split(separator: " ")
+    let valueClass = tokens.contains("class=values") || tokens.contains("class=rounding")
+    let rest = tokens.filter { $0.hasPrefix("class=") || ($0.hasPrefix("dtype=") && valueClass) }.joined(
       separator: " ")
     return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
   }

@@ -8,7 +8,7 @@ import Tensors
 /// external targets (and isolated built-in ones) through the same interface as in-process backends.
 ///
 /// One persistent worker, restarted after failures. Worker failures map to `BackendError`s:
-/// unsupported models to a compile error whose message starts with `unsupported: `, crashes, exits,
+/// unsupported models to `BackendError.unsupported`, crashes, exits,
 /// hangs and memory overruns to execute errors naming the symptom.
 public final class WorkerBackend: Backend, @unchecked Sendable {
   public let target: BackendTarget
@@ -31,7 +31,7 @@ public final class WorkerBackend: Backend, @unchecked Sendable {
     lock.unlock()
     switch outcome {
     case .outputs(let outs): return outs
-    case .unsupported(let why): throw BackendError(.compile, "unsupported: \(why)")
+    case .unsupported(let why): throw .unsupported(why)
     case .error(let stage, let message):
       throw BackendError(BackendError.Stage(rawValue: stage) ?? .execute, message)
     case .crash(let stage, let signal):

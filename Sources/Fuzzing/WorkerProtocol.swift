@@ -149,10 +149,7 @@ public enum WorkerServer {
       }
       return WorkerMessage(event: "result", outputs: outputs.map(EncodedTensor.init))
     } catch {
-      if error.message.hasPrefix("unsupported: ") {
-        return WorkerMessage(
-          event: "result", unsupported: String(error.message.dropFirst("unsupported: ".count)))
-      }
+      if error.isUnsupported { return WorkerMessage(event: "result", unsupported: error.message) }
       return WorkerMessage(event: "result", stage: error.stage.rawValue, error: error.message)
     }
   }

@@ -27,18 +27,12 @@ struct ExportBug: ParsableCommand {
       throw ToolError("\(bucket): not a bucket (no readable bucket.json)")
     }
     let backend = record.tuple.backend
-    let source: String
-    if fm.fileExists(atPath: bucket + "/minimized/model.dlsmith.json") {
-      source = bucket + "/minimized"
-    } else if let first = ((try? fm.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).sorted().first
-    {
-      source = bucket + "/instances/" + first
-    } else {
+    guard let source = Instance.representative(ofBucket: bucket) else {
       throw ToolError("\(bucket): no instance to export")
     }
-    let graph: Graph
-    do { graph = try Graph(contentsOf: source + "/model.dlsmith.json") } catch { throw ToolError("\(error)") }
-    let inputs = (try? readTensors(source + "/inputs.json")) ?? graph.sampleInputs(seed: 0)
+    let instance: Instance
+    do { instance = try Instance.read(source) } catch { throw ToolError("\(source): \(error)") }
+    let (graph, inputs) = (instance.graph, instance.inputs)
     let expected: [Tensor]
     do { expected = try ReferenceBackend().run(graph, inputs: inputs) } catch {
       throw ToolError("\(source): the reference cannot run the model: \(error)")

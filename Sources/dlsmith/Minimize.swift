@@ -27,11 +27,12 @@ struct Minimize: ParsableCommand {
     var bucket: String?
     if fm.fileExists(atPath: path + "/bucket.json") {
       bucket = path
+      // The first instance (the campaign's triaged model is already in minimized/).
       let first = ((try? fm.contentsOfDirectory(atPath: path + "/instances")) ?? []).sorted().first
       guard let first else { throw ToolError("\(path): bucket has no instances") }
       instance = path + "/instances/" + first
     } else if fm.fileExists(atPath: path + "/model.dlsmith.json") {
-      bucket = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+      bucket = Instance.bucket(of: path)
     }
     let isModelFile = !fm.fileExists(atPath: instance + "/model.dlsmith.json")
     let modelPath = isModelFile ? instance : instance + "/model.dlsmith.json"

@@ -68,7 +68,7 @@ import Testing
     let again = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs2)
     #expect(judge.finding(again, target: backend, graph: g, values: values2) == nil, "\(again)")
 
-    // Generated models of every dtype: everything runs or is unsupported (bf16, kernels the backend
+    // Generated models of every dtype: everything runs or is unsupported (kernels the backend
     // lacks), and nearly all agree.
     var options = GeneratorOptions()
     options.nodes = 5

@@ -29,7 +29,7 @@ public struct FastBackend: Backend {
 
   /// The optimized graph: every pass in order, each result verified.
   public func compile(_ graph: Graph) throws(BackendError) -> Graph {
-    if let reason = unsupportedReason(graph) { throw BackendError(.compile, "unsupported: \(reason)") }
+    if let reason = unsupportedReason(graph) { throw .unsupported(reason) }
     var g = graph
     for p in passes {
       g = p.apply(g)

@@ -1,0 +1,48 @@
+import Backends
+import Foundation
+import Generation
+import IR
+import Kernels
+import Operators
+import Tensors
+
+/// The campaign's use of the one triage pipeline (`Triage`): per-target oracles, the cache of
+/// triaged signatures and the minimization budget.
+extension Campaign {
+  /// The oracle for one target: external (ONNX) targets may differ by one quantization step.
+  func oracle(for target: BackendTarget) -> Oracle {
+    Oracle(tolerances: config.tolerances).for(target)
+  }
+
+  /// Triages a finding (`Triage`). Results are cached by the unminimized signature, so a cause
+  /// seen again is signed without another run; minimizing is budgeted (the first 50 freely, then up
+  /// to a third of the run time), so a target that is wrong on every model does not stall the
+  /// campaign: past the budget findings are localized and signed but not minimized.
+  func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
+    -> (Finding, Minimized?, TriageEvidence?)
+  {
+    lock.lock()
+    let cached = triaged[f.signature.hash]
+    let budget = minimizations < 50 || minimizationSeconds < Date().timeIntervalSince(started) / 3
+    if cached == nil && budget { minimizations += 1 }
+    lock.unlock()
+    if let cached {
+      var g = f
+      g.signature = cached.signature
+      return (g, nil, cached.evidence)
+    }
+    var t = Triage(target: target, judge: Judge(oracle: oracle(for: target)), logPath: lane + ".triage")
+    t.limits = config.limits
+    t.minimize = budget
+    t.consensus = config.consensus[target.name] ?? []
+    let began = Date()
+    let result = t.run(f, graph: graph, inputs: inputs)
+    lock.lock()
+    minimizationSeconds += Date().timeIntervalSince(began)
+    triaged[f.signature.hash] = (result.finding.signature, result.evidence)
+    lock.unlock()
+    config.log("triage: \(result.finding.signature.title): \(result.evidence.summary)")
+    return (result.finding, result.minimized, result.evidence)
+  }
+
+}
