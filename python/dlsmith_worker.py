@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """DLSmith worker for Python-hosted ONNX backends.
 
-Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|onnx-ref|openvino|openvino-default|tvm
+Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|ort-basic|ort-extended|onnx-ref|openvino|openvino-default|tvm
 
-Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL), onnx-ref
+Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL; ort-basic and
+ort-extended are the levels between, which triage uses to name the level that breaks a model), onnx-ref
 (onnx.reference), openvino (CPU plugin in f32: INFERENCE_PRECISION_HINT f32, EXECUTION_MODE_HINT
 ACCURACY), openvino-default (CPU plugin defaults: bf16 on CPUs with AVX512-BF16/AMX), tvm (Relax
 from_onnx, tvm.compile for llvm, relax.VirtualMachine).
@@ -78,12 +79,14 @@ def is_bf16(a):
     return bfloat16 is not None and a.dtype == np.dtype(bfloat16)
 
 
-def ort_backend(optimize):
+def ort_backend(level_name):
+    """onnxruntime's CPU provider at one graph optimization level (ORT_DISABLE_ALL, ORT_ENABLE_BASIC,
+    ORT_ENABLE_EXTENDED, ORT_ENABLE_ALL); triage runs the lower levels to tell which one breaks a
+    model."""
     import ctypes
 
     import onnxruntime as ort
-    level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if optimize
-             else ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    level = getattr(ort.GraphOptimizationLevel, level_name)
 
     def feed(x):
         """An input as an OrtValue (run_with_ort_values takes nothing else). onnxruntime's NumPy bridge
@@ -229,7 +232,9 @@ def tvm_backend():
     return make
 
 
-BACKENDS = {"ort": lambda: ort_backend(True), "ort-noopt": lambda: ort_backend(False),
+BACKENDS = {"ort": lambda: ort_backend("ORT_ENABLE_ALL"), "ort-noopt": lambda: ort_backend("ORT_DISABLE_ALL"),
+            "ort-basic": lambda: ort_backend("ORT_ENABLE_BASIC"),
+            "ort-extended": lambda: ort_backend("ORT_ENABLE_EXTENDED"),
             "onnx-ref": onnx_ref_backend, "openvino": lambda: openvino_backend(OPENVINO_F32),
             "openvino-default": lambda: openvino_backend({}), "tvm": tvm_backend}
 

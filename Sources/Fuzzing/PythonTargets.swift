@@ -12,7 +12,9 @@ public struct ONNXExportFailure: Error, Sendable, CustomStringConvertible {
 
 extension BackendTarget {
   /// Backends served by `python/dlsmith_worker.py`.
-  public static let pythonBackends = ["ort", "ort-noopt", "onnx-ref", "openvino", "openvino-default", "tvm"]
+  public static let pythonBackends = [
+    "ort", "ort-noopt", "ort-basic", "ort-extended", "onnx-ref", "openvino", "openvino-default", "tvm",
+  ]
 
   /// What the named Python targets are known to compute at another precision (measured on
   /// OpenVINO 2026.4.1, CPU plugin, and confirmed by `dlsmith probe`): `openvino` (f32 inference

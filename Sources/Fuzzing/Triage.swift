@@ -254,12 +254,55 @@ public struct Triage {
     if let unopt, let r = runs.first(where: { $0.implementation == unopt }) {
       switch r.sides {
       case "reference":
-        evidence.optimizer =
-          "\(unopt) agrees with the reference: an optimization pass of \(target.name) is to blame"
+        var note = "\(unopt) agrees with the reference: an optimization pass of \(target.name) is to blame"
+        if let level = firstBreakingLevel(finding, graph: graph, inputs: inputs, values: values) {
+          note += "; the first level that breaks it: \(level)"
+        }
+        if case .error(_, let message)? = finding.outcome, let pass = Triage.namedPass(message) {
+          note += "; the message names the pass \(pass)"
+        }
+        evidence.optimizer = note
       case "target": evidence.optimizer = "\(unopt) fails the same way: not an optimization pass"
       default: break
       }
     }
+  }
+}
+
+extension Triage {
+  /// The levels between the target's lowest and its own, lowest first (onnxruntime's graph
+  /// optimization levels).
+  static func levels(of name: String) -> [String] { name == "ort" ? ["ort-basic", "ort-extended"] : [] }
+
+  /// The lowest optimization level at which the finding appears (the target's own level if none
+  /// below it shows it).
+  func firstBreakingLevel(_ finding: Finding, graph: Graph, inputs: [Tensor], values: [ValueID: Tensor])
+    -> String?
+  {
+    let names = Triage.levels(of: target.name)
+    guard !names.isEmpty, target.command.count >= 3 else { return nil }
+    for name in names {
+      // The same interpreter and worker script as the target, another level.
+      let level = BackendTarget(
+        name: name, command: Array(target.command.dropLast(1)) + [name], sendsONNX: true)
+      let worker = WorkerProcess(command: level.command, limits: limits, logPath: logPath + ".\(name)")
+      let outcome = level.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
+      worker.stop()
+      if let f = judge.for(level).finding(outcome, target: target.name, graph: graph, values: values),
+        f.signature.kind == finding.signature.kind
+      {
+        return name
+      }
+    }
+    return target.name
+  }
+
+  /// A graph transformer an onnxruntime message names (`onnxruntime::FuseReluClip::Apply`).
+  static func namedPass(_ message: String) -> String? {
+    guard let r = message.range(of: "onnxruntime::[A-Za-z]+::Apply", options: .regularExpression) else {
+      return nil
+    }
+    return String(message[r].dropFirst("onnxruntime::".count).dropLast("::Apply".count))
   }
 }
 

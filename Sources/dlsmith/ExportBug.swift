@@ -124,10 +124,11 @@ struct ExportBug: ParsableCommand {
 
     def run(model, feeds):
         backend = "\(backend)"
-        if backend in ("ort", "ort-noopt"):
+        if backend in ("ort", "ort-noopt", "ort-basic", "ort-extended"):
             import onnxruntime as ort
             so = ort.SessionOptions()
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL if backend == "ort" else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+            level = {"ort": "ORT_ENABLE_ALL", "ort-noopt": "ORT_DISABLE_ALL", "ort-basic": "ORT_ENABLE_BASIC", "ort-extended": "ORT_ENABLE_EXTENDED"}[backend]
+            so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
             s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
             return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
         if backend == "onnx-ref":

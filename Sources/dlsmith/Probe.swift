@@ -27,6 +27,10 @@ struct Probe: ParsableCommand {
     String?
   @Option(help: "Largest probed rank.") var maxRank: Int = 4
   @Flag(help: "Skip the 2-node context models.") var noContexts = false
+  @Flag(
+    help:
+      "Probe only the precision each float dtype is computed in (campaigns judge such dtypes at that precision)."
+  ) var precision = false
   @Option(help: "Python interpreter for the Python backends.") var python: String = "python3"
 
   func validate() throws {
@@ -66,6 +70,21 @@ struct Probe: ParsableCommand {
         BackendTarget.pythonBackends.contains(backend)
         ? .pythonTarget(backend, python: python, script: pythonWorkerScript())
         : workerTarget(backend, passes: "all")
+      if precision {
+        // Precision capabilities only: what each float dtype is really computed in.
+        let worker = WorkerProcess(
+          command: target.command, limits: WorkerLimits(),
+          logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-probe-precision-\(backend).log")
+        defer { worker.stop() }
+        let found = PrecisionProbe().run(target, worker: worker)
+        for d in PrecisionProbe().dtypes {
+          let c = found.first { $0.dtype == d }
+          print(
+            "\(backend) \(version) \(d.rawValue): \(c.map(\.description) ?? "rounded per operator in \(d.rawValue)")"
+          )
+        }
+        return
+      }
       let prober = Prober(
         target: target, version: version, options: options,
         logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-probe-\(backend).log")

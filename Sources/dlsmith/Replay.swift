@@ -173,7 +173,9 @@ struct Report: ParsableCommand {
       if !triaged.isEmpty {
         let small = triaged.filter { $0.nodesAfter <= 3 }.count
         let seconds = triaged.map(\.seconds).sorted()
-        func pct(_ p: Double) -> Double { seconds[Swift.min(seconds.count - 1, Int(Double(seconds.count) * p))] }
+        func pct(_ p: Double) -> Double {
+          seconds[Swift.min(seconds.count - 1, Int(Double(seconds.count) * p))]
+        }
         let verdicts = Dictionary(grouping: triaged, by: \.verdict.rawValue).mapValues(\.count)
         print(
           "\ntriage: \(small)/\(triaged.count) bucket(s) at <= 3 nodes; triage time median \(String(format: "%.1f", pct(0.5))) s, p95 \(String(format: "%.1f", pct(0.95))) s; verdicts: \(verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
