@@ -16,6 +16,9 @@ public struct BackendTarget: Sendable, Codable, Hashable {
   /// target, found by `dlsmith probe` or known for the named targets (`BackendTarget.knownPrecision`),
   /// judged at the precision used instead of filed as one bucket per operator.
   public var computedAs: [DType: DType] = [:]
+  /// Operators whose results in a dtype are approximate on this target (contracted multiply-adds,
+  /// approximate division), found by the precision probe.
+  public var approximateOps: [DType: [String]] = [:]
 
   public init(name: String, command: [String], sendsONNX: Bool = false, computedAs: [DType: DType] = [:]) {
     self.name = name
@@ -30,6 +33,7 @@ public struct BackendTarget: Sendable, Codable, Hashable {
     command = try c.decode([String].self, forKey: .command)
     sendsONNX = try c.decodeIfPresent(Bool.self, forKey: .sendsONNX) ?? false
     computedAs = try c.decodeIfPresent([DType: DType].self, forKey: .computedAs) ?? [:]
+    approximateOps = try c.decodeIfPresent([DType: [String]].self, forKey: .approximateOps) ?? [:]
   }
 }
 

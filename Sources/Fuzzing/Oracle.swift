@@ -41,6 +41,9 @@ public struct Oracle: Sendable {
   /// operators (f16 → f32): values of these dtypes are approximate and judged at the looser of the
   /// two tolerances.
   public var computedAs: [DType: DType] = [:]
+  /// Operators whose results in a dtype are approximate on the target (`PrecisionProbe`: fused
+  /// multiply-adds, approximate division): never exact.
+  public var approximateOps: [DType: Set<String>] = [:]
 
   /// The tolerance for values of `dtype` on this target.
   public func tolerance(_ dtype: DType) -> Tolerance {
@@ -59,6 +62,7 @@ public struct Oracle: Sendable {
     var o = self
     o.quantizedSlack = Swift.max(quantizedSlack, Oracle.quantizedSlack(external: target.sendsONNX))
     o.computedAs.merge(target.computedAs) { a, _ in a }
+    for (d, ops) in target.approximateOps { o.approximateOps[d, default: []].formUnion(ops) }
     return o
   }
 
@@ -182,7 +186,10 @@ public struct Oracle: Sendable {
       {
         continue
       }
-      for (o, t) in zip(n.outputs, n.types) where computedAs[t.dtype] == nil { exact.insert(o) }
+      for (o, t) in zip(n.outputs, n.types)
+      where computedAs[t.dtype] == nil && approximateOps[t.dtype]?.contains(n.op) != true {
+        exact.insert(o)
+      }
     }
     return exact
   }

@@ -16,9 +16,15 @@ import Tensors
 ///   than two ulps of `d` away, the target computes `d` in the widest narrower format within two of
 ///   its ulps.
 ///
+/// - **Contraction** (`fma`): `a * b + c` whose product needs more bits than `d` has; 0 when the
+///   product is rounded, nonzero when the target fuses the two into one rounding.
+/// - **Division** (`division`): `x / 3` not correctly rounded but within two ulps (a reciprocal
+///   multiplied in).
+///
 /// The result maps a dtype to the format it is computed in (`[.f16: .f32]`: f16 graphs run in f32
 /// without rounding between operators; `[.f64: .f32]`: f64 runs as f32), merged into
-/// `BackendTarget.computedAs` so the oracle judges those dtypes at the precision used.
+/// `BackendTarget.computedAs`, and names operators whose results are approximate on the target
+/// (`BackendTarget.approximateOps`), so the oracle judges them at the precision used.
 public struct PrecisionProbe: Sendable {
   public var dtypes: [DType] = [.f16, .bf16, .f32, .f64]
 
@@ -28,8 +34,20 @@ public struct PrecisionProbe: Sendable {
   public struct Capability: Codable, Sendable, Hashable, CustomStringConvertible {
     public var dtype: DType
     public var computedAs: DType
-    /// `chain` (no rounding between operators) or `single` (each operator at lower precision).
+    /// `chain` (no rounding between operators), `single` (each operator at lower precision),
+    /// `fma` (a * b + c contracted into one rounding), `division` (x / y not correctly rounded,
+    /// within two ulps: a reciprocal multiplied).
     public var how: String
+
+    /// The operators whose results in `dtype` are approximate on the target (for `fma` and
+    /// `division`; the other kinds make every value of the dtype approximate).
+    public var operators: [String] {
+      switch how {
+      case "fma": return ["add", "sub", "mul"]
+      case "division": return ["div", "reciprocal"]
+      default: return []
+      }
+    }
 
     public init(dtype: DType, computedAs: DType, how: String) {
       self.dtype = dtype
@@ -38,9 +56,15 @@ public struct PrecisionProbe: Sendable {
     }
 
     public var description: String {
-      how == "chain"
-        ? "computes \(dtype.rawValue) graphs in \(computedAs.rawValue) without rounding between operators"
-        : "computes \(dtype.rawValue) operators at \(computedAs.rawValue) precision"
+      switch how {
+      case "chain":
+        return
+          "computes \(dtype.rawValue) graphs in \(computedAs.rawValue) without rounding between operators"
+      case "fma": return "contracts \(dtype.rawValue) a * b + c into a fused multiply-add (one rounding)"
+      case "division":
+        return "divides \(dtype.rawValue) approximately (not correctly rounded, within two ulps)"
+      default: return "computes \(dtype.rawValue) operators at \(computedAs.rawValue) precision"
+      }
     }
   }
 
@@ -73,11 +97,51 @@ public struct PrecisionProbe: Sendable {
     )
   }
 
+  /// The contraction model for `dtype`: a * b + c with a = b = 1 + 2^(1-p) and c = -(1 + 2^(2-p)).
+  /// Rounded after the product the result is 0; contracted into one fused multiply-add it is
+  /// 2^(2-2p).
+  public static func fmaModel(_ dtype: DType) -> (Graph, [Tensor])? {
+    guard let p = dtype.significandBits else { return nil }
+    let a = 1 + Foundation.pow(2.0, Double(1 - p))
+    let c = -(1 + Foundation.pow(2.0, Double(2 - p)))
+    var b = GraphBuilder()
+    let x = b.input([1], dtype)
+    let y = b.input([1], dtype)
+    let z = b.input([1], dtype)
+    let r = b("add", b("mul", x, y), z)
+    return (
+      b.build(outputs: [r]),
+      [
+        Tensor(filled: a, dtype: dtype, shape: [1]), Tensor(filled: a, dtype: dtype, shape: [1]),
+        Tensor(filled: c, dtype: dtype, shape: [1]),
+      ]
+    )
+  }
+
   /// The formats, narrowest first, that a result can be read as.
   static let formats: [DType] = [.bf16, .f16, .f32, .f64]
 
   /// Interprets the target's outputs of the two models (nil: the model did not run).
-  public static func interpret(dtype: DType, chain: [Double]?, single: [Double]?) -> Capability? {
+  public static func interpret(dtype: DType, chain: [Double]?, single: [Double]?, fma: [Double]? = nil)
+    -> [Capability]
+  {
+    if let c = interpretPrecision(dtype: dtype, chain: chain, single: single) { return [c] }
+    var found: [Capability] = []
+    guard let p = dtype.significandBits else { return [] }
+    if let single {
+      let exact = singleModel(dtype).1[0].storage.map { $0 / 3 }
+      if single != exact.map(dtype.rounded) {
+        found.append(Capability(dtype: dtype, computedAs: dtype, how: "division"))
+      }
+    }
+    if let fma, fma.first.map({ $0 != 0 && $0.isFinite }) == true, p > 0 {
+      found.append(Capability(dtype: dtype, computedAs: dtype, how: "fma"))
+    }
+    return found
+  }
+
+  /// A dtype computed in another format (`chain` or `single`), if the results show one.
+  static func interpretPrecision(dtype: DType, chain: [Double]?, single: [Double]?) -> Capability? {
     guard let p = dtype.significandBits else { return nil }
     if let single {
       let (_, inputs) = singleModel(dtype)
@@ -121,7 +185,8 @@ public struct PrecisionProbe: Sendable {
       }
       let chain = PrecisionProbe.chainModel(d).flatMap(outputs)
       let single = outputs(PrecisionProbe.singleModel(d))
-      if let c = PrecisionProbe.interpret(dtype: d, chain: chain, single: single) { found.append(c) }
+      let fma = PrecisionProbe.fmaModel(d).flatMap(outputs)
+      found += PrecisionProbe.interpret(dtype: d, chain: chain, single: single, fma: fma)
     }
     return found
   }

@@ -94,6 +94,7 @@ public struct Signature: Codable, Sendable, Hashable {
         ("0x[0-9a-fA-F]+", "0xADDR"),
         ("[Nn]ode \\([^)]*\\)", "node (X)"),
         ("<Node\\(([A-Za-z0-9_]+)\\): [^>]*>", "<Node($1): X>"),
+        ("While validating node '([A-Za-z0-9]+::)?([A-Za-z0-9_]+) [^']*'", "While validating node '$2 X'"),
         ("tensor\\([a-z0-9]+\\)", "tensor(T)"),
         ("(R\\.[a-z_.]+)\\((?:[^()]|\\([^()]*\\))*\\)", "$1(...)"),
         ("'[^' ]*'", "'X'"),
@@ -126,7 +127,7 @@ public struct Signature: Codable, Sendable, Hashable {
     let patterns = [
       "while running ([A-Za-z0-9_]+) node", "Op \\(([A-Za-z0-9_]+)\\)", "Optype \\(([A-Za-z0-9_]+)\\)",
       "<Node\\(([A-Za-z0-9_]+)\\)", "\\[CPU\\] ([A-Z][A-Za-z0-9]+) node", "binary operator '([A-Za-z0-9_]+)'",
-      "operator ''([A-Za-z0-9_]+)''",
+      "operator ''([A-Za-z0-9_]+)''", "While validating node '[A-Za-z0-9]+::([A-Za-z0-9_]+) ",
     ]
     for p in patterns {
       guard let r = message.range(of: p, options: .regularExpression) else { continue }
