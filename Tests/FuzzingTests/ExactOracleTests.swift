@@ -237,6 +237,26 @@ struct RoundingFaultBackend: Backend {
     #expect(Oracle().illConditioned(g, nearlyConstant))
     let (h, spread) = try layerNorm([-1, 0.5, 2, -3, 1, 0.25, -0.75, 4])
     #expect(!Oracle().illConditioned(h, spread))
+    // A chain: the same layer_norm after an exp over nearly constant values (the f16 exp of
+    // values one ulp apart decides the statistics); exact chains and discontinuous ones are not
+    // judged so.
+    var b = GraphBuilder()
+    let x = b.input([1, 8], .f16)
+    let s = b.input([8], .f16)
+    let t = b.input([8], .f16)
+    let e = b("exp", x)
+    let n = b("layer_norm", e, s, t, attributes: ["axis": .int(-1), "epsilon": .float(1e-5)])
+    let chain = b.build(outputs: [n])
+    let inputs = [
+      Tensor(rounding: [2, 2, 2, 2.001, 2, 2, 2, 2], dtype: .f16, shape: [1, 8]),
+      Tensor(filled: 1, dtype: .f16, shape: [8]), Tensor(filled: 0, dtype: .f16, shape: [8]),
+    ]
+    #expect(Oracle().illConditioned(chain, inputs))
+    var c = GraphBuilder()
+    let y = c.input([4], .f16)
+    let r = c("add", c("relu", y), y)
+    let exactChain = c.build(outputs: [r])
+    #expect(!Oracle().illConditioned(exactChain, [Tensor(rounding: [1, 2, 3, 4], dtype: .f16, shape: [4])]))
   }
 }
 
