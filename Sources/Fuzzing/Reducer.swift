@@ -61,7 +61,9 @@ public struct Reducer {
     case composite
   }
 
-  /// Runs each node alone (in order) on its recorded inputs: one target run per node.
+  /// Runs each node alone (in order) on its recorded inputs: one target run per node. The first that
+  /// reproduces the finding is the culprit: for a mismatch, any mismatch of the node alone (the
+  /// culprit's own dtype and class sign the bucket); for other kinds, the same minimization key.
   public func localize(_ graph: Graph, inputs: [Tensor], keeping signature: Signature) -> Localization {
     guard graph.nodes.count > 1,
       let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
@@ -89,7 +91,12 @@ public struct Reducer {
       let (g, y) = Minimizer.withoutDeadCode(single, inputs: x)
       let isolated = Minimizer.renumbered(g)
       guard (try? isolated.verify()) != nil, let f = finding(isolated, y, worker: worker) else { continue }
-      if f.signature.minimizationKey == signature.minimizationKey { return .culprit(isolated, y, f) }
+      // A mismatch is localized to the first node that alone mismatches in any way: a wrong add
+      // that a comparison downstream turns into a wrong bool is the add, in its own dtype and class.
+      let same =
+        signature.kind == .mismatch
+        ? f.signature.kind == .mismatch : f.signature.minimizationKey == signature.minimizationKey
+      if same { return .culprit(isolated, y, f) }
       if f.signature.kind == .unstable && unstable == nil { unstable = f }
     }
     return unstable.map(Localization.propagated) ?? .composite
