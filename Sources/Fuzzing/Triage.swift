@@ -121,6 +121,18 @@ public struct Triage {
     // Hangs and memory overruns cost a timeout per run: they are kept as found.
     guard kind != .hang, kind != .oom, kind != .unstable else { return done(finding, nil) }
 
+    // A mismatch the target's known precision explains (ORT's f16 kept in f32 between operators
+    // flipping a comparison downstream) is the capability, reported once, not another bucket.
+    if kind == .mismatch, !judge.oracle.computedAs.isEmpty, case .outputs(let outs)? = finding.outcome,
+      let emulated = judge.oracle.emulated(graph, inputs: inputs),
+      Oracle.close(emulated, outs, oracle: judge.oracle)
+    {
+      evidence.localization = "capability"
+      return done(
+        finding.relabeled(
+          .unstable, note: "explained by the target's precision capability \(judge.oracle.computedAs)"),
+        nil)
+    }
     var current = finding
     var minimized: Minimized?
     switch reducer.localize(graph, inputs: inputs, keeping: finding.signature) {
@@ -282,6 +294,31 @@ public struct Triage {
 }
 
 extension Oracle {
+  /// The outputs of `graph` computed as a target with `computedAs` computes them: each result of a
+  /// dtype it computes in another format is rounded to that format instead of its dtype (f16 kept
+  /// in f32 between operators, f64 rounded to f32), the graph outputs to their dtypes. Nil if an
+  /// operator has no reference kernel.
+  public func emulated(_ graph: Graph, inputs: [Tensor]) -> [Tensor]? {
+    var values: [ValueID: Tensor] = [:]
+    for (i, t) in zip(graph.inputs, inputs) { values[i.id] = t }
+    for c in graph.constants { values[c.id] = c.tensor }
+    for n in graph.nodes {
+      guard let spec = operators(n.op) else { return nil }
+      let ins = n.inputs.compactMap { values[$0] }
+      guard ins.count == n.inputs.count else { return nil }
+      for (o, t) in zip(n.outputs, spec.reference(n.attributes, ins)) {
+        let format = computedAs[t.dtype] ?? t.dtype
+        values[o] = Tensor(dtype: t.dtype, shape: t.shape, storage: t.storage.map { format.rounded($0) })
+      }
+    }
+    var outputs: [Tensor] = []
+    for id in graph.outputs {
+      guard let t = values[id] else { return nil }
+      outputs.append(Tensor(dtype: t.dtype, shape: t.shape, storage: t.storage.map(t.dtype.rounded)))
+    }
+    return outputs
+  }
+
   /// `illConditioned` for a graph of several continuous operators: the graph inputs and constants
   /// move by one ulp of their dtype (random signs, 8 trials) and the reference outputs are compared.
   /// Graphs with a discontinuous operator are never judged so (a floor of an exact integer would

@@ -284,6 +284,33 @@ struct RoundingFaultBackend: Backend {
     }
   }
 
+  @Test func capabilityEmulationReproducesTheFaultyBackend() throws {
+    // The f16-in-f32 backend is what an oracle told "f16 is computed in f32" emulates, bit for bit:
+    // triage files its mismatches under the capability instead of as buckets.
+    var o = GeneratorOptions()
+    o.dtype = .f16
+    o.nodes = 8
+    o.operators = ExactOracleTests.mix
+    o.solverResourceLimit = 200_000
+    var generator = Generator(options: o)
+    var oracle = Oracle()
+    oracle.computedAs = [.f16: .f32]
+    var explained = 0
+    for seed in UInt64(1)...40 {
+      let g = generator.generate(seed: seed)
+      let inputs = g.sampleInputs(seed: seed)
+      guard let actual = try? RoundingFaultBackend.f16InF32.run(g, inputs: inputs),
+        let emulated = oracle.emulated(g, inputs: inputs)
+      else { continue }
+      #expect(
+        zip(actual, emulated).allSatisfy { a, e in
+          zip(a.storage, e.storage).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+        }, "seed \(seed)")
+      if Oracle.close(emulated, actual, oracle: oracle) { explained += 1 }
+    }
+    #expect(explained >= 30, "\(explained)")
+  }
+
   @Test func findsF64ComputedAsF32() {
     // OpenVINO 2026.4 divides f64 in f32 by multiplying with the reciprocal: x * f32(1/3).
     let (_, inputs) = PrecisionProbe.singleModel(.f64)
