@@ -188,6 +188,10 @@ struct ExportBug: ParsableCommand {
             if a.dtype == np.float16 and name in bf16 and e.dtype != np.float16:
                 import ml_dtypes  # OpenVINO returns bf16 results as float16 arrays holding bf16 bits
                 a = a.view(ml_dtypes.bfloat16)
+            if a.dtype != e.dtype:
+                print(f"{name}: dtype {a.dtype} != expected {e.dtype}")
+                bad = True
+                continue
             e64, a64 = e.astype(np.float64), a.astype(np.float64)
             scale = max(1.0, float(np.nanmax(np.abs(e64[np.isfinite(e64)]))) if np.isfinite(e64).any() else 1.0)
             both_nan = np.isnan(e64) & np.isnan(a64)
