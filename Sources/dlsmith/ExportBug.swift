@@ -211,6 +211,15 @@ struct ExportBug: ParsableCommand {
         return 1 if bad else 0
 
     if __name__ == "__main__":
+        # The target runs in a child process: a target that crashes (a signal) reproduces the bug
+        # too, and this script still exits 1.
+        if os.environ.get("DLSMITH_REPRO_CHILD") != "1":
+            import subprocess
+            r = subprocess.run([sys.executable, os.path.abspath(__file__)], env={**os.environ, "DLSMITH_REPRO_CHILD": "1"})
+            if r.returncode < 0:
+                print(f"reproduced: the target was killed by signal {-r.returncode}")
+                sys.exit(1)
+            sys.exit(r.returncode)
         sys.exit(main())
 
     """
