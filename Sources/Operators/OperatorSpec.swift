@@ -159,6 +159,10 @@ extension OperatorSpec {
     /// not compared. Transcendentals, order-free reductions and matmul/conv accumulation are not
     /// exact.
     case exact
+    /// ONNX does not pin the precision of a constant in the operator's definition (HardSwish's
+    /// alpha: its text says 1/6, its function body the float32 attribute float32(1/6)); f64 results
+    /// depending on it are judged at float32 tolerance, since either reading is faithful.
+    case float32Constants
   }
 
   /// This operator with `more` traits added (declarations mark exact operators this way).

@@ -67,7 +67,8 @@ extension OperatorSpec {
     ) { x, _ in clamp(hardSigmoidAlpha * x + 0.5, 0, 1) },
     unary(
       "hard_swish",
-      "x * max(0, min(1, alpha * x + 1/2)) (ONNX HardSwish: its alpha 1/6 is a float32 attribute of the HardSigmoid in its definition, float32(1/6) = 0.16666667163372040)."
+      "x * max(0, min(1, alpha * x + 1/2)) (ONNX HardSwish: its alpha 1/6 is a float32 attribute of the HardSigmoid in its definition, float32(1/6) = 0.16666667163372040; its text says 1/6, so f64 results are judged at float32 tolerance).",
+      traits: [.float32Constants]
     ) { x, _ in
       x * clamp(hardSwishAlpha * x + 0.5, 0, 1)
     },

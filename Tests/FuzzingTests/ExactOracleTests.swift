@@ -216,6 +216,28 @@ struct RoundingFaultBackend: Backend {
     #expect(Oracle().verdict(h, reference: hv, actual: ha) == .agree)
   }
 
+  @Test func hardSwishConstantIsEitherReading() throws {
+    // ONNX's HardSwish text says alpha = 1/6, its function body float32(1/6): a target using 1/6
+    // in f64 (TVM) is faithful too, while a real error is still caught.
+    var b = GraphBuilder()
+    let x = b.input([4], .f64)
+    let h = b("hard_swish", x)
+    let g = b.build(outputs: [h])
+    let inputs = [Tensor(dtype: .f64, shape: [4], storage: [-2.5, -0.1, 0.7, 2.9])]
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let exactSixth = Tensor(
+      dtype: .f64, shape: [4],
+      storage: inputs[0].storage.map { $0 * Swift.min(1, Swift.max(0, $0 / 6 + 0.5)) })
+    #expect(exactSixth.storage != values[h]!.storage, "the two readings differ in f64")
+    #expect(Oracle().verdict(g, reference: values, actual: [exactSixth]) == .agree)
+    var wrong = exactSixth
+    wrong.storage[2] += 1e-2
+    guard case .mismatch = Oracle().verdict(g, reference: values, actual: [wrong]) else {
+      Issue.record("a real error must still be a mismatch")
+      return
+    }
+  }
+
   @Test func illConditionedNodesStayUnstable() throws {
     func layerNorm(_ xs: [Double]) throws -> (Graph, [Tensor]) {
       var b = GraphBuilder()
