@@ -83,13 +83,7 @@ extension Campaign {
         capabilities[targets[i].name] = found
         stats.capabilities = (stats.capabilities ?? [:]).merging([targets[i].name: found.map(\.description)])
         { _, b in b }
-        for c in found {
-          if c.operators.isEmpty {
-            targets[i].computedAs[c.dtype] = targets[i].computedAs[c.dtype] ?? c.computedAs
-          } else {
-            targets[i].approximateOps[c.dtype, default: []] += c.operators
-          }
-        }
+        PrecisionProbe.apply(found, to: &targets[i])
       }
     }
     if !fm.fileExists(atPath: journalPath) { _ = fm.createFile(atPath: journalPath, contents: nil) }

@@ -53,9 +53,15 @@ public struct Judge: Sendable {
     case .outputs(let outs):
       switch oracle.verdict(graph, reference: values, actual: outs) {
       case .mismatch(let d):
+        // What the target's known precision explains (ORT's f16 kept in f32 flipping a comparison)
+        // is the capability, reported once: unstable, never a bucket.
+        let explained = oracle.explainedByPrecision(graph, values, actual: outs)
         return Finding(
-          signature: Judge.mismatchSignature(graph, d, target: target, kind: .mismatch),
-          message: d.description, actual: outs, discrepancy: d)
+          signature: Judge.mismatchSignature(
+            graph, d, target: target, kind: explained ? .unstable : .mismatch),
+          message: d.description
+            + (explained ? " (explained by the target's precision \(oracle.computedAs))" : ""),
+          actual: outs, discrepancy: d)
       case .unstable(let d, _):
         return Finding(
           signature: Judge.mismatchSignature(graph, d, target: target, kind: .unstable),

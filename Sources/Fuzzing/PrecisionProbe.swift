@@ -191,6 +191,25 @@ public struct PrecisionProbe: Sendable {
     return found
   }
 
+  /// The capabilities stored for `target` in a campaign's `state` folder (none if it has none).
+  public static func stored(_ target: BackendTarget, state: String) -> [Capability] {
+    guard let data = FileManager.default.contents(atPath: "\(state)/precision-\(target.name).json") else {
+      return []
+    }
+    return (try? JSONDecoder().decode([Capability].self, from: data)) ?? []
+  }
+
+  /// `target` judged with `capabilities`: dtypes computed in another format, operators approximate.
+  public static func apply(_ capabilities: [Capability], to target: inout BackendTarget) {
+    for c in capabilities {
+      if c.operators.isEmpty {
+        target.computedAs[c.dtype] = target.computedAs[c.dtype] ?? c.computedAs
+      } else {
+        target.approximateOps[c.dtype, default: []] += c.operators
+      }
+    }
+  }
+
   /// The capabilities of `target`, probed once and cached in `state/precision-<target>.json`.
   public static func cached(
     _ target: BackendTarget, state: String, limits: WorkerLimits, log: (String) -> Void

@@ -121,18 +121,6 @@ public struct Triage {
     // Hangs and memory overruns cost a timeout per run: they are kept as found.
     guard kind != .hang, kind != .oom, kind != .unstable else { return done(finding, nil) }
 
-    // A mismatch the target's known precision explains (ORT's f16 kept in f32 between operators
-    // flipping a comparison downstream) is the capability, reported once, not another bucket.
-    if kind == .mismatch, !judge.oracle.computedAs.isEmpty, case .outputs(let outs)? = finding.outcome,
-      let emulated = judge.oracle.emulated(graph, inputs: inputs),
-      Oracle.close(emulated, outs, oracle: judge.oracle)
-    {
-      evidence.localization = "capability"
-      return done(
-        finding.relabeled(
-          .unstable, note: "explained by the target's precision capability \(judge.oracle.computedAs)"),
-        nil)
-    }
     var current = finding
     var minimized: Minimized?
     switch reducer.localize(graph, inputs: inputs, keeping: finding.signature) {
@@ -317,6 +305,17 @@ extension Oracle {
       outputs.append(Tensor(dtype: t.dtype, shape: t.shape, storage: t.storage.map(t.dtype.rounded)))
     }
     return outputs
+  }
+
+  /// Whether the target's known precision (`computedAs`) explains its outputs: the reference
+  /// emulated at that precision (`emulated`) agrees with them. `values` holds the graph inputs.
+  public func explainedByPrecision(_ graph: Graph, _ values: [ValueID: Tensor], actual: [Tensor]) -> Bool {
+    guard !computedAs.isEmpty else { return false }
+    let inputs = graph.inputs.compactMap { values[$0.id] }
+    guard inputs.count == graph.inputs.count, let emulated = emulated(graph, inputs: inputs) else {
+      return false
+    }
+    return Oracle.close(emulated, actual, oracle: self)
   }
 
   /// `illConditioned` for a graph of several continuous operators: the graph inputs and constants
