@@ -114,8 +114,6 @@ public final class Campaign: @unchecked Sendable {
   /// The configured targets with the precision each really computes in (`PrecisionProbe`, run
   /// once per campaign folder and target at the start).
   public internal(set) var targets: [BackendTarget]
-  /// What the precision probe found, per target: reported once, never as buckets.
-  public internal(set) var capabilities: [String: [PrecisionProbe.Capability]] = [:]
   let state: String
   let shardState: String
   let lock = NSLock()

@@ -80,7 +80,6 @@ extension Campaign {
     if config.probePrecision {
       for i in targets.indices where targets[i].sendsONNX {
         let found = PrecisionProbe.cached(targets[i], state: state, limits: config.limits, log: config.log)
-        capabilities[targets[i].name] = found
         stats.capabilities = (stats.capabilities ?? [:]).merging([targets[i].name: found.map(\.description)])
         { _, b in b }
         PrecisionProbe.apply(found, to: &targets[i])

@@ -104,17 +104,10 @@ public struct ExportFaithfulness {
     guard let values = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values else {
       return nil
     }
-    let produced = Set(g.nodes.flatMap(\.outputs))
     let types = g.types
-    for node in g.nodes {
-      var cut: [ValueID] = []
-      for v in node.inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
-      guard let (recorded, x) = Minimizer.recording(cut, in: g, inputs, values: values) else { continue }
-      var single = recorded
-      single.outputs = node.outputs
-      let (h, y) = Minimizer.withoutDeadCode(single, inputs: x)
-      let isolated = Minimizer.renumbered(h)
-      guard (try? isolated.verify()) != nil,
+    for (k, node) in g.nodes.enumerated() {
+      guard let (isolated, y) = Minimizer.isolated(k, in: g, inputs, values: values),
+        (try? isolated.verify()) != nil,
         let hv = try? ReferenceBackend().run(isolated, inputs: y, keepAll: true).values
       else { continue }
       let outcome = target.run(on: worker, graph: isolated, model: isolated.encoded(), inputs: y)

@@ -408,17 +408,7 @@ private struct Search {
       let values = try? ReferenceBackend(operators: minimizer.operators).run(g, inputs: x, keepAll: true)
         .values
     else { return [] }
-    let produced = Set(g.nodes.flatMap(\.outputs))
-    return g.nodes.indices.map { k in
-      {
-        var cut: [ValueID] = []
-        for v in g.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
-        guard let (recorded, y) = Minimizer.recording(cut, in: g, x, values: values) else { return nil }
-        var c = recorded
-        c.outputs = g.nodes[k].outputs
-        return (c, y)
-      }
-    }
+    return g.nodes.indices.map { k in { Minimizer.isolated(k, in: g, x, values: values, normalized: false) } }
   }
 
   // MARK: Pass 2: cutting edges
@@ -610,6 +600,24 @@ private struct Search {
 extension Minimizer {
   /// Replaces every use of `ids` (node inputs and graph outputs) by new graph inputs carrying their
   /// recorded values.
+  /// Node `k` alone: its computed inputs become graph inputs carrying their recorded values, its
+  /// outputs the graph outputs; `normalized`, without dead code and renumbered (the minimizer's gate
+  /// normalizes its own candidates). Used by the minimizer's isolate pass, `Reducer.localize` and
+  /// the export-faithfulness bench.
+  public static func isolated(
+    _ k: Int, in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor], normalized: Bool = true
+  ) -> (Graph, [Tensor])? {
+    let produced = Set(graph.nodes.flatMap(\.outputs))
+    var cut: [ValueID] = []
+    for v in graph.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
+    guard let (recorded, x) = recording(cut, in: graph, inputs, values: values) else { return nil }
+    var single = recorded
+    single.outputs = graph.nodes[k].outputs
+    guard normalized else { return (single, x) }
+    let (g, y) = withoutDeadCode(single, inputs: x)
+    return (renumbered(g), y)
+  }
+
   static func recording(
     _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor]
   ) -> (Graph, [Tensor])? {

@@ -48,9 +48,7 @@ public struct Oracle: Sendable {
   /// The tolerance for values of `dtype` on this target.
   public func tolerance(_ dtype: DType) -> Tolerance {
     let own = tolerances[dtype]
-    guard let used = computedAs[dtype] else { return own }
-    let other = tolerances[used]
-    return Tolerance(rtol: Swift.max(own.rtol, other.rtol), atol: Swift.max(own.atol, other.atol))
+    return computedAs[dtype].map { own.loosened(by: tolerances[$0]) } ?? own
   }
 
   /// The slack for targets that receive models as ONNX (external implementations of the ONNX
@@ -98,9 +96,7 @@ public struct Oracle: Sendable {
       // f64 values that depend on a constant ONNX leaves at float32 or exact (HardSwish's 1/6).
       var approximate = tolerance(e.dtype)
       if e.dtype == .f64, dependsOnFloat32Constants(graph, id) {
-        let f = tolerance(.f32)
-        approximate = Tolerance(
-          rtol: Swift.max(approximate.rtol, f.rtol), atol: Swift.max(approximate.atol, f.atol))
+        approximate = approximate.loosened(by: tolerance(.f32))
       }
       if var d = compare(e, a, tolerance: bitwise ? .exact : approximate, scale: scale[id] ?? 1) {
         d.output = id

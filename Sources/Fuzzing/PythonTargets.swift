@@ -75,3 +75,27 @@ extension BackendTarget {
     }
   }
 }
+
+extension BackendTarget {
+  /// Implementations of ONNX independent of `name` that triage asks for a second opinion, most
+  /// independent first; the target's own lowest optimization level is last (it shares kernels, so
+  /// it separates optimizer bugs from kernel bugs but cannot confirm a kernel bug).
+  public static func independent(of name: String) -> [String] {
+    switch name {
+    case "ort": return ["onnx-ref", "ort-noopt"]
+    case "ort-noopt": return ["onnx-ref"]
+    case "onnx-ref": return ["ort-noopt"]
+    case "openvino", "openvino-default", "tvm": return ["onnx-ref", "ort-noopt"]
+    default: return []
+    }
+  }
+
+  /// The lower optimization level of the same implementation, if `name` has one.
+  public static func unoptimized(of name: String) -> String? { name == "ort" ? "ort-noopt" : nil }
+
+  /// The optimization levels between `name`'s lowest and its own, lowest first (onnxruntime's graph
+  /// optimization levels), which triage runs to name the level that breaks a model.
+  public static func levels(between name: String) -> [String] {
+    name == "ort" ? ["ort-basic", "ort-extended"] : []
+  }
+}

@@ -70,7 +70,6 @@ public struct Reducer {
     else { return .composite }
     let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
     defer { worker.stop() }
-    let produced = Set(graph.nodes.flatMap(\.outputs))
     var unstable: Finding?
     // An error that names an ONNX operator tries that operator's nodes first.
     var order = Array(graph.nodes.indices)
@@ -82,14 +81,8 @@ public struct Reducer {
         order.filter { ONNXExport.mapping[graph.nodes[$0].op] == blamed }
         + order.filter { ONNXExport.mapping[graph.nodes[$0].op] != blamed }
     }
-    for node in order.map({ graph.nodes[$0] }) {
-      var cut: [ValueID] = []
-      for v in node.inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
-      guard let (recorded, x) = Minimizer.recording(cut, in: graph, inputs, values: values) else { continue }
-      var single = recorded
-      single.outputs = node.outputs
-      let (g, y) = Minimizer.withoutDeadCode(single, inputs: x)
-      let isolated = Minimizer.renumbered(g)
+    for k in order {
+      guard let (isolated, y) = Minimizer.isolated(k, in: graph, inputs, values: values) else { continue }
       guard (try? isolated.verify()) != nil, let f = finding(isolated, y, worker: worker) else { continue }
       // A mismatch is localized to the first node that alone mismatches in any way: a wrong add
       // that a comparison downstream turns into a wrong bool is the add, in its own dtype and class.

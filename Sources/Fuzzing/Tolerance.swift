@@ -38,6 +38,11 @@ public struct Tolerance: Hashable, Sendable, Codable, CustomStringConvertible {
     return abs(actual - expected) <= atol * Swift.max(1, scale) + rtol * abs(expected)
   }
 
+  /// The looser of two tolerances, term by term.
+  public func loosened(by other: Tolerance) -> Tolerance {
+    Tolerance(rtol: Swift.max(rtol, other.rtol), atol: Swift.max(atol, other.atol))
+  }
+
   public var description: String { rtol == 0 && atol == 0 ? "exact" : "rtol \(rtol), atol \(atol)" }
 }
 

@@ -56,24 +56,6 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   }
 }
 
-extension BackendTarget {
-  /// Implementations of ONNX independent of `name` that triage asks for a second opinion, most
-  /// independent first; the target's own lowest optimization level is last (it shares kernels, so
-  /// it separates optimizer bugs from kernel bugs but cannot confirm a kernel bug).
-  public static func independent(of name: String) -> [String] {
-    switch name {
-    case "ort": return ["onnx-ref", "ort-noopt"]
-    case "ort-noopt": return ["onnx-ref"]
-    case "onnx-ref": return ["ort-noopt"]
-    case "openvino", "openvino-default", "tvm": return ["onnx-ref", "ort-noopt"]
-    default: return []
-    }
-  }
-
-  /// The lower optimization level of the same implementation, if `name` has one.
-  public static func unoptimized(of name: String) -> String? { name == "ort" ? "ort-noopt" : nil }
-}
-
 /// One triage pipeline for a finding on an external or built-in target, shared by `fuzz`,
 /// `replay` and `minimize`: localize (each node alone on its recorded inputs; for an error the
 /// nodes of the operator it blames first), judge the culprit's conditioning, minimize (from the
@@ -318,11 +300,14 @@ extension Oracle {
     return Oracle.close(emulated, actual, oracle: self)
   }
 
-  /// `illConditioned` for a graph of several continuous operators: the graph inputs and constants
-  /// move by one ulp of their dtype (random signs, 8 trials) and the reference outputs are compared.
-  /// Graphs with a discontinuous operator are never judged so (a floor of an exact integer would
-  /// look ill-conditioned; the target receives the inputs exactly), nor graphs of exact operators.
-  func illConditionedChain(_ graph: Graph, _ inputs: [Tensor]) -> Bool {
+  /// Whether a graph's (approximate) outputs are ill-conditioned at these inputs: moving every float
+  /// graph input and constant element by one ulp of its dtype (random signs, 8 trials) moves some
+  /// output element beyond the tolerance. A target computing in the dtype makes such rounding errors
+  /// inside its operators, so a difference there says nothing about its correctness (an f16
+  /// layer_norm over nearly constant values, alone or after a log_softmax). Graphs of exact
+  /// operators are never ill-conditioned, nor graphs with a discontinuous operator (a floor of an
+  /// exact integer would look ill-conditioned; the target receives the inputs exactly).
+  public func illConditioned(_ graph: Graph, _ inputs: [Tensor]) -> Bool {
     let specs = graph.nodes.compactMap { operators($0.op) }
     guard specs.count == graph.nodes.count, !specs.contains(where: { $0.traits.contains(.discontinuous) }),
       specs.contains(where: { !$0.traits.contains(.exact) }),
@@ -357,16 +342,12 @@ extension Oracle {
 }
 
 extension Triage {
-  /// The levels between the target's lowest and its own, lowest first (onnxruntime's graph
-  /// optimization levels).
-  static func levels(of name: String) -> [String] { name == "ort" ? ["ort-basic", "ort-extended"] : [] }
-
   /// The lowest optimization level at which the finding appears (the target's own level if none
   /// below it shows it).
   func firstBreakingLevel(_ finding: Finding, graph: Graph, inputs: [Tensor], values: [ValueID: Tensor])
     -> String?
   {
-    let names = Triage.levels(of: target.name)
+    let names = BackendTarget.levels(between: target.name)
     guard !names.isEmpty, target.command.count >= 3 else { return nil }
     for name in names {
       // The same interpreter and worker script as the target, another level.
@@ -415,40 +396,5 @@ extension Oracle {
       if oracle.compare(x, y, tolerance: oracle.tolerance(x.dtype), scale: scale) != nil { return false }
     }
     return true
-  }
-
-  /// Whether a one-node graph's (approximate) outputs are ill-conditioned at these inputs: moving
-  /// every float input element by one ulp of its dtype (random signs, 8 trials) moves some output
-  /// element beyond the tolerance. A target computing in the dtype makes such rounding errors
-  /// inside the operator, so a difference there says nothing about its correctness (an f16
-  /// layer_norm over nearly constant values). Exact operators are never ill-conditioned.
-  public func illConditioned(_ graph: Graph, _ inputs: [Tensor]) -> Bool {
-    guard graph.nodes.count == 1 else { return illConditionedChain(graph, inputs) }
-    guard let node = graph.nodes.first, let spec = operators(node.op), !spec.traits.contains(.exact)
-    else { return false }
-    var byID: [ValueID: Tensor] = [:]
-    for (i, t) in zip(graph.inputs, inputs) { byID[i.id] = t }
-    for c in graph.constants { byID[c.id] = c.tensor }
-    let ins = node.inputs.compactMap { byID[$0] }
-    guard ins.count == node.inputs.count else { return false }
-    let base = spec.evaluate(ins, attributes: node.attributes)
-    var scale = 0.0
-    for t in ins + base where t.dtype.isFloat {
-      for v in t.storage where v.isFinite { scale = Swift.max(scale, Swift.abs(v)) }
-    }
-    var rng = SplitMix64(seed: 0x111C)
-    for _ in 0..<8 {
-      let moved = ins.map { t -> Tensor in
-        guard t.dtype.isFloat, let p = t.dtype.significandBits else { return t }
-        let ulp = Foundation.pow(2.0, Double(1 - p))
-        return Tensor(
-          dtype: t.dtype, shape: t.shape,
-          storage: t.storage.map { t.dtype.rounded($0 * (1 + (rng.chance(0.5) ? ulp : -ulp))) })
-      }
-      for (b, m) in zip(base, spec.evaluate(moved, attributes: node.attributes)) where b.dtype.isFloat {
-        if compare(b, m, tolerance: tolerance(b.dtype), scale: scale) != nil { return true }
-      }
-    }
-    return false
   }
 }
