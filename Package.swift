@@ -43,7 +43,8 @@ let package = Package(
 
     // MARK: - Tests
     .executableTarget(
-      name: "dlsmith-faulty-worker", dependencies: ["Fuzzing", "Backends"], path: "Tests/FaultyWorker"),
+      name: "dlsmith-faulty-worker", dependencies: ["Fuzzing", "Backends", "Operators"],
+      path: "Tests/FaultyWorker"),
     .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
     .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),

@@ -225,11 +225,14 @@ public struct Oracle: Sendable {
       let base = spec.evaluate(inputs, attributes: node.attributes)
       let s = node.inputs.map { scale[$0] ?? 1 }.max() ?? 1
       var rng = SplitMix64(seed: UInt64(i))
-      // Trials 0–11 move every element by its tolerance (up, down, then random signs); trials 12–13
-      // snap every element to a grid of the absolute tolerance, which makes values that are equal
-      // within tolerance exactly equal (equality cannot be reached by moving values apart).
+      // Trials 0–11 move every element by its tolerance: all up, all down, then inputs in opposite
+      // directions (even-numbered inputs up and odd down, then the reverse: a comparison of a value
+      // with its own copy is a tie either way), then random signs per element; trials 12–13 snap
+      // every element to a grid of the absolute tolerance, which makes values that are equal within
+      // tolerance exactly equal (equality cannot be reached by moving values apart).
       trials: for trial in 0..<14 {
-        let perturbed = zip(inputs, computed).map { t, isComputed -> Tensor in
+        let perturbed = zip(inputs, computed).enumerated().map { k, pair -> Tensor in
+          let (t, isComputed) = pair
           guard t.dtype.isFloat && isComputed else { return t }
           let tol = tolerance(t.dtype)
           let grid = tol.atol * Swift.max(1, s)
@@ -240,7 +243,14 @@ public struct Oracle: Sendable {
                 let offset = trial == 12 ? 0 : grid / 2
                 return t.dtype.rounded(((x + offset) / grid).rounded() * grid - offset)
               }
-              let sign: Double = trial == 0 ? 1 : trial == 1 ? -1 : (rng.chance(0.5) ? 1 : -1)
+              let sign: Double =
+                switch trial {
+                case 0: 1
+                case 1: -1
+                case 2: k % 2 == 0 ? 1 : -1
+                case 3: k % 2 == 0 ? -1 : 1
+                default: rng.chance(0.5) ? 1 : -1
+                }
               return t.dtype.rounded(x + sign * (tol.atol * Swift.max(1, s) + tol.rtol * Swift.abs(x)))
             })
         }

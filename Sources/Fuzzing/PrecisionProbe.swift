@@ -16,6 +16,13 @@ import Tensors
 ///   than two ulps of `d` away, the target computes `d` in the widest narrower format within two of
 ///   its ulps.
 ///
+/// - **Split rounding** (`split`): `s - slice(unsqueeze(s))` with `s = x + y` rounding to a tie. The
+///   copy is bit for bit `s`, so the answer is 0 however `s` is computed; a target that keeps `s`
+///   unrounded for one consumer and rounds it for another (ONNX Runtime's CPU provider computes f16
+///   operators without an f16 kernel in f32 and casts to f16 only before those with one) gives
+///   `2^-(p+1)`: one value, two readings, so a comparison of a value with its own copy can be true.
+///   Reported once; the oracle already judges the dtype as approximate (`chain`), and the
+///   discontinuity guard moves a comparison's operands in opposite directions.
 /// - **Contraction** (`fma`): `a * b + c` whose product needs more bits than `d` has; 0 when the
 ///   product is rounded, nonzero when the target fuses the two into one rounding.
 /// - **Division** (`division`): `x / 3` not correctly rounded but within two ulps (a reciprocal
@@ -34,7 +41,8 @@ public struct PrecisionProbe: Sendable {
   public struct Capability: Codable, Sendable, Hashable, CustomStringConvertible {
     public var dtype: DType
     public var computedAs: DType
-    /// `chain` (no rounding between operators), `single` (each operator at lower precision),
+    /// `chain` (no rounding between operators), `split` (a value rounded for some consumers and
+    /// not for others), `single` (each operator at lower precision),
     /// `fma` (a * b + c contracted into one rounding), `division` (x / y not correctly rounded,
     /// within two ulps: a reciprocal multiplied).
     public var how: String
@@ -60,6 +68,9 @@ public struct PrecisionProbe: Sendable {
       case "chain":
         return
           "computes \(dtype.rawValue) graphs in \(computedAs.rawValue) without rounding between operators"
+      case "split":
+        return
+          "rounds \(dtype.rawValue) values for some consumers and not for others (a value and its copy can differ)"
       case "fma": return "contracts \(dtype.rawValue) a * b + c into a fused multiply-add (one rounding)"
       case "division":
         return "divides \(dtype.rawValue) approximately (not correctly rounded, within two ulps)"
@@ -80,6 +91,24 @@ public struct PrecisionProbe: Sendable {
     let inputs = [
       Tensor(filled: 1, dtype: dtype, shape: [ys.count]),
       Tensor(rounding: ys, dtype: dtype, shape: [ys.count]),
+    ]
+    return (b.build(outputs: [d]), inputs)
+  }
+
+  /// The split-rounding model for `dtype`: s - slice(unsqueeze(s)) with s = x + y, x = 1 and
+  /// y = 2^-(p+1) (a tie that rounds to 1); 0 when `s` has one value.
+  public static func splitModel(_ dtype: DType) -> (Graph, [Tensor])? {
+    guard let p = dtype.significandBits else { return nil }
+    var b = GraphBuilder()
+    let x = b.input([4], dtype)
+    let y = b.input([4], dtype)
+    let s = b("add", x, y)
+    let u = b("unsqueeze", s, attributes: ["axis": .int(0)])
+    let z = b("slice", u, attributes: ["axis": .int(0), "start": .int(0), "end": .int(1), "step": .int(1)])
+    let d = b("sub", s, z)
+    let inputs = [
+      Tensor(filled: 1, dtype: dtype, shape: [4]),
+      Tensor(filled: Foundation.pow(2.0, -Double(p + 1)), dtype: dtype, shape: [4]),
     ]
     return (b.build(outputs: [d]), inputs)
   }
@@ -122,10 +151,16 @@ public struct PrecisionProbe: Sendable {
   static let formats: [DType] = [.bf16, .f16, .f32, .f64]
 
   /// Interprets the target's outputs of the two models (nil: the model did not run).
-  public static func interpret(dtype: DType, chain: [Double]?, single: [Double]?, fma: [Double]? = nil)
-    -> [Capability]
-  {
-    if let c = interpretPrecision(dtype: dtype, chain: chain, single: single) { return [c] }
+  public static func interpret(
+    dtype: DType, chain: [Double]?, single: [Double]?, fma: [Double]? = nil, split: [Double]? = nil
+  ) -> [Capability] {
+    if let c = interpretPrecision(dtype: dtype, chain: chain, single: single) {
+      // A value with two readings only shows where operators are not rounded (`chain`).
+      if c.how == "chain", let split, split.contains(where: { $0 != 0 }) {
+        return [c, Capability(dtype: dtype, computedAs: c.computedAs, how: "split")]
+      }
+      return [c]
+    }
     var found: [Capability] = []
     guard let p = dtype.significandBits else { return [] }
     if let single {
@@ -186,7 +221,8 @@ public struct PrecisionProbe: Sendable {
       let chain = PrecisionProbe.chainModel(d).flatMap(outputs)
       let single = outputs(PrecisionProbe.singleModel(d))
       let fma = PrecisionProbe.fmaModel(d).flatMap(outputs)
-      found += PrecisionProbe.interpret(dtype: d, chain: chain, single: single, fma: fma)
+      let split = PrecisionProbe.splitModel(d).flatMap(outputs)
+      found += PrecisionProbe.interpret(dtype: d, chain: chain, single: single, fma: fma, split: split)
     }
     return found
   }

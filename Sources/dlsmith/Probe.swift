@@ -78,9 +78,9 @@ struct Probe: ParsableCommand {
         defer { worker.stop() }
         let found = PrecisionProbe().run(target, worker: worker)
         for d in PrecisionProbe().dtypes {
-          let c = found.first { $0.dtype == d }
+          let cs = found.filter { $0.dtype == d }.map(\.description)
           print(
-            "\(backend) \(version) \(d.rawValue): \(c.map(\.description) ?? "rounded per operator in \(d.rawValue)")"
+            "\(backend) \(version) \(d.rawValue): \(cs.isEmpty ? "rounded per operator in \(d.rawValue)" : cs.joined(separator: "; "))"
           )
         }
         return

@@ -2,13 +2,70 @@
 // model contains a chosen operator, so the campaign's handling of every failure kind can be tested.
 //
 //   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|error [--on OP]
+//   dlsmith-faulty-worker --mode wrong-kernel --on OP
+//   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER,CONSUMER
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
+//
+// `wrong-kernel` and `wrong-fusion` inject one realistic cause each, to count how many buckets one
+// cause yields: every node of OP computes its first output element one too high (a bool flips);
+// or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
+// pair). The error propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
 import Fuzzing
 import IR
+import Operators
 import Tensors
+
+/// The first element of `t` one too high (a bool flips): the injected kernel error.
+func bumped(_ t: Tensor) -> Tensor {
+  guard !t.storage.isEmpty else { return t }
+  var t = t
+  let x = t.storage[0]
+  t.storage[0] = t.dtype == .bool ? 1 - x : t.dtype.rounded(x + 1)
+  return t
+}
+
+/// `spec` with a reference kernel whose first output is `bumped`, under the name `id`.
+func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
+  let kernel = spec.reference
+  return OperatorSpec(
+    id: id, family: spec.family, doc: spec.doc, inputs: spec.inputs, outputTypes: spec.outputTypes,
+    attributes: spec.attributes, traits: spec.traits, rule: spec.rule, domain: spec.domain,
+    range: spec.range,
+    reference: { attributes, inputs in
+      var outputs = kernel(attributes, inputs)
+      if !outputs.isEmpty { outputs[0] = bumped(outputs[0]) }
+      return outputs
+    })
+}
+
+/// Runs `graph` on the reference with one injected cause (see the header).
+func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String) throws(BackendError)
+  -> [Tensor]
+{
+  let fusedPrefix = "faulty-fused:"
+  var graph = graph
+  if mode == "wrong-fusion" {
+    let pair = trigger.split(separator: ",").map(String.init)
+    guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,CONSUMER") }
+    var producer: [ValueID: OperatorSpec.ID] = [:]
+    for n in graph.nodes { for v in n.outputs { producer[v] = n.op } }
+    for i in graph.nodes.indices
+    where graph.nodes[i].op == pair[1] && graph.nodes[i].inputs.first.flatMap({ producer[$0] }) == pair[0] {
+      graph.nodes[i].op = fusedPrefix + pair[1]
+    }
+  }
+  let lookup: OperatorLookup = { id in
+    if id.hasPrefix(fusedPrefix) {
+      return Catalogue.spec(String(id.dropFirst(fusedPrefix.count))).map { faulty($0, as: id) }
+    }
+    guard let spec = Catalogue.spec(id) else { return nil }
+    return mode == "wrong-kernel" && id == trigger ? faulty(spec, as: id) : spec
+  }
+  return try ReferenceBackend(operators: lookup).run(graph, inputs: inputs)
+}
 
 struct FaultyBackend: Backend {
   let mode: String
@@ -22,6 +79,9 @@ struct FaultyBackend: Backend {
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
+    if mode == "wrong-kernel" || mode == "wrong-fusion" {
+      return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "")
+    }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)
     guard trigger == nil || graph.nodes.contains(where: { $0.op == trigger }) else { return outputs }
     switch mode {

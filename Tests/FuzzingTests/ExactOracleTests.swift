@@ -238,6 +238,46 @@ struct RoundingFaultBackend: Backend {
     }
   }
 
+  @Test func aComparisonWithItsOwnCopyIsANearTie() throws {
+    // greater(e, copy of e) on an approximate e: a target that rounds e for one reader and not the
+    // other (ONNX Runtime's f16) answers true. The guard moves the two operands in opposite
+    // directions, so this is unstable; the same flip far from a tie stays a mismatch.
+    var b = GraphBuilder()
+    let x = b.input([1, 3], .f16)
+    let far = b.input([1, 3], .f16)
+    let e = b("erf", x)
+    let copy = b("unsqueeze", e, attributes: ["axis": .int(0)])
+    let tie = b("greater", e, copy)
+    let apart = b("greater", e, far)
+    let g = b.build(outputs: [tie, apart])
+    let inputs = [
+      Tensor(rounding: [0.004353, 0.5, -0.25], dtype: .f16, shape: [1, 3]),
+      Tensor(rounding: [2, 2, 2], dtype: .f16, shape: [1, 3]),
+    ]
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    for oracle in [
+      Oracle(),
+      {
+        var o = Oracle()
+        o.computedAs = [.f16: .f32]
+        return o
+      }(),
+    ] {
+      var flipTie = g.outputs.map { values[$0]! }
+      flipTie[0].storage[0] = 1 - flipTie[0].storage[0]
+      guard case .unstable = oracle.verdict(g, reference: values, actual: flipTie) else {
+        Issue.record("a comparison of a value with its copy is a tie: \(oracle.computedAs)")
+        return
+      }
+      var flipApart = g.outputs.map { values[$0]! }
+      flipApart[1].storage[0] = 1 - flipApart[1].storage[0]
+      guard case .mismatch = oracle.verdict(g, reference: values, actual: flipApart) else {
+        Issue.record("a comparison far from a tie must stay a mismatch: \(oracle.computedAs)")
+        return
+      }
+    }
+  }
+
   @Test func illConditionedNodesStayUnstable() throws {
     func layerNorm(_ xs: [Double]) throws -> (Graph, [Tensor]) {
       var b = GraphBuilder()
@@ -331,6 +371,27 @@ struct RoundingFaultBackend: Backend {
       if Oracle.close(emulated, actual, oracle: oracle) { explained += 1 }
     }
     #expect(explained >= 30, "\(explained)")
+  }
+
+  @Test func findsSplitRounding() throws {
+    // A value kept unrounded for one reader and rounded for another (s - copy(s) is 2^-12 in f16).
+    let f = RoundingFaultBackend.f16InF32
+    let chain = try outputs(f, PrecisionProbe.chainModel(.f16))
+    let single = try outputs(f, PrecisionProbe.singleModel(.f16))
+    let twoReadings = [Double](repeating: 0x1p-12, count: 4)
+    #expect(
+      PrecisionProbe.interpret(dtype: .f16, chain: chain, single: single, split: twoReadings) == [
+        PrecisionProbe.Capability(dtype: .f16, computedAs: .f32, how: "chain"),
+        PrecisionProbe.Capability(dtype: .f16, computedAs: .f32, how: "split"),
+      ])
+    // One reading: the fault backend keeps every value in f32, so the copy equals the value.
+    let consistent = try outputs(f, PrecisionProbe.splitModel(.f16))
+    #expect(consistent == [0, 0, 0, 0])
+    #expect(PrecisionProbe.interpret(dtype: .f16, chain: chain, single: single, split: consistent).count == 1)
+    // The reference gives 0 in every dtype.
+    for d in [DType.f16, .bf16, .f32, .f64] {
+      #expect(try outputs(ReferenceBackend(), PrecisionProbe.splitModel(d))?.allSatisfy { $0 == 0 } == true)
+    }
   }
 
   @Test func findsF64ComputedAsF32() {
