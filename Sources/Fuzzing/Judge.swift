@@ -122,32 +122,27 @@ public struct Judge: Sendable {
       kind: kind, stage: "execute", backend: target, state: "op=\(op)\(dtypeKey(d)) class=\(d.kind.rawValue)")
   }
 
-  /// Mismatch state of a minimized model no node of which mismatches alone (a pass over several
-  /// nodes): the operator producing the wrong output and the families of the nodes it needs
-  /// (`op=conv1d after=unary`), so one wrong fusion is one bucket whichever elementwise operator
-  /// feeds it; for a wrong shape or dtype only the producing operator (`after=*`).
+  /// Mismatch state of a minimized model no node of which mismatches alone: the operator producing
+  /// the wrong output, and what it needs upstream. `consumer`: the cause test (`Reducer.consumer`)
+  /// found that it fails behind any computed input (`op=conv1d after=*`: one bucket whatever feeds
+  /// it); otherwise the pair matters and the families of the other nodes it needs are part of the
+  /// cause (`op=add after=binary`: one wrong fusion is one bucket whichever binary operator feeds
+  /// it). Value classes also key on the dtype.
   public static func compositeSignature(
-    _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, operators: OperatorLookup
+    _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, consumer: Bool,
+    operators: OperatorLookup
   ) -> Signature {
     guard let k = graph.nodes.firstIndex(where: { $0.outputs.contains(d.output) }) else {
       return mismatchSignature(graph, d, target: target, kind: kind)
-    }
-    // A wrong shape or dtype is the producing operator's (its shape inference or a rewrite of it),
-    // whatever feeds it.
-    guard d.kind == .values || d.kind == .rounding else {
-      return Signature(
-        kind: kind, stage: "execute", backend: target,
-        state: "op=\(graph.nodes[k].op) after=* class=\(d.kind.rawValue)")
     }
     let families = Set(
       graph.nodes.indices.filter { $0 != k }.map {
         operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
       })
+    let after = consumer ? "*" : families.sorted().joined(separator: ",")
     return Signature(
       kind: kind, stage: "execute", backend: target,
-      state:
-        "op=\(graph.nodes[k].op) after=\(families.sorted().joined(separator: ","))\(dtypeKey(d)) class=\(d.kind.rawValue)"
-    )
+      state: "op=\(graph.nodes[k].op) after=\(after)\(dtypeKey(d)) class=\(d.kind.rawValue)")
   }
 
   static func dtypeKey(_ d: Discrepancy) -> String {

@@ -618,6 +618,46 @@ extension Minimizer {
     return (renumbered(g), y)
   }
 
+  /// Node `k` fed by a different producer: like `isolated`, but each computed input is the output
+  /// of `producer` (`neg` or `abs`) on a new graph input (for `neg` the negated recorded value, so
+  /// node `k` reads exactly what it read; for `abs` the recorded value, so it reads its
+  /// magnitude). Inputs whose dtype `producer` does not take stay graph inputs. `nil` when no
+  /// input is computed or none can be fed. The cause test of a composite finding: if node `k`
+  /// still fails behind another producer, it fails behind any computed input.
+  public static func behind(
+    _ producer: OperatorSpec.ID, _ k: Int, in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor],
+    operators: OperatorLookup = Catalogue.spec
+  ) -> (Graph, [Tensor])? {
+    guard let spec = operators(producer), let (alone, x) = isolated(k, in: graph, inputs, values: values)
+    else { return nil }
+    var g = alone
+    var ins: [GraphInput] = []
+    var xs: [Tensor] = []
+    var fed: [Node] = []
+    var next = g.nextValueID
+    for (decl, t) in zip(alone.inputs, x) {
+      guard g.nodes.contains(where: { $0.inputs.contains(decl.id) }),
+        t.dtype.isFloat || [.i32, .i64].contains(t.dtype),
+        spec.outputDTypes(inputs: [t.dtype], attributes: Attributes(), count: 1) == [t.dtype]
+      else {
+        ins.append(decl)
+        xs.append(t)
+        continue
+      }
+      let w = Tensor(
+        dtype: t.dtype, shape: t.shape, storage: producer == "neg" ? t.storage.map { -$0 } : t.storage)
+      ins.append(GraphInput(id: next, type: decl.type, range: Minimizer.finiteRange(w.storage)))
+      xs.append(w)
+      fed.append(Node(op: producer, inputs: [next], outputs: [decl.id], types: [decl.type]))
+      next += 1
+    }
+    guard !fed.isEmpty else { return nil }
+    g.inputs = ins
+    g.nodes = fed + g.nodes
+    guard (try? g.verify()) != nil else { return nil }
+    return (renumbered(g), xs)
+  }
+
   static func recording(
     _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor]
   ) -> (Graph, [Tensor])? {

@@ -95,6 +95,52 @@ public struct Reducer {
     return unstable.map(Localization.propagated) ?? .composite
   }
 
+  /// Where a composite mismatch starts: the model cut after each node `output` depends on (in
+  /// order; that node's outputs the only outputs, what it does not need dropped), run on the
+  /// target. The first cut that mismatches, when it is not the whole model: the values go wrong
+  /// there and the rest only carries the error (a wrong conv seen through a comparison is the
+  /// conv's, in its own dtype).
+  public func firstDivergence(_ graph: Graph, inputs: [Tensor], output: ValueID) -> (
+    Graph, [Tensor], Finding
+  )? {
+    guard graph.nodes.count > 1, let last = graph.nodes.firstIndex(where: { $0.outputs.contains(output) })
+    else { return nil }
+    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
+    defer { worker.stop() }
+    for k in judge.oracle.ancestors(graph, of: output) where k != last {
+      var cut = graph
+      cut.outputs = graph.nodes[k].outputs
+      let (g, x) = Minimizer.withoutDeadCode(cut, inputs: inputs)
+      let r = Minimizer.renumbered(g)
+      guard let f = finding(r, x, worker: worker), f.signature.kind == .mismatch else { continue }
+      return (r, x, f)
+    }
+    return nil
+  }
+
+  /// The cause test of a composite mismatch: the node producing the mismatching `output`, alone
+  /// behind another producer (`Minimizer.behind`: `neg`, then `abs`). The first such model that
+  /// still mismatches with the same minimization key (class, and dtype for values), with its
+  /// finding: the node fails behind any computed input, whatever computes it.
+  public func consumer(_ graph: Graph, inputs: [Tensor], output: ValueID, keeping signature: Signature)
+    -> (Graph, [Tensor], Finding)?
+  {
+    guard graph.nodes.count > 1, let k = graph.nodes.firstIndex(where: { $0.outputs.contains(output) }),
+      let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
+    else { return nil }
+    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
+    defer { worker.stop() }
+    for producer in ["neg", "abs"] {
+      guard
+        let (g, x) = Minimizer.behind(
+          producer, k, in: graph, inputs, values: values, operators: minimizer.operators),
+        let f = finding(g, x, worker: worker), f.signature.minimizationKey == signature.minimizationKey
+      else { continue }
+      return (g, x, f)
+    }
+    return nil
+  }
+
   /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every
   /// accepted step (for checkpoints). Returns the result and its final signature.
   public func reduce(

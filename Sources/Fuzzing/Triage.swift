@@ -32,8 +32,10 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   }
 
   public var verdict: Verdict
-  /// How the finding was localized: `culprit` (one node alone reproduces it), `composite` (it needs
-  /// several nodes), `propagated` (no node alone: amplified rounding), `ill-conditioned`, `skipped`.
+  /// How the finding was localized: `culprit` (one node alone reproduces it), `consumer` (the node
+  /// producing the wrong output fails behind any computed input: `Reducer.consumer`),
+  /// `first-divergence` (the values first go wrong at an earlier node, which needs the nodes before
+  /// it: `Reducer.firstDivergence`), `composite` (it needs several nodes), `propagated` (no node alone: amplified rounding), `ill-conditioned`, `skipped`.
   public var localization: String
   /// The culprit node's operator (ours), when one node alone reproduces it.
   public var culprit: String?
@@ -135,12 +137,24 @@ public struct Triage {
       return done(finding.relabeled(.unstable, note: "no node alone mismatches: amplified rounding"), nil)
     case .composite:
       evidence.localization = "composite"
+      // Where the values first go wrong: the rest of the model only carries the error.
+      var (start, startInputs) = (graph, inputs)
+      if kind == .mismatch, let d = finding.discrepancy,
+        let (g, x, f) = reducer.firstDivergence(graph, inputs: inputs, output: d.output)
+      {
+        (start, startInputs) = (g, x)
+        current = f
+        evidence.localization = "first-divergence"
+      }
       if minimize {
-        let (m, last) = reducer.reduce(graph, inputs: inputs, keeping: finding.signature)
-        if let last, last.signature.minimizationKey == finding.signature.minimizationKey {
+        let (m, last) = reducer.reduce(start, inputs: startInputs, keeping: current.signature)
+        if let last, last.signature.minimizationKey == current.signature.minimizationKey {
           minimized = m
           current = last
         }
+      }
+      if minimized == nil, start.nodes.count < graph.nodes.count {
+        minimized = Minimized(graph: start, inputs: startInputs, steps: 0, accepted: 1)
       }
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.
@@ -152,6 +166,19 @@ public struct Triage {
             .unstable, note: "ill-conditioned: 1-ulp input changes move the output beyond tolerance"),
           minimized)
       }
+      // The cause test: does the failing node fail behind any computed input? Then it is the cause
+      // (and the two-node model the repro); otherwise the nodes it needs are part of the cause.
+      if kind == .mismatch, let d = current.discrepancy,
+        let (cg, cx, cf) = reducer.consumer(g, inputs: x, output: d.output, keeping: current.signature)
+      {
+        evidence.localization = "consumer"
+        if cg.nodes.count < g.nodes.count {
+          minimized = Minimized(
+            graph: cg, inputs: cx, steps: (minimized?.steps ?? 0) + 2,
+            accepted: (minimized?.accepted ?? 0) + 1)
+          current = cf
+        }
+      }
     }
     evidence.steps = minimized?.steps ?? graph.nodes.count
     // Sign by cause.
@@ -160,9 +187,11 @@ public struct Triage {
     case .mismatch:
       if let op = evidence.culprit, let d = current.discrepancy {
         signature = Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
-      } else if let m = minimized, let d = current.discrepancy {
+      } else if let d = current.discrepancy {
         signature = Judge.compositeSignature(
-          m.graph, d, target: target.name, kind: .mismatch, operators: judge.oracle.operators)
+          minimized?.graph ?? graph, d, target: target.name, kind: .mismatch,
+          consumer: evidence.localization == "consumer",
+          operators: judge.oracle.operators)
       }
     case .error:
       if case .error(let stage, let message)? = current.outcome {

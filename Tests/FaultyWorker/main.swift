@@ -4,13 +4,15 @@
 //   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|error [--on OP]
 //   dlsmith-faulty-worker --mode wrong-kernel --on OP
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER,CONSUMER
+//   dlsmith-faulty-worker --mode wrong-after --on OP
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
 //
 // `wrong-kernel` and `wrong-fusion` inject one realistic cause each, to count how many buckets one
 // cause yields: every node of OP computes its first output element one too high (a bool flips);
 // or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
-// pair). The error propagates through the rest of the graph like a real kernel bug's.
+// pair); or every OP node whose first input is computed by any node does (a rewrite that moves
+// work into the producer, whatever it is). The error propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
 import Fuzzing
@@ -47,6 +49,13 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
 {
   let fusedPrefix = "faulty-fused:"
   var graph = graph
+  if mode == "wrong-after" {
+    let computed = Set(graph.nodes.flatMap(\.outputs))
+    for i in graph.nodes.indices
+    where graph.nodes[i].op == trigger && graph.nodes[i].inputs.first.map(computed.contains) == true {
+      graph.nodes[i].op = fusedPrefix + trigger
+    }
+  }
   if mode == "wrong-fusion" {
     let pair = trigger.split(separator: ",").map(String.init)
     guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,CONSUMER") }
@@ -79,7 +88,7 @@ struct FaultyBackend: Backend {
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if mode == "wrong-kernel" || mode == "wrong-fusion" {
+    if ["wrong-kernel", "wrong-fusion", "wrong-after"].contains(mode) {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "")
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)

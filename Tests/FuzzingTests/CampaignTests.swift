@@ -213,3 +213,28 @@ extension CampaignTests {
     }
   }
 }
+
+extension CampaignTests {
+  /// One injected cause is one bucket, signed by the cause: a wrong kernel (its operator), a wrong
+  /// fused pair (the consumer after the producer's family), a rewrite that is wrong behind any
+  /// computed input (the consumer after anything). f32 models of float operators, so one dtype.
+  @Test(arguments: [
+    ("wrong-kernel", "add", "op=add dtype=f32 class=values"),
+    ("wrong-fusion", "mul,add", "op=add after=binary dtype=f32 class=values"),
+    ("wrong-after", "conv2d", "op=conv2d after=* dtype=f32 class=values"),
+  ])
+  func oneInjectedCauseIsOneBucket(_ mode: String, _ on: String, _ state: String) throws {
+    let dir = temporaryDirectory()
+    let r = try runDLSmith([
+      "fuzz", "-o", dir.path, "--seed", "3", "--max-models", "60", "--nodes", "6", "--dtype", "f32", "--ops",
+      "add,mul,sub,relu,sigmoid,tanh,exp,abs,conv2d,max_pool2d", "--backends", "reference,faulty",
+      "--worker", "faulty=\(Self.faulty) --mode \(mode) --on \(on)",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let titles = try Self.findings(dir).keys.map { b -> String in
+      let data = try Data(contentsOf: dir.appendingPathComponent("Crashes/\(b)/bucket.json"))
+      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["title"] as? String ?? ""
+    }
+    #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
+  }
+}
