@@ -127,7 +127,8 @@ public struct Judge: Sendable {
   /// found that it fails behind any computed input (`op=conv1d after=*`: one bucket whatever feeds
   /// it); otherwise the pair matters and the families of the other nodes it needs are part of the
   /// cause (`op=add after=binary`: one wrong fusion is one bucket whichever binary operator feeds
-  /// it). Value classes also key on the dtype.
+  /// it). Not the dtype: a pass that rewrites several nodes is one cause in every dtype (a kernel,
+  /// the culprit of `culpritSignature`, is one per dtype).
   public static func compositeSignature(
     _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, consumer: Bool,
     operators: OperatorLookup
@@ -142,7 +143,7 @@ public struct Judge: Sendable {
     let after = consumer ? "*" : families.sorted().joined(separator: ",")
     return Signature(
       kind: kind, stage: "execute", backend: target,
-      state: "op=\(graph.nodes[k].op) after=\(after)\(dtypeKey(d)) class=\(d.kind.rawValue)")
+      state: "op=\(graph.nodes[k].op) after=\(after) class=\(d.kind.rawValue)")
   }
 
   static func dtypeKey(_ d: Discrepancy) -> String {

@@ -100,19 +100,26 @@ public struct Reducer {
   /// target. The first cut that mismatches, when it is not the whole model: the values go wrong
   /// there and the rest only carries the error (a wrong conv seen through a comparison is the
   /// conv's, in its own dtype).
-  public func firstDivergence(_ graph: Graph, inputs: [Tensor], output: ValueID) -> (
+  /// For an error (`output` nil: the whole model fails), only a wrong shape or dtype counts: a
+  /// compile-time check failing downstream of a wrong shape is that shape's consequence, while
+  /// wrong values cannot fail a compile.
+  public func firstDivergence(_ graph: Graph, inputs: [Tensor], output: ValueID?) -> (
     Graph, [Tensor], Finding
   )? {
-    guard graph.nodes.count > 1, let last = graph.nodes.firstIndex(where: { $0.outputs.contains(output) })
-    else { return nil }
+    let outputs = output.map { [$0] } ?? graph.outputs
+    let last = output.flatMap { v in graph.nodes.firstIndex { $0.outputs.contains(v) } }
+    guard graph.nodes.count > 1, output == nil || last != nil else { return nil }
     let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
     defer { worker.stop() }
-    for k in judge.oracle.ancestors(graph, of: output) where k != last {
+    for k in Set(outputs.flatMap { judge.oracle.ancestors(graph, of: $0) }).sorted()
+    where k != last && !graph.nodes[k].outputs.contains(where: outputs.contains) {
       var cut = graph
       cut.outputs = graph.nodes[k].outputs
       let (g, x) = Minimizer.withoutDeadCode(cut, inputs: inputs)
       let r = Minimizer.renumbered(g)
-      guard let f = finding(r, x, worker: worker), f.signature.kind == .mismatch else { continue }
+      guard let f = finding(r, x, worker: worker), f.signature.kind == .mismatch,
+        output != nil || [.shape, .dtype, .outputCount].contains(f.discrepancy?.kind)
+      else { continue }
       return (r, x, f)
     }
     return nil

@@ -74,6 +74,8 @@ public struct Triage {
   public var maxSteps = 300
   /// Minimize (false: localize and sign only, for findings past the campaign's budget).
   public var minimize = true
+  /// Receives every accepted minimization step (`dlsmith minimize` checkpoints with it).
+  public var progress: (Graph, [Tensor], Int) -> Void = { _, _, _ in }
 
   public struct Result: Sendable {
     public var finding: Finding
@@ -125,7 +127,7 @@ public struct Triage {
         // Shrink the single node's dims and attributes too, briefly: it is already the repro.
         var small = reducer
         small.minimizer.maxSteps = Swift.min(maxSteps, 24)
-        let (m, last) = small.reduce(g, inputs: x, keeping: f.signature)
+        let (m, last) = small.reduce(g, inputs: x, keeping: f.signature, progress: progress)
         if let last, last.signature.minimizationKey == f.signature.minimizationKey {
           minimized = Minimized(
             graph: m.graph, inputs: m.inputs, steps: g.nodes.count + m.steps, accepted: m.accepted + 1)
@@ -139,15 +141,16 @@ public struct Triage {
       evidence.localization = "composite"
       // Where the values first go wrong: the rest of the model only carries the error.
       var (start, startInputs) = (graph, inputs)
-      if kind == .mismatch, let d = finding.discrepancy,
-        let (g, x, f) = reducer.firstDivergence(graph, inputs: inputs, output: d.output)
+      if kind == .mismatch || kind == .error,
+        let (g, x, f) = reducer.firstDivergence(graph, inputs: inputs, output: finding.discrepancy?.output)
       {
         (start, startInputs) = (g, x)
         current = f
         evidence.localization = "first-divergence"
       }
       if minimize {
-        let (m, last) = reducer.reduce(start, inputs: startInputs, keeping: current.signature)
+        let (m, last) = reducer.reduce(
+          start, inputs: startInputs, keeping: current.signature, progress: progress)
         if let last, last.signature.minimizationKey == current.signature.minimizationKey {
           minimized = m
           current = last
@@ -159,7 +162,9 @@ public struct Triage {
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.
       let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
-      if kind == .mismatch, current.discrepancy?.kind == .values, judge.oracle.illConditioned(g, x) {
+      if current.signature.kind == .mismatch, current.discrepancy?.kind == .values,
+        judge.oracle.illConditioned(g, x)
+      {
         evidence.localization = "ill-conditioned"
         return done(
           finding.relabeled(
@@ -168,7 +173,7 @@ public struct Triage {
       }
       // The cause test: does the failing node fail behind any computed input? Then it is the cause
       // (and the two-node model the repro); otherwise the nodes it needs are part of the cause.
-      if kind == .mismatch, let d = current.discrepancy,
+      if current.signature.kind == .mismatch, let d = current.discrepancy,
         let (cg, cx, cf) = reducer.consumer(g, inputs: x, output: d.output, keeping: current.signature)
       {
         evidence.localization = "consumer"

@@ -10,9 +10,12 @@ struct Minimize: ParsableCommand {
     abstract: "Minimize a finding while keeping its signature.",
     discussion: """
       PATH is a bucket (Crashes/<sig16>: its first instance), an instance folder, or a model file (then \
-      the first finding of --backends on it is minimized). The result goes to <bucket>/minimized/ (or -o); \
-      a checkpoint after every accepted step makes an interrupted run resumable. Exit 77 when the \
-      minimized finding reproduces, 0 when there was nothing to minimize, 1 on a tool error.
+      the first finding of --backends on it is minimized). It runs the campaign's triage: localize the \
+      failing node, minimize, sign the cause, and ask independent implementations (onnx-ref, the \
+      target's lowest optimization level) whether the target or DLSmith is wrong. The result goes to \
+      <bucket>/minimized/ (or -o); a checkpoint after every accepted step makes an interrupted run \
+      resumable. Exit 77 when the minimized finding reproduces, 0 when nothing reproduces or triage \
+      finds no bug (ill-conditioned, amplified rounding), 1 on a tool error.
       """)
 
   @Argument(help: "Bucket, instance folder or model file.") var path: String
@@ -20,6 +23,8 @@ struct Minimize: ParsableCommand {
   @Option(name: .shortAndLong, help: "Output folder (default: <bucket>/minimized or <model>.minimized).")
   var output: String?
   @Option(help: "Most predicate calls.") var maxSteps: Int = 500
+  @Flag(help: "Skip the independent implementations (onnx-ref, the target's lowest optimization level).")
+  var noConsensus = false
 
   func run() throws {
     let fm = FileManager.default
@@ -61,7 +66,14 @@ struct Minimize: ParsableCommand {
         targets.first { $0.name == backend } ?? workerTarget(backend, passes: selection.passes.passes)
       ]
     }
-    // The signature to keep: the first finding on the current model.
+    if let bucket {
+      // Judged as the campaign judged it: with the precision it probed.
+      let state = ((bucket as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+      for k in targets.indices {
+        PrecisionProbe.apply(PrecisionProbe.stored(targets[k], state: state + "/.dlsmith"), to: &targets[k])
+      }
+    }
+    // The finding to triage: the first one on the current model.
     var chosen: (BackendTarget, Finding)?
     for t in targets {
       let reducer = Reducer(
@@ -79,41 +91,51 @@ struct Minimize: ParsableCommand {
       return
     }
     log("keeping: \(finding.signature.title)")
-    var reducer = Reducer(
-      target: target, logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(target.name).log")
-    reducer.minimizer.maxSteps = maxSteps
     try fm.createDirectory(atPath: checkpoint, withIntermediateDirectories: true)
     let before = graph.nodes.count
-    // Start from the failing node: the first node that alone, on its recorded inputs, keeps the
-    // finding (for an error, the nodes of the operator it names first).
-    if case .culprit(let g, let x, _) = reducer.localize(graph, inputs: inputs, keeping: finding.signature) {
-      log("culprit: \(g.nodes.last?.op ?? "?") alone reproduces it")
-      graph = g
-      inputs = x
+    // The campaign's triage pipeline: localize (the failing node alone; where the values first go
+    // wrong; the cause test), minimize, sign by cause, ask the independent implementations.
+    var triage = Triage(
+      target: target, judge: Judge(),
+      logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(target.name).log")
+    triage.maxSteps = maxSteps
+    if !noConsensus {
+      triage.consensus = BackendTarget.independent(of: target.name).map {
+        workerTarget($0, passes: selection.passes.passes)
+      }
     }
-    let (result, final) = reducer.reduce(graph, inputs: inputs, keeping: finding.signature) { g, i, steps in
+    triage.progress = { g, i, steps in
       try? Workdir.replaceFile(g.encoded(), at: checkpoint + "/model.dlsmith.json")
       try? Workdir.replaceFile(encodeTensors(i), at: checkpoint + "/inputs.json")
       log("step \(steps): \(g.nodes.count) node(s)")
     }
-    try Workdir.replaceFile(result.graph.encoded(), at: outDir + "/model.dlsmith.json")
-    try Workdir.replaceFile(encodeTensors(result.inputs), at: outDir + "/inputs.json")
+    let result = triage.run(finding, graph: graph, inputs: inputs)
+    log("triage: \(result.evidence.summary)")
+    try? fm.removeItem(atPath: checkpoint)
+    let final = result.finding
+    guard final.signature.kind != .unstable else {
+      print("not a finding: \(final.message) (\(result.evidence.summary))")
+      return
+    }
+    let (g, x) = result.minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
+    try Workdir.replaceFile(g.encoded(), at: outDir + "/model.dlsmith.json")
+    try Workdir.replaceFile(encodeTensors(x), at: outDir + "/inputs.json")
     let meta: [String: String] = [
-      "backend": target.name, "kept": finding.signature.title, "signature": final?.signature.hash ?? "",
-      "final": final?.signature.title ?? "lost", "nodes_before": "\(before)",
-      "nodes_after": "\(result.graph.nodes.count)",
-      "steps": "\(result.steps)", "replay": "dlsmith replay \(outDir) --backends \(target.name)",
+      "backend": target.name, "kept": finding.signature.title, "signature": final.signature.hash,
+      "final": final.signature.title, "nodes_before": "\(before)", "nodes_after": "\(g.nodes.count)",
+      "steps": "\(result.evidence.steps)", "replay": "dlsmith replay \(outDir) --backends \(target.name)",
+      "triage": result.evidence.summary, "verdict": result.evidence.verdict.rawValue,
     ]
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     try Workdir.replaceFile(try enc.encode(meta), at: outDir + "/meta.json")
-    try? fm.removeItem(atPath: checkpoint)
     print(
-      "minimized \(before) -> \(result.graph.nodes.count) node(s) in \(result.steps) step(s): \(final?.signature.title ?? "the finding was lost")"
+      "minimized \(before) -> \(g.nodes.count) node(s) in \(String(format: "%.1f", result.evidence.seconds)) s: \(final.signature.title)"
     )
-    print(result.graph.text, terminator: "")
+    print("triage: \(result.evidence.summary)")
+    print(g.text, terminator: "")
     print("written to \(outDir)")
-    if final != nil { throw ExitCode(77) }
+    throw ExitCode(77)
   }
 }
 
