@@ -15,9 +15,10 @@ extension Campaign {
   }
 
   /// Triages a finding (`Triage`). Results are cached by the unminimized signature, so a cause
-  /// seen again is signed without another run; minimizing is budgeted (the first 50 freely, then up
-  /// to a third of the run time), so a target that is wrong on every model does not stall the
-  /// campaign: past the budget findings are localized and signed but not minimized.
+  /// seen again is signed without another run; only the first instance of a bucket is minimized
+  /// (`Triage.isNew`), and minimizing is budgeted (the first 50 freely, then up to a third of the
+  /// run time), so a target that is wrong on every model does not stall the campaign: past the
+  /// budget findings are localized and signed but not minimized.
   func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
     -> (Finding, Minimized?, TriageEvidence?)
   {
@@ -34,6 +35,8 @@ extension Campaign {
     var t = Triage(target: target, judge: Judge(oracle: oracle(for: target)), logPath: lane + ".triage")
     t.limits = config.limits
     t.minimize = budget
+    let crashes = config.directory + "/Crashes/"
+    t.isNew = { !FileManager.default.fileExists(atPath: crashes + $0.short) }
     t.consensus = config.consensus[target.name] ?? []
     let began = Date()
     let result = t.run(f, graph: graph, inputs: inputs)

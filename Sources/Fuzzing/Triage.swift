@@ -74,6 +74,10 @@ public struct Triage {
   public var maxSteps = 300
   /// Minimize (false: localize and sign only, for findings past the campaign's budget).
   public var minimize = true
+  /// Whether a signature is a new bucket (the campaign: no bucket folder yet). Minimization is
+  /// spent on the first instance of a bucket; later ones are localized and signed only. A composite
+  /// that needs several nodes is always minimized: its signature depends on what remains.
+  public var isNew: (Signature) -> Bool = { _ in true }
   /// Receives every accepted minimization step (`dlsmith minimize` checkpoints with it).
   public var progress: (Graph, [Tensor], Int) -> Void = { _, _, _ in }
 
@@ -123,8 +127,9 @@ public struct Triage {
       }
       current = f
       minimized = Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
-      if minimize {
-        // Shrink the single node's dims and attributes too, briefly: it is already the repro.
+      // Shrink the single node's dims and attributes too, briefly (it is already the repro), for
+      // the first instance of a bucket.
+      if minimize, isNew(signed(f, evidence, graph: g)) {
         var small = reducer
         small.minimizer.maxSteps = Swift.min(maxSteps, 24)
         let (m, last) = small.reduce(g, inputs: x, keeping: f.signature, progress: progress)
@@ -148,16 +153,32 @@ public struct Triage {
         current = f
         evidence.localization = "first-divergence"
       }
-      if minimize {
-        let (m, last) = reducer.reduce(
-          start, inputs: startInputs, keeping: current.signature, progress: progress)
+      // The cause test: does the failing node fail behind any computed input? Then it is the cause
+      // and the two-node model the repro; otherwise the nodes it needs are part of the cause, and
+      // only minimization tells which.
+      var steps = graph.nodes.count - start.nodes.count
+      if current.signature.kind == .mismatch, let d = current.discrepancy,
+        let (cg, cx, cf) = reducer.consumer(
+          start, inputs: startInputs, output: d.output, keeping: current.signature)
+      {
+        evidence.localization = "consumer"
+        (start, startInputs) = (cg, cx)
+        current = cf
+        steps += 2
+      }
+      if start.nodes.count < graph.nodes.count {
+        minimized = Minimized(graph: start, inputs: startInputs, steps: steps, accepted: 1)
+      }
+      let consumer = evidence.localization == "consumer"
+      if minimize, !consumer || isNew(signed(current, evidence, graph: start)) {
+        var r = reducer
+        if consumer { r.minimizer.maxSteps = Swift.min(maxSteps, 24) }
+        let (m, last) = r.reduce(start, inputs: startInputs, keeping: current.signature, progress: progress)
         if let last, last.signature.minimizationKey == current.signature.minimizationKey {
-          minimized = m
+          minimized = Minimized(
+            graph: m.graph, inputs: m.inputs, steps: steps + m.steps, accepted: m.accepted + 1)
           current = last
         }
-      }
-      if minimized == nil, start.nodes.count < graph.nodes.count {
-        minimized = Minimized(graph: start, inputs: startInputs, steps: 0, accepted: 1)
       }
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.
@@ -171,41 +192,9 @@ public struct Triage {
             .unstable, note: "ill-conditioned: 1-ulp input changes move the output beyond tolerance"),
           minimized)
       }
-      // The cause test: does the failing node fail behind any computed input? Then it is the cause
-      // (and the two-node model the repro); otherwise the nodes it needs are part of the cause.
-      if current.signature.kind == .mismatch, let d = current.discrepancy,
-        let (cg, cx, cf) = reducer.consumer(g, inputs: x, output: d.output, keeping: current.signature)
-      {
-        evidence.localization = "consumer"
-        if cg.nodes.count < g.nodes.count {
-          minimized = Minimized(
-            graph: cg, inputs: cx, steps: (minimized?.steps ?? 0) + 2,
-            accepted: (minimized?.accepted ?? 0) + 1)
-          current = cf
-        }
-      }
     }
     evidence.steps = minimized?.steps ?? graph.nodes.count
-    // Sign by cause.
-    var signature = current.signature
-    switch signature.kind {
-    case .mismatch:
-      if let op = evidence.culprit, let d = current.discrepancy {
-        signature = Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
-      } else if let d = current.discrepancy {
-        signature = Judge.compositeSignature(
-          minimized?.graph ?? graph, d, target: target.name, kind: .mismatch,
-          consumer: evidence.localization == "consumer",
-          operators: judge.oracle.operators)
-      }
-    case .error:
-      if case .error(let stage, let message)? = current.outcome {
-        let onnxOp = evidence.culprit.map { ONNXExport.mapping[$0] ?? $0 }
-        signature = Judge.errorSignature(message, stage: stage, target: target.name, op: onnxOp)
-      }
-    default: break
-    }
-    current.signature = signature
+    current.signature = signed(current, evidence, graph: minimized?.graph ?? graph)
     current.message = finding.message
     // Consensus on the smallest model we have.
     let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
@@ -216,6 +205,27 @@ public struct Triage {
       }
     }
     return done(current, minimized)
+  }
+
+  /// The bucket signature of a triaged finding: a mismatch by its culprit (`culpritSignature`) or
+  /// by the node producing the wrong output and what it needs (`compositeSignature`, on `graph`,
+  /// the smallest model); an error by the operator it or localization blames.
+  func signed(_ f: Finding, _ evidence: TriageEvidence, graph: Graph) -> Signature {
+    switch f.signature.kind {
+    case .mismatch:
+      guard let d = f.discrepancy else { return f.signature }
+      if let op = evidence.culprit {
+        return Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
+      }
+      return Judge.compositeSignature(
+        graph, d, target: target.name, kind: .mismatch, consumer: evidence.localization == "consumer",
+        operators: judge.oracle.operators)
+    case .error:
+      guard case .error(let stage, let message)? = f.outcome else { return f.signature }
+      let onnxOp = evidence.culprit.map { ONNXExport.mapping[$0] ?? $0 }
+      return Judge.errorSignature(message, stage: stage, target: target.name, op: onnxOp)
+    default: return f.signature
+    }
   }
 
   /// Runs the independent implementations on (graph, inputs) and decides the verdict.

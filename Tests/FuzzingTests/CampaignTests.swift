@@ -220,8 +220,8 @@ extension CampaignTests {
   /// computed input (the consumer after anything). f32 models of float operators, so one dtype.
   @Test(arguments: [
     ("wrong-kernel", "add", "op=add dtype=f32 class=values"),
-    ("wrong-fusion", "mul,add", "op=add after=binary dtype=f32 class=values"),
-    ("wrong-after", "conv2d", "op=conv2d after=* dtype=f32 class=values"),
+    ("wrong-fusion", "mul,add", "op=add after=binary class=values"),
+    ("wrong-after", "conv2d", "op=conv2d after=* class=values"),
   ])
   func oneInjectedCauseIsOneBucket(_ mode: String, _ on: String, _ state: String) throws {
     let dir = temporaryDirectory()
