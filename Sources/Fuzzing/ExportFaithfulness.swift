@@ -154,6 +154,7 @@ public struct ExportFaithfulness {
     defer { worker.stop() }
     let judge = Judge(oracle: Oracle(tolerances: tolerances)).for(target)
     for i in 0..<count {
+      if i > 0 { progress(i) }
       let v = i % variants.count
       let s = seed &+ UInt64(i)
       let g = generators[v].generate(seed: s)
@@ -199,8 +200,8 @@ public struct ExportFaithfulness {
       disagreements.append(
         Disagreement(
           variant: variants[v].name, seed: s, culprit: culprit, message: f.message, knownBug: known))
-      progress(i)
     }
+    progress(count)
     return (rows, disagreements)
   }
 }

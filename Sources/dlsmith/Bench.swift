@@ -191,7 +191,13 @@ struct BenchExport: ParsableCommand {
     let clock = ContinuousClock()
     let start = clock.now
     let (rows, disagreements) = bench.run(
-      variants: ExportFaithfulness.variants(nodes: nodes), count: count, seed: seed)
+      variants: ExportFaithfulness.variants(nodes: nodes), count: count, seed: seed
+    ) { done in
+      if done % 250 == 0 || done == count {
+        let seconds = (clock.now - start) / .seconds(1)
+        log("export: \(done)/\(count) models, \(String(format: "%.1f", Double(done) / seconds)) models/s")
+      }
+    }
     let seconds = (clock.now - start) / .seconds(1)
     let total = rows.map(\.models).reduce(0, +)
     print(

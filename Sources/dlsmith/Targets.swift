@@ -17,7 +17,15 @@ func pythonWorkerScript() -> String {
     if FileManager.default.fileExists(atPath: candidate) { return candidate }
     dir = dir.deletingLastPathComponent()
   }
-  return FileManager.default.currentDirectoryPath + "/python/dlsmith_worker.py"
+  let fallback = FileManager.default.currentDirectoryPath + "/python/dlsmith_worker.py"
+  guard FileManager.default.fileExists(atPath: fallback) else {
+    // Every run of a Python target would fail: say so once, before any model runs.
+    log(
+      "error: python/dlsmith_worker.py not found next to \(exe.path) or under \(FileManager.default.currentDirectoryPath): the Python targets (ort, openvino, tvm, onnx-ref) need the checkout's python/ folder; run dlsmith from the checkout or from the build folder inside it"
+    )
+    exit(1)
+  }
+  return fallback
 }
 
 /// The worker-process target for a backend name.
