@@ -180,6 +180,12 @@ public struct Triage {
           current = last
         }
       }
+      // Minimized to one node on graph inputs: that node alone is the culprit after all (on
+      // other inputs than the recorded ones, or a node localization could not run alone).
+      if let m = minimized, m.graph.nodes.count == 1 {
+        evidence.localization = "culprit"
+        evidence.culprit = m.graph.nodes[0].op
+      }
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.
       let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
