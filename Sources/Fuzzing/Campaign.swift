@@ -318,15 +318,17 @@ public final class Campaign: @unchecked Sendable {
       var kept = finding
       var minimized: Minimized?
       var evidence: TriageEvidence?
+      // The instance's log is the target's stderr for this model, before triage runs more on it.
+      let log = worker.logTail()
       if config.minimizeMismatches && config.oracleTarget == nil {
         (kept, minimized, evidence) = triage(
-          finding, graph: graph, inputs: inputs, target: target, lane: worker.logPath)
+          finding, graph: graph, inputs: inputs, target: target, worker: worker)
         if kept.signature.kind == .unstable && !config.saveUnstable { continue }
       }
       found = found || kept.signature.kind.isTargetBug
       record(
         kept, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
-        log: worker.logTail(), minimized: minimized, evidence: evidence)
+        log: log, minimized: minimized, evidence: evidence)
     }
     keepIfNovel(graph, seed: seed)
     return found

@@ -19,7 +19,7 @@ extension Campaign {
   /// (`Triage.isNew`), and minimizing is budgeted (the first 50 freely, then up to a third of the
   /// run time), so a target that is wrong on every model does not stall the campaign: past the
   /// budget findings are localized and signed but not minimized.
-  func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, lane: String)
+  func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, worker: WorkerProcess)
     -> (Finding, Minimized?, TriageEvidence?)
   {
     lock.lock()
@@ -32,7 +32,9 @@ extension Campaign {
       g.signature = cached.signature
       return (g, nil, cached.evidence)
     }
-    var t = Triage(target: target, judge: Judge(oracle: oracle(for: target)), logPath: lane + ".triage")
+    var t = Triage(
+      target: target, judge: Judge(oracle: oracle(for: target)), logPath: worker.logPath + ".triage")
+    t.worker = worker
     t.limits = config.limits
     t.minimize = budget
     let crashes = config.directory + "/Crashes/"

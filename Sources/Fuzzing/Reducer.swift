@@ -34,10 +34,19 @@ public struct Reducer {
   public var judge = Judge()
   public var minimizer = Minimizer(maxSteps: 300)
   public var logPath: String
+  /// The target's worker to run candidates on (a campaign lane's, idle while it triages): one
+  /// process start for a whole triage instead of one per step. `nil`: each step starts its own.
+  public var worker: WorkerProcess?
 
   public init(target: BackendTarget, logPath: String) {
     self.target = target
     self.logPath = logPath
+  }
+
+  /// The shared worker, or a new one the caller stops (`owned`).
+  func acquireWorker() -> (worker: WorkerProcess, owned: Bool) {
+    if let worker { return (worker, false) }
+    return (WorkerProcess(command: target.command, limits: limits, logPath: logPath), true)
   }
 
   /// The finding the target produces on (graph, inputs), if any.
@@ -68,8 +77,8 @@ public struct Reducer {
     guard graph.nodes.count > 1,
       let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
     else { return .composite }
-    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
-    defer { worker.stop() }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
     var unstable: Finding?
     // An error that names an ONNX operator tries that operator's nodes first.
     var order = Array(graph.nodes.indices)
@@ -109,8 +118,8 @@ public struct Reducer {
     let outputs = output.map { [$0] } ?? graph.outputs
     let last = output.flatMap { v in graph.nodes.firstIndex { $0.outputs.contains(v) } }
     guard graph.nodes.count > 1, output == nil || last != nil else { return nil }
-    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
-    defer { worker.stop() }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
     for k in Set(outputs.flatMap { judge.oracle.ancestors(graph, of: $0) }).sorted()
     where k != last && !graph.nodes[k].outputs.contains(where: outputs.contains) {
       var cut = graph
@@ -135,8 +144,8 @@ public struct Reducer {
     guard graph.nodes.count > 1, let k = graph.nodes.firstIndex(where: { $0.outputs.contains(output) }),
       let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
     else { return nil }
-    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
-    defer { worker.stop() }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
     for producer in ["neg", "abs"] {
       guard
         let (g, x) = Minimizer.behind(
@@ -154,8 +163,8 @@ public struct Reducer {
     _ graph: Graph, inputs: [Tensor], keeping signature: Signature,
     progress: (Graph, [Tensor], Int) -> Void = { _, _, _ in }
   ) -> (Minimized, Finding?) {
-    let worker = WorkerProcess(command: target.command, limits: limits, logPath: logPath)
-    defer { worker.stop() }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
     let key = signature.minimizationKey
     let result = minimizer.minimize(
       graph, inputs: inputs,

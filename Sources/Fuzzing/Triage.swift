@@ -74,6 +74,9 @@ public struct Triage {
   public var maxSteps = 300
   /// Minimize (false: localize and sign only, for findings past the campaign's budget).
   public var minimize = true
+  /// The target's worker to run on (a campaign lane's, idle while it triages); `nil`: triage
+  /// starts its own.
+  public var worker: WorkerProcess?
   /// Whether a signature is a new bucket (the campaign: no bucket folder yet). Minimization is
   /// spent on the first instance of a bucket; later ones are localized and signed only. A composite
   /// that needs several nodes is always minimized: its signature depends on what remains.
@@ -99,6 +102,9 @@ public struct Triage {
     reducer.limits = limits
     reducer.judge = judge
     reducer.minimizer.maxSteps = maxSteps
+    let own = worker == nil ? WorkerProcess(command: target.command, limits: limits, logPath: logPath) : nil
+    defer { own?.stop() }
+    reducer.worker = worker ?? own
     var evidence = TriageEvidence(
       verdict: .notChecked, localization: "skipped", nodesBefore: graph.nodes.count,
       nodesAfter: graph.nodes.count, steps: 0, seconds: 0)
