@@ -130,6 +130,8 @@ public final class Campaign: @unchecked Sendable {
   var minimizations = 0
   var minimizationSeconds = 0.0
   let started = Date()
+  /// Independent implementations' workers, kept between triages.
+  let consensusWorkers = WorkerPool()
 
   public init(_ config: CampaignConfig) {
     self.config = config
@@ -157,6 +159,7 @@ public final class Campaign: @unchecked Sendable {
   /// Returns whether a finding was recorded.
   public func run() throws -> (stats: CampaignStats, found: Bool) {
     defer {
+      consensusWorkers.stopAll()
       try? journal?.close()
       try? featureLog?.close()
       if lockFD >= 0 { close(lockFD) }

@@ -35,6 +35,7 @@ extension Campaign {
     var t = Triage(
       target: target, judge: Judge(oracle: oracle(for: target)), logPath: worker.logPath + ".triage")
     t.worker = worker
+    t.pool = consensusWorkers
     t.limits = config.limits
     t.minimize = budget
     let crashes = config.directory + "/Crashes/"

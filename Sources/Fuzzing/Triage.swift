@@ -74,6 +74,9 @@ public struct Triage {
   public var maxSteps = 300
   /// Minimize (false: localize and sign only, for findings past the campaign's budget).
   public var minimize = true
+  /// Workers of the independent implementations kept between triages (a campaign's); `nil`: each
+  /// triage starts and stops its own.
+  public var pool: WorkerPool?
   /// The target's worker to run on (a campaign lane's, idle while it triages); `nil`: triage
   /// starts its own.
   public var worker: WorkerProcess?
@@ -240,6 +243,16 @@ public struct Triage {
     }
   }
 
+  /// A worker for an independent implementation or another level: from the pool if there is one.
+  func startWorker(_ command: [String], _ log: String) -> WorkerProcess {
+    pool?.checkout(command: command, limits: limits, logPath: log)
+      ?? WorkerProcess(command: command, limits: limits, logPath: log)
+  }
+
+  func release(_ worker: WorkerProcess) {
+    if let pool { pool.checkin(worker) } else { worker.stop() }
+  }
+
   /// Runs the independent implementations on (graph, inputs) and decides the verdict.
   func decide(_ evidence: inout TriageEvidence, _ finding: Finding, graph: Graph, inputs: [Tensor]) {
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
@@ -249,9 +262,9 @@ public struct Triage {
     let targetOutcome: WorkerOutcome? = finding.outcome
     var runs: [TriageEvidence.Run] = []
     for other in consensus {
-      let worker = WorkerProcess(command: other.command, limits: limits, logPath: logPath + ".\(other.name)")
+      let worker = startWorker(other.command, logPath + ".\(other.name)")
       let outcome = other.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
-      worker.stop()
+      release(worker)
       let sides: String
       var detail = ""
       switch outcome {
@@ -409,9 +422,9 @@ extension Triage {
       // The same interpreter and worker script as the target, another level.
       let level = BackendTarget(
         name: name, command: Array(target.command.dropLast(1)) + [name], sendsONNX: true)
-      let worker = WorkerProcess(command: level.command, limits: limits, logPath: logPath + ".\(name)")
+      let worker = startWorker(level.command, logPath + ".\(name)")
       let outcome = level.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
-      worker.stop()
+      release(worker)
       if let f = judge.for(level).finding(outcome, target: target.name, graph: graph, values: values),
         f.signature.kind == finding.signature.kind
       {

@@ -196,3 +196,36 @@ public final class WorkerProcess {
     return nil
   }
 }
+
+/// Idle workers kept between uses, by command: a campaign's triage asks the same independent
+/// implementations (onnx-ref, ort-noopt, ...) about every new bucket, and starting a Python
+/// worker costs its imports each time. `checkout` hands a worker to one user at a time (lanes
+/// triage concurrently); `checkin` returns it; `stopAll` ends them.
+public final class WorkerPool: @unchecked Sendable {
+  private let lock = NSLock()
+  private var idle: [[String]: [WorkerProcess]] = [:]
+
+  public init() {}
+
+  /// An idle worker running `command`, or a new one.
+  public func checkout(command: [String], limits: WorkerLimits, logPath: String) -> WorkerProcess {
+    lock.lock()
+    defer { lock.unlock() }
+    if let w = idle[command]?.popLast() { return w }
+    return WorkerProcess(command: command, limits: limits, logPath: logPath)
+  }
+
+  public func checkin(_ worker: WorkerProcess) {
+    lock.lock()
+    idle[worker.command, default: []].append(worker)
+    lock.unlock()
+  }
+
+  public func stopAll() {
+    lock.lock()
+    let all = idle.values.flatMap { $0 }
+    idle = [:]
+    lock.unlock()
+    for w in all { w.stop() }
+  }
+}
