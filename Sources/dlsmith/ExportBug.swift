@@ -141,7 +141,10 @@ struct ExportBug: ParsableCommand {
             config = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"} if backend == "openvino" else {}
             c = ov.Core().compile_model(ov.Core().read_model(model), "CPU", config)
             r = c(feeds)
-            return {o.get_any_name(): r[o] for o in c.outputs}
+            # By position, as the ONNX outputs are declared: OpenVINO may give a result the names of
+            # several tensors (an output whose producer it removed), so get_any_name is not the output's.
+            import onnx
+            return dict(zip([o.name for o in onnx.load(model).graph.output], [r[o] for o in c.outputs]))
         if backend == "tvm":
             import onnx, tvm
             from tvm import relax
