@@ -112,6 +112,10 @@ public struct Reducer {
   /// For an error (`output` nil: the whole model fails), only a wrong shape or dtype counts: a
   /// compile-time check failing downstream of a wrong shape is that shape's consequence, while
   /// wrong values cannot fail a compile.
+  /// When no cut alone mismatches (a rewrite that needs a node the cut drops: OpenVINO's
+  /// AbsSinking rewires a Concat only while an Abs reads it), each node's outputs are added to
+  /// the whole model's instead, and the first node whose own value mismatches there is where the
+  /// values go wrong; minimization then drops what it does not need.
   public func firstDivergence(_ graph: Graph, inputs: [Tensor], output: ValueID?) -> (
     Graph, [Tensor], Finding
   )? {
@@ -129,7 +133,31 @@ public struct Reducer {
       guard let f = finding(r, x, worker: worker), f.signature.kind == .mismatch,
         output != nil || [.shape, .dtype, .outputCount].contains(f.discrepancy?.kind)
       else { continue }
+      // An earlier node of the cut may already be wrong there, once a node the smaller cuts
+      // dropped reads it too.
+      if output != nil, let d = f.discrepancy, let earlier = exposed(r, x, upTo: d.output, worker: worker) {
+        return earlier
+      }
       return (r, x, f)
+    }
+    guard let output else { return nil }
+    return exposed(graph, inputs, upTo: output, worker: worker)
+  }
+
+  /// The first node `output` depends on (its producer excluded) whose own value mismatches when
+  /// its outputs are added to the model's: the model with them added, and that finding.
+  func exposed(_ graph: Graph, _ inputs: [Tensor], upTo output: ValueID, worker: WorkerProcess) -> (
+    Graph, [Tensor], Finding
+  )? {
+    guard let last = graph.nodes.firstIndex(where: { $0.outputs.contains(output) }) else { return nil }
+    for k in judge.oracle.ancestors(graph, of: output)
+    where k != last && !graph.nodes[k].outputs.contains(where: graph.outputs.contains) {
+      var g = graph
+      g.outputs = graph.nodes[k].outputs + graph.outputs
+      guard let f = finding(g, inputs, worker: worker), f.signature.kind == .mismatch,
+        let d = f.discrepancy, graph.nodes[k].outputs.contains(d.output)
+      else { continue }
+      return (g, inputs, f)
     }
     return nil
   }
@@ -159,8 +187,10 @@ public struct Reducer {
 
   /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every
   /// accepted step (for checkpoints). Returns the result and its final signature.
+  /// `failingAt`: for a mismatch, the operator whose output must stay the (first) wrong one, so
+  /// the minimizer does not drift from where the values go wrong to a node that only carries it.
   public func reduce(
-    _ graph: Graph, inputs: [Tensor], keeping signature: Signature,
+    _ graph: Graph, inputs: [Tensor], keeping signature: Signature, failingAt op: String? = nil,
     progress: (Graph, [Tensor], Int) -> Void = { _, _, _ in }
   ) -> (Minimized, Finding?) {
     let (worker, owned) = acquireWorker()
@@ -169,7 +199,9 @@ public struct Reducer {
     let result = minimizer.minimize(
       graph, inputs: inputs,
       keeping: { g, i in
-        finding(g, i, worker: worker)?.signature.minimizationKey == key
+        guard let f = finding(g, i, worker: worker), f.signature.minimizationKey == key else { return false }
+        guard let op else { return true }
+        return f.discrepancy.flatMap { d in g.nodes.first { $0.outputs.contains(d.output) }?.op } == op
       }, progress: progress)
     return (result, finding(result.graph, result.inputs, worker: worker))
   }

@@ -182,7 +182,13 @@ public struct Triage {
       if minimize, !consumer || isNew(signed(current, evidence, graph: start)) {
         var r = reducer
         if consumer { r.minimizer.maxSteps = Swift.min(maxSteps, 24) }
-        let (m, last) = r.reduce(start, inputs: startInputs, keeping: current.signature, progress: progress)
+        // Where the values go wrong stays the failing node.
+        let failing = current.discrepancy.flatMap { d in
+          start.nodes.first { $0.outputs.contains(d.output) }?.op
+        }
+        let (m, last) = r.reduce(
+          start, inputs: startInputs, keeping: current.signature,
+          failingAt: evidence.localization == "composite" ? nil : failing, progress: progress)
         if let last, last.signature.minimizationKey == current.signature.minimizationKey {
           minimized = Minimized(
             graph: m.graph, inputs: m.inputs, steps: steps + m.steps, accepted: m.accepted + 1)

@@ -5,6 +5,7 @@
 //   dlsmith-faulty-worker --mode wrong-kernel --on OP
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER,CONSUMER
 //   dlsmith-faulty-worker --mode wrong-after --on OP
+//   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
 //
@@ -12,7 +13,9 @@
 // cause yields: every node of OP computes its first output element one too high (a bool flips);
 // or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
 // pair); or every OP node whose first input is computed by any node does (a rewrite that moves
-// work into the producer, whatever it is). The error propagates through the rest of the graph like a real kernel bug's.
+// work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
+// node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
+// consumer that changes the value the others share, like OpenVINO's AbsSinking). The error propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
 import Fuzzing
@@ -56,6 +59,26 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
       graph.nodes[i].op = fusedPrefix + trigger
     }
   }
+  if mode == "wrong-shared" {
+    let pair = trigger.split(separator: ",").map(String.init)
+    guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,READER") }
+    var next = graph.nextValueID
+    var nodes: [Node] = []
+    var replaced: [ValueID: ValueID] = [:]
+    for n in graph.nodes {
+      var n = n
+      n.inputs = n.inputs.map { v in n.op == pair[1] ? v : replaced[v] ?? v }
+      nodes.append(n)
+      guard n.op == pair[0], let v = n.outputs.first,
+        graph.nodes.contains(where: { $0.op == pair[1] && $0.inputs.contains(v) })
+      else { continue }
+      nodes.append(Node(op: fusedPrefix + "bump", inputs: [v], outputs: [next], types: [n.types[0]]))
+      replaced[v] = next
+      next += 1
+    }
+    graph.nodes = nodes
+    graph.outputs = graph.outputs.map { replaced[$0] ?? $0 }
+  }
   if mode == "wrong-fusion" {
     let pair = trigger.split(separator: ",").map(String.init)
     guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,CONSUMER") }
@@ -67,6 +90,11 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
     }
   }
   let lookup: OperatorLookup = { id in
+    if id == fusedPrefix + "bump", let neg = Catalogue.spec("neg") {
+      return OperatorSpec(
+        id: id, family: neg.family, doc: "", inputs: neg.inputs, rule: neg.rule,
+        reference: { _, inputs in [bumped(inputs[0])] })
+    }
     if id.hasPrefix(fusedPrefix) {
       return Catalogue.spec(String(id.dropFirst(fusedPrefix.count))).map { faulty($0, as: id) }
     }
@@ -88,7 +116,7 @@ struct FaultyBackend: Backend {
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if ["wrong-kernel", "wrong-fusion", "wrong-after"].contains(mode) {
+    if ["wrong-kernel", "wrong-fusion", "wrong-after", "wrong-shared"].contains(mode) {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "")
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)

@@ -238,3 +238,26 @@ extension CampaignTests {
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
 }
+
+extension CampaignTests {
+  /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
+  /// AbsSinking): every reader but `abs` of an `add` that `abs` reads gets a wrong value. No node
+  /// alone and no cut without the `abs` fails; the buckets must name the `add` (the first node
+  /// whose own value is wrong once the `abs` reads it too), never a node that only carries it.
+  @Test func aSharedValueRewriteIsSignedByTheProducer() throws {
+    let dir = temporaryDirectory()
+    let r = try runDLSmith([
+      "fuzz", "-o", dir.path, "--seed", "3", "--max-models", "60", "--nodes", "6", "--dtype", "f32", "--ops",
+      "add,mul,sub,relu,sigmoid,tanh,exp,abs", "--backends", "reference,faulty",
+      "--worker", "faulty=\(Self.faulty) --mode wrong-shared --on add,abs",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    let titles = try Self.findings(dir).keys.map { b -> String in
+      let data = try Data(contentsOf: dir.appendingPathComponent("Crashes/\(b)/bucket.json"))
+      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["title"] as? String ?? ""
+    }
+    #expect(!titles.isEmpty, "the injected rewrite must be found for this test to mean anything")
+    for t in titles { #expect(t.hasPrefix("mismatch in faulty execute: op=add after="), "\(t)") }
+  }
+}
+
