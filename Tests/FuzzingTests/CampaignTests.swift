@@ -260,4 +260,3 @@ extension CampaignTests {
     for t in titles { #expect(t.hasPrefix("mismatch in faulty execute: op=add after="), "\(t)") }
   }
 }
-
