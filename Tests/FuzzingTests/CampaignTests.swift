@@ -215,6 +215,21 @@ extension CampaignTests {
 }
 
 extension CampaignTests {
+  /// The bucket titles of a 60-model f32 campaign of `ops` against the faulty worker in `mode`.
+  func injectedBucketTitles(_ mode: String, on: String, ops: String) throws -> [String] {
+    let dir = temporaryDirectory()
+    let r = try runDLSmith([
+      "fuzz", "-o", dir.path, "--seed", "3", "--max-models", "60", "--nodes", "6", "--dtype", "f32", "--ops",
+      ops,
+      "--backends", "reference,faulty", "--worker", "faulty=\(Self.faulty) --mode \(mode) --on \(on)",
+    ])
+    #expect(r.status == 0, "\(r.stderr)")
+    return try Self.findings(dir).keys.map { b -> String in
+      let data = try Data(contentsOf: dir.appendingPathComponent("Crashes/\(b)/bucket.json"))
+      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["title"] as? String ?? ""
+    }
+  }
+
   /// One injected cause is one bucket, signed by the cause: a wrong kernel (its operator), a wrong
   /// fused pair (the consumer after the producer's family), a rewrite that is wrong behind any
   /// computed input (the consumer after anything). f32 models of float operators, so one dtype.
@@ -224,38 +239,18 @@ extension CampaignTests {
     ("wrong-after", "conv2d", "op=conv2d after=* class=values"),
   ])
   func oneInjectedCauseIsOneBucket(_ mode: String, _ on: String, _ state: String) throws {
-    let dir = temporaryDirectory()
-    let r = try runDLSmith([
-      "fuzz", "-o", dir.path, "--seed", "3", "--max-models", "60", "--nodes", "6", "--dtype", "f32", "--ops",
-      "add,mul,sub,relu,sigmoid,tanh,exp,abs,conv2d,max_pool2d", "--backends", "reference,faulty",
-      "--worker", "faulty=\(Self.faulty) --mode \(mode) --on \(on)",
-    ])
-    #expect(r.status == 0, "\(r.stderr)")
-    let titles = try Self.findings(dir).keys.map { b -> String in
-      let data = try Data(contentsOf: dir.appendingPathComponent("Crashes/\(b)/bucket.json"))
-      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["title"] as? String ?? ""
-    }
+    let titles = try injectedBucketTitles(
+      mode, on: on, ops: "add,mul,sub,relu,sigmoid,tanh,exp,abs,conv2d,max_pool2d")
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
-}
 
-extension CampaignTests {
   /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
   /// AbsSinking): every reader but `abs` of an `add` that `abs` reads gets a wrong value. No node
   /// alone and no cut without the `abs` fails; the buckets must name the `add` (the first node
   /// whose own value is wrong once the `abs` reads it too), never a node that only carries it.
   @Test func aSharedValueRewriteIsSignedByTheProducer() throws {
-    let dir = temporaryDirectory()
-    let r = try runDLSmith([
-      "fuzz", "-o", dir.path, "--seed", "3", "--max-models", "60", "--nodes", "6", "--dtype", "f32", "--ops",
-      "add,mul,sub,relu,sigmoid,tanh,exp,abs", "--backends", "reference,faulty",
-      "--worker", "faulty=\(Self.faulty) --mode wrong-shared --on add,abs",
-    ])
-    #expect(r.status == 0, "\(r.stderr)")
-    let titles = try Self.findings(dir).keys.map { b -> String in
-      let data = try Data(contentsOf: dir.appendingPathComponent("Crashes/\(b)/bucket.json"))
-      return (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["title"] as? String ?? ""
-    }
+    let titles = try injectedBucketTitles(
+      "wrong-shared", on: "add,abs", ops: "add,mul,sub,relu,sigmoid,tanh,exp,abs")
     #expect(!titles.isEmpty, "the injected rewrite must be found for this test to mean anything")
     for t in titles { #expect(t.hasPrefix("mismatch in faulty execute: op=add after="), "\(t)") }
   }
