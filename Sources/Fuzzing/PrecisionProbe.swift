@@ -246,6 +246,13 @@ public struct PrecisionProbe: Sendable {
     }
   }
 
+  /// `target` judged as the campaign that found `bucket` (`<campaign>/Crashes/<sig16>`) judged it:
+  /// with the capabilities that campaign probed (none outside a campaign folder).
+  public static func applyStored(bucket: String, to target: inout BackendTarget) {
+    let campaign = ((bucket as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+    apply(stored(target, state: campaign + "/.dlsmith"), to: &target)
+  }
+
   /// The capabilities of `target`, probed once and cached in `state/precision-<target>.json`.
   public static func cached(
     _ target: BackendTarget, state: String, limits: WorkerLimits, log: (String) -> Void

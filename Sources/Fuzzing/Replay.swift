@@ -95,10 +95,7 @@ public struct Replay {
     for var t in targets where backendFilter == nil || backendFilter == t.name {
       // An instance of a campaign is judged as it was found: with the precision the campaign probed.
       if isInstance, let bucket = Instance.bucket(of: path) {
-        let state =
-          ((bucket as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-          + "/.dlsmith"
-        PrecisionProbe.apply(PrecisionProbe.stored(t, state: state), to: &t)
+        PrecisionProbe.applyStored(bucket: bucket, to: &t)
       }
       let worker = WorkerProcess(
         command: t.command, limits: limits, logPath: logDirectory + "/replay-\(t.name).log")

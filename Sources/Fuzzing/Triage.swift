@@ -35,7 +35,8 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   /// How the finding was localized: `culprit` (one node alone reproduces it), `consumer` (the node
   /// producing the wrong output fails behind any computed input: `Reducer.consumer`),
   /// `first-divergence` (the values first go wrong at an earlier node, which needs the nodes before
-  /// it: `Reducer.firstDivergence`), `composite` (it needs several nodes), `propagated` (no node alone: amplified rounding), `ill-conditioned`, `skipped`.
+  /// it: `Reducer.firstDivergence`), `composite` (it needs several nodes), `propagated` (no node
+  /// alone: amplified rounding), `ill-conditioned`, `skipped`.
   public var localization: String
   /// The culprit node's operator (ours), when one node alone reproduces it.
   public var culprit: String?
@@ -105,9 +106,11 @@ public struct Triage {
     reducer.limits = limits
     reducer.judge = judge
     reducer.minimizer.maxSteps = maxSteps
-    let own = worker == nil ? WorkerProcess(command: target.command, limits: limits, logPath: logPath) : nil
-    defer { own?.stop() }
-    reducer.worker = worker ?? own
+    // One worker for the whole triage: the given one, or one of its own.
+    reducer.worker = worker
+    let (targetWorker, owned) = reducer.acquireWorker()
+    defer { if owned { targetWorker.stop() } }
+    reducer.worker = targetWorker
     var evidence = TriageEvidence(
       verdict: .notChecked, localization: "skipped", nodesBefore: graph.nodes.count,
       nodesAfter: graph.nodes.count, steps: 0, seconds: 0)

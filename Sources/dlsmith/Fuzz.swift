@@ -107,9 +107,7 @@ struct Fuzz: ParsableCommand {
     config.commandLine = CommandLine.arguments
     if !noConsensus {
       for t in selection.targets {
-        config.consensus[t.name] = BackendTarget.independent(of: t.name).map {
-          workerTarget($0, passes: selection.passes.passes)
-        }
+        config.consensus[t.name] = consensusTargets(of: t.name, passes: selection.passes.passes)
       }
     }
     let campaign = Campaign(config)

@@ -68,10 +68,7 @@ struct Minimize: ParsableCommand {
     }
     if let bucket {
       // Judged as the campaign judged it: with the precision it probed.
-      let state = ((bucket as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
-      for k in targets.indices {
-        PrecisionProbe.apply(PrecisionProbe.stored(targets[k], state: state + "/.dlsmith"), to: &targets[k])
-      }
+      for k in targets.indices { PrecisionProbe.applyStored(bucket: bucket, to: &targets[k]) }
     }
     // The finding to triage: the first one on the current model.
     var chosen: (BackendTarget, Finding)?
@@ -99,11 +96,7 @@ struct Minimize: ParsableCommand {
       target: target, judge: Judge(),
       logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(target.name).log")
     triage.maxSteps = maxSteps
-    if !noConsensus {
-      triage.consensus = BackendTarget.independent(of: target.name).map {
-        workerTarget($0, passes: selection.passes.passes)
-      }
-    }
+    if !noConsensus { triage.consensus = consensusTargets(of: target.name, passes: selection.passes.passes) }
     triage.progress = { g, i, steps in
       try? Workdir.replaceFile(g.encoded(), at: checkpoint + "/model.dlsmith.json")
       try? Workdir.replaceFile(encodeTensors(i), at: checkpoint + "/inputs.json")

@@ -48,3 +48,9 @@ func makeBackend(_ name: String, passes: [Pass], passesText: String = "all") -> 
       logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-\(name).log")
   }
 }
+
+/// The independent implementations triage asks about a finding on `name`
+/// (`BackendTarget.independent(of:)`), as worker targets.
+func consensusTargets(of name: String, passes: String) -> [BackendTarget] {
+  BackendTarget.independent(of: name).map { workerTarget($0, passes: passes) }
+}

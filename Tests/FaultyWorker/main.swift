@@ -15,7 +15,8 @@
 // pair); or every OP node whose first input is computed by any node does (a rewrite that moves
 // work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
-// consumer that changes the value the others share, like OpenVINO's AbsSinking). The error propagates through the rest of the graph like a real kernel bug's.
+// consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
+// propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
 import Fuzzing
@@ -52,6 +53,10 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
 {
   let fusedPrefix = "faulty-fused:"
   var graph = graph
+  let pair = trigger.split(separator: ",").map(String.init)
+  if ["wrong-shared", "wrong-fusion"].contains(mode), pair.count != 2 {
+    throw BackendError(.compile, "faulty: --mode \(mode) takes --on PRODUCER,CONSUMER")
+  }
   if mode == "wrong-after" {
     let computed = Set(graph.nodes.flatMap(\.outputs))
     for i in graph.nodes.indices
@@ -60,8 +65,6 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
     }
   }
   if mode == "wrong-shared" {
-    let pair = trigger.split(separator: ",").map(String.init)
-    guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,READER") }
     var next = graph.nextValueID
     var nodes: [Node] = []
     var replaced: [ValueID: ValueID] = [:]
@@ -80,8 +83,6 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
     graph.outputs = graph.outputs.map { replaced[$0] ?? $0 }
   }
   if mode == "wrong-fusion" {
-    let pair = trigger.split(separator: ",").map(String.init)
-    guard pair.count == 2 else { throw BackendError(.compile, "faulty: --on PRODUCER,CONSUMER") }
     var producer: [ValueID: OperatorSpec.ID] = [:]
     for n in graph.nodes { for v in n.outputs { producer[v] = n.op } }
     for i in graph.nodes.indices
