@@ -37,6 +37,12 @@ public struct Reducer {
   /// The target's worker to run candidates on (a campaign lane's, idle while it triages): one
   /// process start for a whole triage instead of one per step. `nil`: each step starts its own.
   public var worker: WorkerProcess?
+  /// Target runs so far, shared by copies of this reducer (triage reports them as its steps).
+  public let runs = RunCount()
+
+  public final class RunCount: @unchecked Sendable {
+    public internal(set) var value = 0
+  }
 
   public init(target: BackendTarget, logPath: String) {
     self.target = target
@@ -54,6 +60,7 @@ public struct Reducer {
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
       return nil
     }
+    runs.value += 1
     return judge.for(target).finding(
       target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs), target: target.name,
       graph: graph, values: values)

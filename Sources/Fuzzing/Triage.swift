@@ -42,6 +42,8 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   public var culprit: String?
   public var nodesBefore: Int
   public var nodesAfter: Int
+  /// Target runs triage spent on the finding: localization, cuts, the cause test and minimization
+  /// (not the independent implementations).
   public var steps: Int
   public var seconds: Double
   public var runs: [Run] = []
@@ -116,6 +118,7 @@ public struct Triage {
       nodesAfter: graph.nodes.count, steps: 0, seconds: 0)
     func done(_ f: Finding, _ m: Minimized?) -> Result {
       evidence.seconds = Date().timeIntervalSince(began)
+      evidence.steps = reducer.runs.value
       if let m { evidence.nodesAfter = m.graph.nodes.count }
       return Result(finding: f, minimized: m, evidence: evidence)
     }
@@ -138,7 +141,7 @@ public struct Triage {
           nil)
       }
       current = f
-      minimized = Minimized(graph: g, inputs: x, steps: g.nodes.count, accepted: 1)
+      minimized = Minimized(graph: g, inputs: x, steps: 0, accepted: 1)
       // Shrink the single node's dims and attributes too, briefly (it is already the repro), for
       // the first instance of a bucket.
       if minimize, isNew(signed(f, evidence, graph: g)) {
@@ -147,7 +150,7 @@ public struct Triage {
         let (m, last) = small.reduce(g, inputs: x, keeping: f.signature, progress: progress)
         if let last, last.signature.minimizationKey == f.signature.minimizationKey {
           minimized = Minimized(
-            graph: m.graph, inputs: m.inputs, steps: g.nodes.count + m.steps, accepted: m.accepted + 1)
+            graph: m.graph, inputs: m.inputs, steps: m.steps, accepted: m.accepted + 1)
           current = last
         }
       }
@@ -168,7 +171,6 @@ public struct Triage {
       // The cause test: does the failing node fail behind any computed input? Then it is the cause
       // and the two-node model the repro; otherwise the nodes it needs are part of the cause, and
       // only minimization tells which.
-      var steps = graph.nodes.count - start.nodes.count
       if current.signature.kind == .mismatch, let d = current.discrepancy,
         let (cg, cx, cf) = reducer.consumer(
           start, inputs: startInputs, output: d.output, keeping: current.signature)
@@ -176,10 +178,9 @@ public struct Triage {
         evidence.localization = "consumer"
         (start, startInputs) = (cg, cx)
         current = cf
-        steps += 2
       }
       if start.nodes.count < graph.nodes.count {
-        minimized = Minimized(graph: start, inputs: startInputs, steps: steps, accepted: 1)
+        minimized = Minimized(graph: start, inputs: startInputs, steps: 0, accepted: 1)
       }
       let consumer = evidence.localization == "consumer"
       if minimize, !consumer || isNew(signed(current, evidence, graph: start)) {
@@ -194,7 +195,7 @@ public struct Triage {
           failingAt: evidence.localization == "composite" ? nil : failing, progress: progress)
         if let last, last.signature.minimizationKey == current.signature.minimizationKey {
           minimized = Minimized(
-            graph: m.graph, inputs: m.inputs, steps: steps + m.steps, accepted: m.accepted + 1)
+            graph: m.graph, inputs: m.inputs, steps: m.steps, accepted: m.accepted + 1)
           current = last
         }
       }
@@ -217,7 +218,6 @@ public struct Triage {
           minimized)
       }
     }
-    evidence.steps = minimized?.steps ?? graph.nodes.count
     current.signature = signed(current, evidence, graph: minimized?.graph ?? graph)
     current.message = finding.message
     // Consensus on the smallest model we have.
