@@ -113,13 +113,16 @@ public struct Judge: Sendable {
       state: "ops=\(ops) dtype=\(d.dtype) class=\(d.kind.rawValue)")
   }
 
-  /// Mismatch state of a localized culprit: its operator, the output dtype (for value classes: a
-  /// kernel is per dtype; a wrong shape is not) and the class.
-  public static func culpritSignature(op: String, _ d: Discrepancy, target: String, kind: FindingKind)
-    -> Signature
-  {
+  /// Mismatch state of a localized culprit: its operator, the dtype the kernel computes in (for
+  /// value classes: a kernel is per dtype; a wrong shape is not) and the class. The dtype is the
+  /// output's, or what the target computes it as (`computedAs`: OpenVINO runs f64, f16 and bf16
+  /// graphs in f32, so one wrong f32 convolution is one bucket in all four).
+  public static func culpritSignature(
+    op: String, _ d: Discrepancy, target: String, kind: FindingKind, computedAs: [DType: DType] = [:]
+  ) -> Signature {
     Signature(
-      kind: kind, stage: "execute", backend: target, state: "op=\(op)\(dtypeKey(d)) class=\(d.kind.rawValue)")
+      kind: kind, stage: "execute", backend: target,
+      state: "op=\(op)\(dtypeKey(d, computedAs: computedAs)) class=\(d.kind.rawValue)")
   }
 
   /// Mismatch state of a minimized model no node of which mismatches alone: the operator producing
@@ -131,7 +134,7 @@ public struct Judge: Sendable {
   /// the culprit of `culpritSignature`, is one per dtype).
   public static func compositeSignature(
     _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, consumer: Bool,
-    operators: OperatorLookup
+    operators: OperatorLookup, name: (String) -> String = { $0 }
   ) -> Signature {
     guard let k = graph.nodes.firstIndex(where: { $0.outputs.contains(d.output) }) else {
       return mismatchSignature(graph, d, target: target, kind: kind)
@@ -143,10 +146,12 @@ public struct Judge: Sendable {
     let after = consumer ? "*" : families.sorted().joined(separator: ",")
     return Signature(
       kind: kind, stage: "execute", backend: target,
-      state: "op=\(graph.nodes[k].op) after=\(after) class=\(d.kind.rawValue)")
+      state: "op=\(name(graph.nodes[k].op)) after=\(after) class=\(d.kind.rawValue)")
   }
 
-  static func dtypeKey(_ d: Discrepancy) -> String {
-    d.kind == .values || d.kind == .rounding ? " dtype=\(d.dtype)" : ""
+  static func dtypeKey(_ d: Discrepancy, computedAs: [DType: DType] = [:]) -> String {
+    guard d.kind == .values || d.kind == .rounding else { return "" }
+    let computed = DType(rawValue: d.dtype).flatMap { computedAs[$0] }?.rawValue ?? d.dtype
+    return " dtype=\(computed)"
   }
 }

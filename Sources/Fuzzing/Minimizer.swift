@@ -51,7 +51,9 @@ public struct Minimized: Sendable {
 ///
 /// 1. **Outputs**: keep a single graph output (each in turn); failing that, drop one output at a
 ///    time. Then *promote* each node (first to last): its outputs become the graph outputs, so
-///    everything downstream of it becomes dead and disappears.
+///    everything downstream of it becomes dead and disappears. Then *retarget* each output to a
+///    node it depends on (earliest first), keeping the other outputs: the chain below that node
+///    disappears while what the other outputs need stays.
 /// 2. **Cut edges** (nodes first to last, using the current pair's reference values, from
 ///    `ReferenceBackend.run(_:inputs:keepAll:)`): "cut above N" turns every node-produced input of
 ///    N into a new graph input carrying its recorded values, so N's ancestors disappear; "cut N"
@@ -280,6 +282,7 @@ private struct Search {
       let before = accepted
       greedy(Search.outputEdits)
       greedy(Search.promoteEdits)
+      greedy(Search.retargetEdits)
       greedy(Search.cutEdits)
       greedy(Search.dimEdits)
       greedy(Search.intAttributeEdits)
@@ -397,6 +400,26 @@ private struct Search {
         var c = g
         c.outputs = g.nodes[k].outputs
         return (c, x)
+      }
+    }
+  }
+
+  /// One output replaced by the outputs of a node it depends on (outputs in order, each ancestor
+  /// earliest first), the others kept: the chain below that node disappears while what the other
+  /// outputs need stays (a rewrite that needs a second consumer of a value, seen through a chain).
+  func retargetEdits() -> [Edit] {
+    let (g, x) = (graph, inputs)
+    return g.outputs.indices.flatMap { i in
+      g.ancestors(of: g.outputs[i]).filter { !g.nodes[$0].outputs.contains(g.outputs[i]) }.map { k in
+        {
+          var outputs: [ValueID] = []
+          for v in g.outputs[..<i] + g.nodes[k].outputs + g.outputs[(i + 1)...] where !outputs.contains(v) {
+            outputs.append(v)
+          }
+          var c = g
+          c.outputs = outputs
+          return (c, x)
+        }
       }
     }
   }

@@ -109,7 +109,7 @@ public struct Oracle: Sendable {
           d.kind = .rounding
         }
         if e.dtype.isQuantized && d.maxAbsoluteError <= quantizedSlack {
-          return .unstable(d, nodes: ancestors(graph, of: id))
+          return .unstable(d, nodes: graph.ancestors(of: id))
         }
         let sensitive = unstableNodes(graph, reference, scale: scale, exact: exact, upstreamOf: id)
         return sensitive.isEmpty ? .mismatch(d) : .unstable(d, nodes: sensitive)
@@ -159,24 +159,9 @@ public struct Oracle: Sendable {
 
   /// Whether `output` depends on an operator declared `.float32Constants`.
   func dependsOnFloat32Constants(_ graph: Graph, _ output: ValueID) -> Bool {
-    ancestors(graph, of: output).contains {
+    graph.ancestors(of: output).contains {
       operators(graph.nodes[$0].op)?.traits.contains(.float32Constants) == true
     }
-  }
-
-  /// Indices of the nodes `output` depends on (its producer included), ascending.
-  func ancestors(_ graph: Graph, of output: ValueID) -> [Int] {
-    var producer: [ValueID: Int] = [:]
-    for (i, n) in graph.nodes.enumerated() { for o in n.outputs { producer[o] = i } }
-    var needed = Set<Int>()
-    var stack = [output]
-    var seen = Set<ValueID>()
-    while let v = stack.popLast() {
-      guard seen.insert(v).inserted, let p = producer[v] else { continue }
-      needed.insert(p)
-      stack.append(contentsOf: graph.nodes[p].inputs)
-    }
-    return needed.sorted()
   }
 
   /// The values every faithful implementation computes bit for bit (see the type's doc): graph
@@ -217,7 +202,7 @@ public struct Oracle: Sendable {
     // Only approximate computed values can differ between faithful implementations: graph inputs
     // and constants reach every backend bit for bit, and exact values are computed bit for bit.
     let computedValues = Set(graph.nodes.flatMap(\.outputs)).subtracting(exact)
-    for i in ancestors(graph, of: output) {
+    for i in graph.ancestors(of: output) {
       let node = graph.nodes[i]
       guard let spec = operators(node.op), spec.traits.contains(.discontinuous) else { continue }
       let inputs = node.inputs.compactMap { values[$0] }

@@ -131,7 +131,7 @@ public struct Reducer {
     guard graph.nodes.count > 1, output == nil || last != nil else { return nil }
     let (worker, owned) = acquireWorker()
     defer { if owned { worker.stop() } }
-    for k in Set(outputs.flatMap { judge.oracle.ancestors(graph, of: $0) }).sorted()
+    for k in Set(outputs.flatMap { graph.ancestors(of: $0) }).sorted()
     where k != last && !graph.nodes[k].outputs.contains(where: outputs.contains) {
       var cut = graph
       cut.outputs = graph.nodes[k].outputs
@@ -157,7 +157,7 @@ public struct Reducer {
     Graph, [Tensor], Finding
   )? {
     guard let last = graph.nodes.firstIndex(where: { $0.outputs.contains(output) }) else { return nil }
-    for k in judge.oracle.ancestors(graph, of: output)
+    for k in graph.ancestors(of: output)
     where k != last && !graph.nodes[k].outputs.contains(where: graph.outputs.contains) {
       var g = graph
       g.outputs = graph.nodes[k].outputs + graph.outputs

@@ -15,12 +15,16 @@ public enum FindingKind: String, Codable, Sendable, CaseIterable {
 ///
 /// `state` by kind: crash `sig=SIGSEGV`; exit `exit=3`; error `op=<ONNX op> <normalized message>`
 /// (the operator the message blames, or the one localization found; see `normalize`); hang and oom
-/// the stage; mismatch (and unstable) `op=<culprit> dtype=<d> class=<c>` when one node alone
-/// reproduces it (the culprit found by localization), else `ops=<sorted operators of the minimized
-/// model> dtype=<d> class=<c>` (a pass over several nodes: the fused group). One wrong kernel
-/// gives one bucket whatever bystanders the models carry.
+/// the stage; mismatch (and unstable), after triage (`Triage.signed`): `op=<culprit> dtype=<d>
+/// class=<c>` when one node alone reproduces it (the dtype the target computes it in), else
+/// `op=<node producing the wrong output> after=<families of the nodes it needs, or *> class=<c>`.
+/// Operators are named as the target knows them: ONNX types for targets that receive ONNX. Before
+/// triage a mismatch is `ops=<sorted operators of the model> dtype=<d> class=<c>`. One wrong
+/// kernel gives one bucket whatever bystanders the models carry.
+///
+/// Version 3: operators of ONNX targets by ONNX type, culprit dtypes as computed.
 public struct Signature: Codable, Sendable, Hashable {
-  public static let version = 2
+  public static let version = 3
   public var v: Int = Signature.version
   public var kind: FindingKind
   public var stage: String

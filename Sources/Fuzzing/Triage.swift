@@ -233,23 +233,31 @@ public struct Triage {
 
   /// The bucket signature of a triaged finding: a mismatch by its culprit (`culpritSignature`) or
   /// by the node producing the wrong output and what it needs (`compositeSignature`, on `graph`,
-  /// the smallest model); an error by the operator it or localization blames.
+  /// the smallest model); an error by the operator it or localization blames. Operators are named
+  /// as the target knows them (`operatorName`).
   func signed(_ f: Finding, _ evidence: TriageEvidence, graph: Graph) -> Signature {
     switch f.signature.kind {
     case .mismatch:
       guard let d = f.discrepancy else { return f.signature }
       if let op = evidence.culprit {
-        return Judge.culpritSignature(op: op, d, target: target.name, kind: .mismatch)
+        return Judge.culpritSignature(
+          op: operatorName(op), d, target: target.name, kind: .mismatch, computedAs: judge.oracle.computedAs)
       }
       return Judge.compositeSignature(
         graph, d, target: target.name, kind: .mismatch, consumer: evidence.localization == "consumer",
-        operators: judge.oracle.operators)
+        operators: judge.oracle.operators, name: operatorName)
     case .error:
       guard case .error(let stage, let message)? = f.outcome else { return f.signature }
-      let onnxOp = evidence.culprit.map { ONNXExport.mapping[$0] ?? $0 }
-      return Judge.errorSignature(message, stage: stage, target: target.name, op: onnxOp)
+      return Judge.errorSignature(
+        message, stage: stage, target: target.name, op: evidence.culprit.map(operatorName))
     default: return f.signature
     }
+  }
+
+  /// An operator (ours) as the target knows it: its ONNX type for a target that receives ONNX
+  /// (`conv1d` and `conv2d` are one `Conv`, whose bug is one bucket), ours otherwise.
+  public func operatorName(_ op: String) -> String {
+    target.sendsONNX ? ONNXExport.mapping[op] ?? op : op
   }
 
   /// A worker for an independent implementation or another level: from the pool if there is one.

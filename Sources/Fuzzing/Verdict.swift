@@ -21,6 +21,13 @@ public struct Discrepancy: Hashable, Sendable, Codable, CustomStringConvertible 
   public var expected = 0.0
   public var actual = 0.0
 
+  public init(kind: Kind, output: ValueID, expectedType: String, actualType: String) {
+    self.kind = kind
+    self.output = output
+    self.expectedType = expectedType
+    self.actualType = actualType
+  }
+
   /// The expected output's dtype (`f16` from `[2, 3] f16`).
   public var dtype: String { expectedType.split(separator: " ").last.map(String.init) ?? "" }
 

@@ -107,4 +107,19 @@ public struct Graph: Hashable, Sendable {
 
   /// Operator ids in node order.
   public var operators: [OperatorSpec.ID] { nodes.map(\.op) }
+
+  /// The indices (ascending) of the nodes `output` depends on, its producer included.
+  public func ancestors(of output: ValueID) -> [Int] {
+    var producer: [ValueID: Int] = [:]
+    for (i, n) in nodes.enumerated() { for o in n.outputs { producer[o] = i } }
+    var needed = Set<Int>()
+    var stack = [output]
+    var seen = Set<ValueID>()
+    while let v = stack.popLast() {
+      guard seen.insert(v).inserted, let p = producer[v] else { continue }
+      needed.insert(p)
+      stack.append(contentsOf: nodes[p].inputs)
+    }
+    return needed.sorted()
+  }
 }

@@ -159,6 +159,33 @@ extension MinimizerTests {
     #expect(Self.verdict(both, result.graph, result.inputs) == crash)
   }
 
+  /// A rewrite that needs a second consumer of a value (OpenVINO's AbsSinking rewires a Concat that
+  /// an Abs reads, so the Concat's other readers see `|x|`), seen through two chains: the minimizer
+  /// retargets each chain's output to the node it depends on, leaving the value and its consumer.
+  @Test func retargetsOutputsToTheValueAndItsSecondConsumer() {
+    var b = GraphBuilder()
+    let x = b.input([2, 3])
+    let n = b("neg", x)
+    let e = b("exp", b("abs", n))
+    let s = b("sigmoid", n)
+    let g = b.build(outputs: [s, e])
+    // "The bug": a neg read by an abs, whose own value is observed (an output, or read by another
+    // node).
+    let keeps: (Graph, [Tensor]) -> Bool = { g, _ in
+      g.nodes.contains { neg in
+        guard neg.op == "neg", let v = neg.outputs.first else { return false }
+        let readers = g.nodes.filter { $0.inputs.contains(v) }
+        return readers.contains { $0.op == "abs" } && (g.outputs.contains(v) || readers.count > 1)
+      }
+    }
+    let x0 = g.sampleInputs(seed: 1)
+    #expect(keeps(g, x0))
+    let result = Minimizer().minimize(g, inputs: x0, keeping: keeps)
+    #expect(result.graph.operators == ["neg", "abs"])
+    #expect(result.graph.outputs == result.graph.nodes.flatMap(\.outputs))
+    #expect(keeps(result.graph, result.inputs))
+  }
+
   @Test func shrinkingReducesElementsAndIsDeterministic() {
     // matmul's contraction dim is shared by the input and the weight: only shrinking both at once
     // keeps it valid.

@@ -1,5 +1,6 @@
 import Foundation
 import Fuzzing
+import Tensors
 import Testing
 
 /// Crash-state normalization against real messages of onnxruntime, OpenVINO, TVM and
@@ -90,5 +91,29 @@ import Testing
     #expect(
       Signature.blamedOperator("Non-zero status code returned while running ConvTranspose node. Name:'x'")
         == "ConvTranspose")
+  }
+
+  /// A mismatch culprit is signed as the target knows it: an ONNX target's Conv is one operator
+  /// whatever our rank-specific ids, and a kernel's dtype is the one it computes in (OpenVINO's
+  /// f64, f16 and bf16 run as f32: one wrong f32 convolution, one bucket). A wrong shape has no
+  /// dtype.
+  @Test func culpritsAreSignedAsTheTargetComputesThem() {
+    let onnx = Triage(
+      target: BackendTarget(name: "ov", command: ["/bin/true"], sendsONNX: true), judge: Judge(),
+      logPath: "/dev/null")
+    let own = Triage(
+      target: BackendTarget(name: "fast", command: ["/bin/true"]), judge: Judge(), logPath: "/dev/null")
+    #expect(onnx.operatorName("conv1d") == "Conv" && onnx.operatorName("conv2d") == "Conv")
+    #expect(own.operatorName("conv1d") == "conv1d")
+    let asF32: [DType: DType] = [.f64: .f32, .f16: .f32, .bf16: .f32]
+    func state(_ dtype: String, _ kind: Discrepancy.Kind) -> String {
+      let d = Discrepancy(
+        kind: kind, output: 3, expectedType: "[1, 2] \(dtype)", actualType: "[1, 2] \(dtype)")
+      return Judge.culpritSignature(op: "Conv", d, target: "ov", kind: .mismatch, computedAs: asF32).state
+    }
+    #expect(state("f64", .values) == "op=Conv dtype=f32 class=values")
+    #expect(state("bf16", .values) == state("f32", .values))
+    #expect(state("i32", .values) == "op=Conv dtype=i32 class=values")
+    #expect(state("f16", .shape) == "op=Conv class=shape")
   }
 }
