@@ -109,35 +109,33 @@ public struct CampaignStats: Codable, Sendable {
 
 /// A fuzz campaign over one folder: generate, run every target in its worker, judge, bucket,
 /// publish durably, keep novel models. See Docs/Campaigns.md.
+///
+/// The parts: `CampaignJournal` (the folder's state, resume, model indices), `CampaignLane` (one
+/// generator and one worker per target, running models), `CampaignTriage` (the triage pipeline's
+/// cache and budget), `CampaignPublisher` (buckets, instances and the corpus, published
+/// atomically) and `CampaignCounters` (`stats.json`). The campaign probes the targets' precision,
+/// runs the lanes and reports.
 public final class Campaign: @unchecked Sendable {
   public let config: CampaignConfig
   /// The configured targets with the precision each really computes in (`PrecisionProbe`, run
   /// once per campaign folder and target at the start).
   public internal(set) var targets: [BackendTarget]
-  let state: String
-  let shardState: String
-  let lock = NSLock()
-  var stats = CampaignStats()
-  var nextK = 0
-  var pending: [Int] = []
-  var stopRequested = false
-  var features = Set<String>()
-  var featureLog: FileHandle?
-  var journal: FileHandle?
-  var lockFD: Int32 = -1
-  var triaged: [String: (signature: Signature, evidence: TriageEvidence)] = [:]
-  var corpusPaths: [String] = []
-  var minimizations = 0
-  var minimizationSeconds = 0.0
+  let counters = CampaignCounters()
+  let journal: CampaignJournal
+  let publisher: CampaignPublisher
+  let triage: CampaignTriage
+  let failpoint: Failpoint
   let started = Date()
-  /// Independent implementations' workers, kept between triages.
-  let consensusWorkers = WorkerPool()
+  private let lock = NSLock()
+  private var stopRequested = false
 
   public init(_ config: CampaignConfig) {
     self.config = config
     targets = config.targets
-    state = config.directory + "/.dlsmith"
-    shardState = state + "/shard-\(config.shardIndex)"
+    journal = CampaignJournal(config: config)
+    failpoint = Failpoint(armed: config.failpoint, counters: counters)
+    publisher = CampaignPublisher(config: config, journal: journal, counters: counters, failpoint: failpoint)
+    triage = CampaignTriage(config: config, started: started)
   }
 
   /// The seed of model `k`: a pure function of (campaign seed, shard, k), so any model can be
@@ -159,200 +157,61 @@ public final class Campaign: @unchecked Sendable {
   /// Returns whether a finding was recorded.
   public func run() throws -> (stats: CampaignStats, found: Bool) {
     defer {
-      consensusWorkers.stopAll()
-      try? journal?.close()
-      try? featureLog?.close()
-      if lockFD >= 0 { close(lockFD) }
+      triage.stop()
+      publisher.close()
+      journal.close()
     }
-    try prepare()
+    try journal.open(counters)
+    publisher.open()
+    probePrecision()
     let lanes = Swift.max(1, config.jobs)
     let ticker = DispatchSource.makeTimerSource(queue: .global())
     ticker.schedule(deadline: .now() + 10, repeating: 10)
     ticker.setEventHandler { [weak self] in self?.pulse() }
     ticker.resume()
-    DispatchQueue.concurrentPerform(iterations: lanes) { lane in runLane(lane) }
+    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+      CampaignLane(
+        lane: lane, config: config, targets: targets, journal: journal, publisher: publisher, triage: triage,
+        counters: counters, failpoint: failpoint, next: nextModel, requestStop: requestStop,
+        writeStats: writeStats
+      ).run()
+    }
     ticker.cancel()
     writeStats()
-    lock.lock()
-    let s = stats
-    lock.unlock()
+    let s = counters.snapshot
     return (s, s.findings.values.reduce(0, +) > 0)
   }
 
-  func runLane(_ lane: Int) {
-    var generator = Generator(options: config.generator)
-    let workers = targets.map { t in
-      WorkerProcess(
-        command: t.command, limits: config.limits, logPath: "\(shardState)/worker-\(lane)-\(t.name).log")
-    }
-    defer {
-      for w in workers { w.stop() }
-      lock.lock()
-      stats.workerRestarts += workers.map(\.restarts).reduce(0, +)
-      lock.unlock()
-    }
-    var lastStats = Date()
-    while let k = nextModel() {
-      appendJournal("start \(k)")
-      failpoint("after-journal")
-      let seed = Campaign.modelSeed(config.seed, shard: config.shardIndex, k: k)
-      var graph = generator.generate(seed: seed)
-      var parent: String?
-      // A quarter of the models grow a corpus model instead (mutation); the choice is a function of
-      // the model seed and the corpus as it was when the campaign started.
-      var pick = SplitMix64(seed: seed ^ 0xC0DE)
-      if !corpusPaths.isEmpty, pick.chance(config.mutationRate) {
-        let path = corpusPaths[pick.int(in: 0...(corpusPaths.count - 1))]
-        if let base = try? Graph(contentsOf: path), let grown = generator.extend(base, seed: seed) {
-          graph = grown
-          parent = path
+  /// Precision capabilities of the external targets: judged at the precision they compute in.
+  func probePrecision() {
+    guard config.probePrecision else { return }
+    for i in targets.indices where targets[i].sendsONNX {
+      let found = PrecisionProbe.cached(
+        targets[i], state: journal.state, limits: config.limits, log: config.log)
+      counters.update { stats in
+        stats.capabilities = (stats.capabilities ?? [:]).merging([targets[i].name: found.map(\.description)])
+        {
+          _, b in b
         }
       }
-      let inputs = graph.sampleInputs(seed: seed)
-      let found = runModel(k: k, seed: seed, graph: graph, inputs: inputs, workers: workers, parent: parent)
-      appendJournal("done \(k)")
-      lock.lock()
-      stats.modelsGenerated += 1
-      stats.lastCompleted = Swift.max(stats.lastCompleted, k)
-      if found && config.stopOnFirst { stopRequested = true }
-      lock.unlock()
-      if Date().timeIntervalSince(lastStats) > 2 {
-        writeStats()
-        lastStats = Date()
-      }
+      PrecisionProbe.apply(found, to: &targets[i])
     }
   }
 
-  /// Runs one model on every target; returns whether a finding was recorded.
-  func runModel(
-    k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], workers: [WorkerProcess], parent: String? = nil
-  ) -> Bool {
-    let differential = Differential(oracle: Oracle(tolerances: config.tolerances))
-    let model = graph.encoded()
-    let onnx = targets.contains(where: \.sendsONNX) ? BackendTarget.exportONNX(graph) : nil
-    let values: [ValueID: Tensor]
-    var oracleRun: (index: Int, outcome: WorkerOutcome)?
-    if let name = config.oracleTarget, let i = targets.firstIndex(where: { $0.name == name }) {
-      let outcome = targets[i].run(
-        on: workers[i], graph: graph, model: model, inputs: inputs, onnx: onnx)
-      oracleRun = (i, outcome)
-      if case .outputs(let ts) = outcome, ts.count == graph.outputs.count {
-        values = Dictionary(zip(graph.outputs, ts), uniquingKeysWith: { a, _ in a })
-      } else {
-        values = [:]
-      }
-    } else {
-      guard let v = try? differential.referenceValues(graph, inputs: inputs) else {
-        config.log("model \(k) (seed \(seed)): the reference cannot run it; skipped (a generator bug)")
-        return false
-      }
-      values = v
-    }
-    if !values.isEmpty {
-      lock.lock()
-      stats.modelsValid += 1
-      lock.unlock()
-    }
-    let expected = graph.outputs.compactMap { values[$0] }
-    var found = false
-    for (index, (target, worker)) in zip(targets, workers).enumerated() {
-      // Without expected values (the oracle target failed), only the oracle's own failure counts.
-      if values.isEmpty && oracleRun?.index != index { continue }
-      var outcome =
-        oracleRun?.index == index
-        ? oracleRun!.outcome : target.run(on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx)
-      lock.lock()
-      stats.execs[target.name, default: 0] += 1
-      lock.unlock()
-      if case .hang(let stage) = outcome {
-        // Confirm on a fresh worker with twice the time, as AFL++ does.
-        var longer = config.limits
-        longer.compileTimeout *= 2
-        longer.executeTimeout *= 2
-        let confirm = WorkerProcess(
-          command: target.command, limits: longer, logPath: worker.logPath + ".confirm")
-        let again = target.run(on: confirm, graph: graph, model: model, inputs: inputs, onnx: onnx)
-        confirm.stop()
-        lock.lock()
-        stats.hangConfirmations += 1
-        lock.unlock()
-        switch again {
-        case .hang:
-          outcome = .hang(stage: stage)
-        case .outputs, .unsupported:
-          config.log(
-            "model \(k): \(target.name) hung once at \(stage) but not on the rerun (flaky); not saved")
-          continue
-        default:
-          // The rerun failed another way (a slow allocation that hit the clock first and the memory
-          // limit on the rerun, say): the rerun's outcome is the finding.
-          outcome = again
-        }
-      }
-      if case .unsupported = outcome {
-        lock.lock()
-        stats.unsupported += 1
-        lock.unlock()
-      }
-      guard
-        let finding = Judge(oracle: oracle(for: target)).finding(
-          outcome, target: target.name, graph: graph, values: values)
-      else {
-        continue
-      }
-      if finding.signature.kind == .unstable && !config.saveUnstable { continue }
-      if finding.signature.kind == .mismatch,
-        case .outputs(let again) = target.run(
-          on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx),
-        Judge(oracle: oracle(for: target)).finding(
-          .outputs(again), target: target.name, graph: graph, values: values) == nil
-      {
-        // The same worker gave a correct answer on a rerun: flaky output, not saved as a bug.
-        lock.lock()
-        stats.flaky += 1
-        lock.unlock()
-        config.log(
-          "model \(k): \(target.name) gave a wrong answer once and a right one on the rerun (flaky); not saved"
-        )
-        continue
-      }
-      // Triage: localize, minimize (the first instance of every cause, within the budget), sign
-      // by cause, and ask independent implementations.
-      var kept = finding
-      var minimized: Minimized?
-      var evidence: TriageEvidence?
-      // The instance's log is the target's stderr for this model, before triage runs more on it.
-      let log = worker.logTail()
-      if config.minimizeMismatches && config.oracleTarget == nil {
-        (kept, minimized, evidence) = triage(
-          finding, graph: graph, inputs: inputs, target: target, worker: worker)
-        if kept.signature.kind == .unstable && !config.saveUnstable { continue }
-      }
-      found = found || kept.signature.kind.isTargetBug
-      record(
-        kept, k: k, seed: seed, graph: graph, inputs: inputs, expected: expected, target: target,
-        log: log, minimized: minimized, evidence: evidence)
-    }
-    keepIfNovel(graph, seed: seed)
-    return found
-  }
-
-  /// Kills the campaign at the named point: the publication points fire on the first finding;
-  /// `after-journal` fires at the first model journalled after a finding was recorded.
-  func failpoint(_ name: String) {
-    guard config.failpoint == name else { return }
+  /// The next model index, unless a stop was requested or the time is up.
+  func nextModel() -> Int? {
     lock.lock()
-    let recorded = stats.findings.values.reduce(0, +)
+    let stop = stopRequested
     lock.unlock()
-    if name != "after-journal" || recorded >= 1 { kill(getpid(), SIGKILL) }
+    if stop { return nil }
+    if let t = config.maxTime, Date().timeIntervalSince(started) >= t { return nil }
+    return journal.next()
   }
 
   // MARK: - Stats
 
   private func pulse() {
-    lock.lock()
-    let s = stats
-    lock.unlock()
+    let s = counters.snapshot
     let t = Date().timeIntervalSince(started)
     let execs = s.execs.values.reduce(0, +)
     config.log(
@@ -365,18 +224,19 @@ public final class Campaign: @unchecked Sendable {
   }
 
   func writeStats() {
-    lock.lock()
-    stats.runTime = Date().timeIntervalSince(started)
-    stats.peakRSSMB = Campaign.peakRSSMB()
-    stats.updatedAt = ISO8601DateFormatter().string(from: Date())
-    stats.bucketsTotal =
+    let buckets =
       ((try? FileManager.default.contentsOfDirectory(atPath: config.directory + "/Crashes")) ?? []).filter {
         !$0.hasPrefix(".") && $0 != "README.md"
       }.count
-    let s = stats
-    lock.unlock()
-    if let data = try? Campaign.encoder.encode(s) {
-      try? Workdir.replaceFile(data, at: shardState + "/stats.json")
+    let s = counters.update { stats in
+      stats.runTime = Date().timeIntervalSince(started)
+      stats.peakRSSMB = Campaign.peakRSSMB()
+      stats.updatedAt = ISO8601DateFormatter().string(from: Date())
+      stats.bucketsTotal = buckets
+      return stats
+    }
+    if let data = try? CampaignPublisher.encoder.encode(s) {
+      try? Workdir.replaceFile(data, at: journal.shardState + "/stats.json")
     }
   }
 

@@ -1,19 +1,66 @@
-import Backends
 import Foundation
-import Generation
-import IR
-import Kernels
-import Operators
-import Tensors
 
-/// The campaign's journal and state: locking the folder, refusing to clobber it, archiving on
-/// `--fresh`, resuming (in-flight models re-run, findings recounted from disk), and handing out
+/// A campaign's counters (`stats.json`), shared by its lanes, publisher and triage under one lock.
+final class CampaignCounters: @unchecked Sendable {
+  private let lock = NSLock()
+  private var stats = CampaignStats()
+
+  /// Reads or changes the counters atomically.
+  @discardableResult
+  func update<T>(_ body: (inout CampaignStats) -> T) -> T {
+    lock.lock()
+    defer { lock.unlock() }
+    return body(&stats)
+  }
+
+  var snapshot: CampaignStats { update { $0 } }
+
+  /// Findings recorded so far.
+  var findings: Int { update { $0.findings.values.reduce(0, +) } }
+}
+
+/// Test-only fault injection: `kill -9` of the campaign itself at a named point of the first
+/// finding's write path (`CampaignConfig.failpoint`).
+struct Failpoint: Sendable {
+  let armed: String?
+  let counters: CampaignCounters
+
+  /// The publication points fire on the first finding; `after-journal` fires at the first model
+  /// journalled after a finding was recorded.
+  func callAsFunction(_ name: String) {
+    guard armed == name else { return }
+    if name != "after-journal" || counters.findings >= 1 { kill(getpid(), SIGKILL) }
+  }
+}
+
+/// A campaign folder's state (`.dlsmith/`): the lock, the journal of started and finished models,
+/// refusing to clobber, archiving on `--fresh`, resuming (in-flight models re-run, findings
+/// recounted from disk), the corpus as it was at the start, and the campaign's record. Hands out
 /// model indices.
-extension Campaign {
-  // MARK: - Setup
+final class CampaignJournal: @unchecked Sendable {
+  let config: CampaignConfig
+  /// `<directory>/.dlsmith`: state shared by the shards.
+  let state: String
+  /// `<directory>/.dlsmith/shard-<i>`: this shard's journal, stats and worker logs.
+  let shardState: String
+  private let lock = NSLock()
+  private var handle: FileHandle?
+  private var lockFD: Int32 = -1
+  private var nextK = 0
+  private var pending: [Int] = []
+  /// The corpus as it was when the campaign started (kept for resume: models added since then
+  /// must not change which model a given index grows from).
+  private(set) var corpusPaths: [String] = []
 
-  /// Prepares the folder: lock, refuse to clobber, archive on `--fresh`, read the journal on resume.
-  func prepare() throws {
+  init(config: CampaignConfig) {
+    self.config = config
+    state = config.directory + "/.dlsmith"
+    shardState = state + "/shard-\(config.shardIndex)"
+  }
+
+  /// Prepares the folder: lock, refuse to clobber, archive on `--fresh`, read the journal on
+  /// resume (the counters continue from disk).
+  func open(_ counters: CampaignCounters) throws {
     let fm = FileManager.default
     try fm.createDirectory(atPath: shardState, withIntermediateDirectories: true)
     try fm.createDirectory(atPath: state + "/tmp", withIntermediateDirectories: true)
@@ -51,23 +98,21 @@ extension Campaign {
       }
       pending = started.filter { !$0.value }.map(\.key).sorted()
       nextK = maxK + 1
-      if let data = fm.contents(atPath: shardState + "/stats.json"),
-        let old = try? JSONDecoder().decode(CampaignStats.self, from: data)
-      {
-        stats = old
-        stats.previousRunTime += old.runTime
-        stats.runTime = 0
+      let findings = recountFindings()
+      counters.update { stats in
+        if let data = fm.contents(atPath: shardState + "/stats.json"),
+          let old = try? JSONDecoder().decode(CampaignStats.self, from: data)
+        {
+          stats = old
+          stats.previousRunTime += old.runTime
+          stats.runTime = 0
+        }
+        // stats.json may lag behind a kill -9: the journal is the truth for what completed.
+        stats.modelsGenerated = started.values.filter { $0 }.count
+        stats.findings = findings
       }
-      // stats.json may lag behind a kill -9: the journal is the truth for what completed.
-      stats.modelsGenerated = started.values.filter { $0 }.count
-      stats.findings = recountFindings()
       config.log("resuming at model \(nextK); re-running \(pending.count) model(s) that were in flight")
     }
-    if let text = try? String(contentsOfFile: shardState + "/features", encoding: .utf8) {
-      features = Set(text.split(separator: "\n").map(String.init))
-    }
-    // The corpus as it was when the campaign started, kept for resume: models added since then must
-    // not change which model a given index grows from.
     let snapshot = shardState + "/corpus-at-start"
     if config.resume, let text = try? String(contentsOfFile: snapshot, encoding: .utf8) {
       corpusPaths = text.split(separator: "\n").map(String.init)
@@ -76,24 +121,17 @@ extension Campaign {
       try Workdir.replaceFile(Data((corpusPaths.joined(separator: "\n") + "\n").utf8), at: snapshot)
     }
     if !corpusPaths.isEmpty { config.log("corpus: \(corpusPaths.count) model(s) to grow from") }
-    // Precision capabilities of the external targets: judged at the precision they compute in.
-    if config.probePrecision {
-      for i in targets.indices where targets[i].sendsONNX {
-        let found = PrecisionProbe.cached(targets[i], state: state, limits: config.limits, log: config.log)
-        stats.capabilities = (stats.capabilities ?? [:]).merging([targets[i].name: found.map(\.description)])
-        { _, b in b }
-        PrecisionProbe.apply(found, to: &targets[i])
-      }
-    }
     if !fm.fileExists(atPath: journalPath) { _ = fm.createFile(atPath: journalPath, contents: nil) }
-    if !fm.fileExists(atPath: shardState + "/features") {
-      _ = fm.createFile(atPath: shardState + "/features", contents: nil)
-    }
-    journal = FileHandle(forWritingAtPath: journalPath)
-    journal?.seekToEndOfFile()
-    featureLog = FileHandle(forWritingAtPath: shardState + "/features")
-    featureLog?.seekToEndOfFile()
-    stats.seed = config.seed
+    handle = FileHandle(forWritingAtPath: journalPath)
+    handle?.seekToEndOfFile()
+    counters.update { $0.seed = config.seed }
+    try writeRecord()
+  }
+
+  /// `campaign.json` (seed, shard, targets, nodes: written once) and the command line appended to
+  /// `cmdline`.
+  private func writeRecord() throws {
+    let fm = FileManager.default
     let record = [
       "seed": "\(config.seed)", "shard": "\(config.shardIndex)/\(config.totalShards)",
       "targets": config.targets.map(\.name).joined(separator: ","), "nodes": "\(config.generator.nodes)",
@@ -115,6 +153,11 @@ extension Campaign {
     }
   }
 
+  func close() {
+    try? handle?.close()
+    if lockFD >= 0 { Foundation.close(lockFD) }
+  }
+
   /// Findings of this shard by kind, counted from the published instances on disk.
   func recountFindings() -> [String: Int] {
     let fm = FileManager.default
@@ -130,22 +173,21 @@ extension Campaign {
     return counts
   }
 
-  func appendJournal(_ line: String) {
+  /// Appends `start K` or `done K`.
+  func append(_ line: String) {
     lock.lock()
-    journal?.write(Data((line + "\n").utf8))
+    handle?.write(Data((line + "\n").utf8))
     lock.unlock()
   }
 
-  /// Takes the next model index: in-flight ones from an interrupted run first.
-  func nextModel() -> Int? {
+  /// The next model index: in-flight ones from an interrupted run first, then new ones up to
+  /// `maxModels`.
+  func next() -> Int? {
     lock.lock()
     defer { lock.unlock() }
-    if stopRequested { return nil }
-    if let t = config.maxTime, Date().timeIntervalSince(started) >= t { return nil }
     if !pending.isEmpty { return pending.removeFirst() }
     if let m = config.maxModels, nextK >= m { return nil }
     defer { nextK += 1 }
     return nextK
   }
-
 }

@@ -1,14 +1,45 @@
-import Backends
 import Foundation
 import Generation
 import IR
 import Kernels
-import Operators
 import Tensors
 
 /// Publication: instances and buckets written atomically (temp folder, fsync, rename), bucket
-/// records repaired from disk, novel models kept in the corpus.
-extension Campaign {
+/// records repaired from disk, novel models kept in the corpus (by the features they add).
+final class CampaignPublisher: @unchecked Sendable {
+  let config: CampaignConfig
+  /// `<directory>/.dlsmith` (its `tmp/` stages what is published).
+  let state: String
+  let shardState: String
+  let counters: CampaignCounters
+  let failpoint: Failpoint
+  private let lock = NSLock()
+  private var features = Set<String>()
+  private var featureLog: FileHandle?
+
+  init(config: CampaignConfig, journal: CampaignJournal, counters: CampaignCounters, failpoint: Failpoint) {
+    self.config = config
+    state = journal.state
+    shardState = journal.shardState
+    self.counters = counters
+    self.failpoint = failpoint
+  }
+
+  /// Reads the features seen so far (resume) and opens their log.
+  func open() {
+    let path = shardState + "/features"
+    if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+      features = Set(text.split(separator: "\n").map(String.init))
+    }
+    if !FileManager.default.fileExists(atPath: path) {
+      _ = FileManager.default.createFile(atPath: path, contents: nil)
+    }
+    featureLog = FileHandle(forWritingAtPath: path)
+    featureLog?.seekToEndOfFile()
+  }
+
+  func close() { try? featureLog?.close() }
+
   // MARK: - Publication
 
   /// Publishes one instance into its bucket, creating the bucket if needed. Idempotent: the same
@@ -72,10 +103,10 @@ extension Campaign {
       }
       try updateBucket(sig, at: bucket, increment: true)
       failpoint("after-bucket")
-      lock.lock()
-      stats.findings[sig.kind.rawValue, default: 0] += 1
-      if isNew { stats.newBuckets += 1 }
-      lock.unlock()
+      counters.update { stats in
+        stats.findings[sig.kind.rawValue, default: 0] += 1
+        if isNew { stats.newBuckets += 1 }
+      }
     } catch {
       config.log("error: cannot record finding in \(bucket): \(error)")
     }
@@ -93,7 +124,7 @@ extension Campaign {
       try FileManager.default.createDirectory(atPath: tmp + "/minimized", withIntermediateDirectories: true)
       try Workdir.writeFile(minimized.graph.encoded(), to: tmp + "/minimized/model.dlsmith.json")
       try Workdir.writeFile(
-        try Campaign.encoder.encode(minimized.inputs.map(EncodedTensor.init)),
+        try CampaignPublisher.encoder.encode(minimized.inputs.map(EncodedTensor.init)),
         to: tmp + "/minimized/inputs.json")
     }
     let now = ISO8601DateFormatter().string(from: Date())
@@ -102,7 +133,7 @@ extension Campaign {
       status: "new")
     record.triage = evidence
     record.message = String(message.prefix(2000))
-    try Workdir.writeFile(try Campaign.encoder.encode(record), to: tmp + "/bucket.json")
+    try Workdir.writeFile(try CampaignPublisher.encoder.encode(record), to: tmp + "/bucket.json")
     _ = try Workdir.publish(tmp, to: bucket)
   }
 
@@ -117,7 +148,7 @@ extension Campaign {
       record.count + (increment ? 1 : 0),
       ((try? FileManager.default.contentsOfDirectory(atPath: bucket + "/instances")) ?? []).count)
     record.lastSeen = ISO8601DateFormatter().string(from: Date())
-    try Workdir.replaceFile(try Campaign.encoder.encode(record), at: path)
+    try Workdir.replaceFile(try CampaignPublisher.encoder.encode(record), at: path)
   }
 
   static let encoder: JSONEncoder = {
@@ -142,7 +173,7 @@ extension Campaign {
 
   /// Keeps the model in `Corpus/` (content-addressed) if it adds a feature never seen before.
   func keepIfNovel(_ g: Graph, seed: UInt64) {
-    let fs = Campaign.features(g)
+    let fs = CampaignPublisher.features(g)
     lock.lock()
     let new = fs.filter { !features.contains($0) }
     for f in new { features.insert(f) }
@@ -160,11 +191,7 @@ extension Campaign {
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       let tmp = "\(state)/tmp/s\(config.shardIndex)-\(UUID().uuidString).json"
       try Workdir.writeFile(bytes, to: tmp)
-      if rename(tmp, path) == 0 {
-        lock.lock()
-        stats.corpusAdded += 1
-        lock.unlock()
-      }
+      if rename(tmp, path) == 0 { counters.update { $0.corpusAdded += 1 } }
     } catch {
       config.log("error: cannot add \(path) to the corpus: \(error)")
     }

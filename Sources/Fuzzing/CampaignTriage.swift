@@ -1,14 +1,26 @@
-import Backends
 import Foundation
-import Generation
 import IR
-import Kernels
-import Operators
 import Tensors
 
 /// The campaign's use of the one triage pipeline (`Triage`): per-target oracles, the cache of
-/// triaged signatures and the minimization budget.
-extension Campaign {
+/// triaged signatures, the minimization budget and the independent implementations' workers.
+final class CampaignTriage: @unchecked Sendable {
+  let config: CampaignConfig
+  private let lock = NSLock()
+  private var triaged: [String: (signature: Signature, evidence: TriageEvidence)] = [:]
+  private var minimizations = 0
+  private var minimizationSeconds = 0.0
+  private let started: Date
+  /// Independent implementations' workers, kept between triages.
+  private let consensusWorkers = WorkerPool()
+
+  init(config: CampaignConfig, started: Date) {
+    self.config = config
+    self.started = started
+  }
+
+  func stop() { consensusWorkers.stopAll() }
+
   /// The oracle for one target: external (ONNX) targets may differ by one quantization step.
   func oracle(for target: BackendTarget) -> Oracle {
     Oracle(tolerances: config.tolerances).for(target)
@@ -19,9 +31,9 @@ extension Campaign {
   /// (`Triage.isNew`), and minimizing is budgeted (the first 50 freely, then up to a third of the
   /// run time), so a target that is wrong on every model does not stall the campaign: past the
   /// budget findings are localized and signed but not minimized.
-  func triage(_ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, worker: WorkerProcess)
-    -> (Finding, Minimized?, TriageEvidence?)
-  {
+  func callAsFunction(
+    _ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, worker: WorkerProcess
+  ) -> (Finding, Minimized?, TriageEvidence?) {
     lock.lock()
     let cached = triaged[f.signature.hash]
     let budget = minimizations < 50 || minimizationSeconds < Date().timeIntervalSince(started) / 3
@@ -50,5 +62,4 @@ extension Campaign {
     config.log("triage: \(result.finding.signature.title): \(result.evidence.summary)")
     return (result.finding, result.minimized, result.evidence)
   }
-
 }
