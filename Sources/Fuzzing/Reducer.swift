@@ -2,6 +2,7 @@ import Backends
 import Foundation
 import IR
 import ONNX
+import Operators
 import Tensors
 
 extension Signature {
@@ -188,6 +189,39 @@ public struct Reducer {
         let f = finding(g, x, worker: worker), f.signature.minimizationKey == signature.minimizationKey
       else { continue }
       return (g, x, f)
+    }
+    return nil
+  }
+
+  /// The canonical form of a composite mismatch's failing node: the node producing the wrong
+  /// `output` replaced by `reshape`, else `expand`, to its output shape, where that computes the
+  /// same values on the recorded inputs (flatten, squeeze, unsqueeze, a transpose that moves only
+  /// unit dims; a tile that repeats only unit dims). The first substitute that still mismatches
+  /// there with the same minimization key, with its finding: one layout bug that shows through
+  /// several layout operators is one bucket (OpenVINO turns Flatten and such Transposes into
+  /// Reshapes before its passes run). A node whose output is a scalar has no such form (a reshape's
+  /// shape has 1 to 4 entries) and keeps its own operator.
+  public func canonical(_ graph: Graph, inputs: [Tensor], output: ValueID, keeping signature: Signature)
+    -> (Graph, [Tensor], Finding)?
+  {
+    guard let k = graph.nodes.firstIndex(where: { $0.outputs == [output] }), graph.nodes[k].inputs.count == 1,
+      let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values,
+      let want = values[output]
+    else { return nil }
+    let node = graph.nodes[k]
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
+    for op in ["reshape", "expand"] where op != node.op {
+      var g = graph
+      g.nodes[k] = Node(
+        op: op, inputs: node.inputs, outputs: node.outputs,
+        attributes: Attributes(["shape": .ints(node.types[0].shape)]), types: node.types)
+      guard (try? g.verify(operators: minimizer.operators)) != nil,
+        let v = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values, v[output] == want,
+        let f = finding(g, inputs, worker: worker), f.signature.minimizationKey == signature.minimizationKey,
+        f.discrepancy?.output == output
+      else { continue }
+      return (g, inputs, f)
     }
     return nil
   }

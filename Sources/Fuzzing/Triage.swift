@@ -204,6 +204,15 @@ public struct Triage {
       if let m = minimized, m.graph.nodes.count == 1 {
         evidence.localization = "culprit"
         evidence.culprit = m.graph.nodes[0].op
+      } else if current.signature.kind == .mismatch, let d = current.discrepancy,
+        let (cg, cx, cf) = reducer.canonical(
+          minimized?.graph ?? start, inputs: minimized?.inputs ?? startInputs, output: d.output,
+          keeping: current.signature)
+      {
+        // A layout node that a reshape (or expand) in its place shows the same: signed by that.
+        minimized = Minimized(
+          graph: cg, inputs: cx, steps: minimized?.steps ?? 0, accepted: (minimized?.accepted ?? 0) + 1)
+        current = cf
       }
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.

@@ -244,6 +244,18 @@ extension CampaignTests {
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
 
+  /// One layout bug seen through several layout operators (a reduction's result read wrong by a
+  /// flatten, unsqueeze or reshape, as OpenVINO's EliminateReduceReshape does): one bucket, signed
+  /// by the reshape each of them is equivalent to (`Reducer.canonical`). Not squeeze: squeezing to
+  /// a scalar has no reshape form in the catalogue (its shape has 1 to 4 entries), so such a
+  /// squeeze keeps its own bucket.
+  @Test func aLayoutBugBehindSeveralLayoutOperatorsIsOneBucket() throws {
+    let titles = try injectedBucketTitles(
+      "wrong-fusion", on: "reduce_sum,reshape|flatten|unsqueeze",
+      ops: "reduce_sum,reshape,flatten,unsqueeze,add,relu")
+    #expect(titles == ["mismatch in faulty execute: op=reshape after=reduction class=values"], "\(titles)")
+  }
+
   /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
   /// AbsSinking): every reader but `abs` of an `add` that `abs` reads gets a wrong value. No node
   /// alone and no cut without the `abs` fails; the buckets must name the `add` (the first node
