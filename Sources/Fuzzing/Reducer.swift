@@ -193,37 +193,63 @@ public struct Reducer {
     return nil
   }
 
-  /// The canonical form of a composite mismatch's failing node: the node producing the wrong
-  /// `output` replaced by `reshape`, else `expand`, to its output shape, where that computes the
-  /// same values on the recorded inputs (flatten, squeeze, unsqueeze, a transpose that moves only
-  /// unit dims; a tile that repeats only unit dims). The first substitute that still mismatches
-  /// there with the same minimization key, with its finding: one layout bug that shows through
-  /// several layout operators is one bucket (OpenVINO turns Flatten and such Transposes into
-  /// Reshapes before its passes run). A node whose output is a scalar has no such form (a reshape's
-  /// shape has 1 to 4 entries) and keeps its own operator.
+  /// The canonical form of a composite mismatch: each node (in order) replaced by a canonical
+  /// operator that computes the same values on the recorded inputs (`Reducer.equivalents`: a
+  /// single-input layout node by `reshape`, else `expand`, to its output shape; a
+  /// `global_avg_pool` by `reduce_mean` over its spatial axes), kept when the target still
+  /// mismatches at the same output with the same minimization key. The model with every accepted
+  /// substitute and its finding, or `nil` if none was. One layout bug that shows through Flatten,
+  /// Unsqueeze and Reshape (OpenVINO turns them into Reshapes before its passes run), or one
+  /// per-channel bug after a mean whether a ReduceMean or a GlobalAveragePool computes it, is one
+  /// bucket. A node whose output is a scalar has no reshape form (a reshape's shape has 1 to 4
+  /// entries) and keeps its own operator.
   public func canonical(_ graph: Graph, inputs: [Tensor], output: ValueID, keeping signature: Signature)
     -> (Graph, [Tensor], Finding)?
   {
-    guard let k = graph.nodes.firstIndex(where: { $0.outputs == [output] }), graph.nodes[k].inputs.count == 1,
-      let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values,
-      let want = values[output]
-    else { return nil }
-    let node = graph.nodes[k]
+    guard let want = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
+      return nil
+    }
     let (worker, owned) = acquireWorker()
     defer { if owned { worker.stop() } }
-    for op in ["reshape", "expand"] where op != node.op {
-      var g = graph
-      g.nodes[k] = Node(
-        op: op, inputs: node.inputs, outputs: node.outputs,
-        attributes: Attributes(["shape": .ints(node.types[0].shape)]), types: node.types)
-      guard (try? g.verify(operators: minimizer.operators)) != nil,
-        let v = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values, v[output] == want,
-        let f = finding(g, inputs, worker: worker), f.signature.minimizationKey == signature.minimizationKey,
-        f.discrepancy?.output == output
-      else { continue }
-      return (g, inputs, f)
+    var current = graph
+    var accepted: Finding?
+    for k in graph.nodes.indices {
+      for substitute in Reducer.equivalents(of: current.nodes[k], operators: minimizer.operators) {
+        var g = current
+        g.nodes[k] = substitute
+        guard (try? g.verify(operators: minimizer.operators)) != nil,
+          let v = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values,
+          g.nodes[k].outputs.allSatisfy({ v[$0] == want[$0] }),
+          let f = finding(g, inputs, worker: worker),
+          f.signature.minimizationKey == signature.minimizationKey,
+          f.discrepancy?.output == output
+        else { continue }
+        current = g
+        accepted = f
+        break
+      }
     }
-    return nil
+    return accepted.map { (current, inputs, $0) }
+  }
+
+  /// Canonical operators that may compute what `original` computes (the caller checks the
+  /// values): a single-input, single-output data-movement node (shape and indexing families) by
+  /// `reshape`, then `expand`, to its output shape; a `global_avg_pool` by `reduce_mean` over its
+  /// spatial axes, keeping them.
+  static func equivalents(of original: Node, operators: OperatorLookup) -> [Node] {
+    guard original.inputs.count == 1, original.outputs.count == 1, let type = original.types.first,
+      let family = operators(original.op)?.family
+    else { return [] }
+    func node(_ op: String, _ attributes: [String: AttributeValue]) -> Node {
+      Node(
+        op: op, inputs: original.inputs, outputs: original.outputs, attributes: Attributes(attributes),
+        types: original.types)
+    }
+    if original.op == "global_avg_pool" {
+      return [node("reduce_mean", ["axes": .ints(Array(2..<type.shape.count)), "keepdims": .int(1)])]
+    }
+    guard family == .shape || family == .indexing else { return [] }
+    return ["reshape", "expand"].filter { $0 != original.op }.map { node($0, ["shape": .ints(type.shape)]) }
   }
 
   /// Minimizes while the finding keeps `signature`'s minimization key. `progress` receives every

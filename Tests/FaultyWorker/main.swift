@@ -3,7 +3,7 @@
 //
 //   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|error [--on OP]
 //   dlsmith-faulty-worker --mode wrong-kernel --on OP
-//   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER,CONSUMER[|CONSUMER...]
+//   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-after --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
 //
@@ -11,8 +11,8 @@
 //
 // `wrong-kernel` and `wrong-fusion` inject one realistic cause each, to count how many buckets one
 // cause yields: every node of OP computes its first output element one too high (a bool flips);
-// or every CONSUMER node (any of the `|`-separated ones) whose first input is computed by a
-// PRODUCER node does (a wrong fused pair); or every OP node whose first input is computed by any node does (a rewrite that moves
+// or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
+// pair; either may list alternatives separated by `|`); or every OP node whose first input is computed by any node does (a rewrite that moves
 // work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
 // consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
@@ -85,10 +85,11 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
   if mode == "wrong-fusion" {
     var producer: [ValueID: OperatorSpec.ID] = [:]
     for n in graph.nodes { for v in n.outputs { producer[v] = n.op } }
+    let producers = Set(pair[0].split(separator: "|").map(String.init))
     let consumers = Set(pair[1].split(separator: "|").map(String.init))
     for i in graph.nodes.indices
     where consumers.contains(graph.nodes[i].op)
-      && graph.nodes[i].inputs.first.flatMap({ producer[$0] }) == pair[0]
+      && graph.nodes[i].inputs.first.flatMap({ producer[$0] }).map(producers.contains) == true
     {
       graph.nodes[i].op = fusedPrefix + graph.nodes[i].op
     }

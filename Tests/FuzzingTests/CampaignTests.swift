@@ -244,16 +244,25 @@ extension CampaignTests {
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
 
-  /// One layout bug seen through several layout operators (a reduction's result read wrong by a
-  /// flatten, unsqueeze or reshape, as OpenVINO's EliminateReduceReshape does): one bucket, signed
-  /// by the reshape each of them is equivalent to (`Reducer.canonical`). Not squeeze: squeezing to
-  /// a scalar has no reshape form in the catalogue (its shape has 1 to 4 entries), so such a
-  /// squeeze keeps its own bucket.
-  @Test func aLayoutBugBehindSeveralLayoutOperatorsIsOneBucket() throws {
-    let titles = try injectedBucketTitles(
-      "wrong-fusion", on: "reduce_sum,reshape|flatten|unsqueeze",
-      ops: "reduce_sum,reshape,flatten,unsqueeze,add,relu")
-    #expect(titles == ["mismatch in faulty execute: op=reshape after=reduction class=values"], "\(titles)")
+  /// One cause seen through equivalent operators is one bucket, signed by the canonical operator
+  /// (`Reducer.canonical`): a reduction's result read wrong by a flatten, unsqueeze or reshape
+  /// (as OpenVINO's EliminateReduceReshape does) is the reshape's; a per-channel operator wrong
+  /// after a mean, whether a reduce_mean or a global_avg_pool computes it, is after a reduction.
+  /// Not squeeze: squeezing to a scalar has no reshape form in the catalogue (its shape has 1 to
+  /// 4 entries), so such a squeeze keeps its own bucket.
+  @Test(arguments: [
+    (
+      "reduce_sum,reshape|flatten|unsqueeze", "reduce_sum,reshape,flatten,unsqueeze,add,relu",
+      "op=reshape after=reduction class=values"
+    ),
+    (
+      "global_avg_pool|reduce_mean,batch_norm", "global_avg_pool,reduce_mean,batch_norm,add,relu",
+      "op=batch_norm after=reduction class=values"
+    ),
+  ])
+  func oneCauseThroughEquivalentOperatorsIsOneBucket(_ on: String, _ ops: String, _ state: String) throws {
+    let titles = try injectedBucketTitles("wrong-fusion", on: on, ops: ops)
+    #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
 
   /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
