@@ -1,5 +1,6 @@
 import Backends
 import IR
+import ONNX
 import Operators
 import Tensors
 
@@ -93,11 +94,14 @@ public struct Judge: Sendable {
   }
 
   /// Error state: `op=<operator> <normalized message>`. The operator is the ONNX operator type the
-  /// message blames, else `op` (the culprit localization found, an operator id of ours), else `?`.
+  /// message blames, else `op` (the culprit localization found), else the first ONNX operator
+  /// type the message mentions, else `?`.
   public static func errorSignature(_ message: String, stage: String, target: String, op: String?)
     -> Signature
   {
-    let blamed = Signature.blamedOperator(message) ?? op ?? "?"
+    let blamed =
+      Signature.blamedOperator(message) ?? op
+      ?? Signature.mentionedOperator(message, among: ONNXExport.operatorTypes) ?? "?"
     return Signature(
       kind: .error, stage: stage, backend: target, state: "op=\(blamed) \(Signature.normalize(message))")
   }

@@ -146,6 +146,16 @@ public struct Signature: Codable, Sendable, Hashable {
     return nil
   }
 
+  /// The first word of an error message's crash state (`normalize`: node and value names are gone)
+  /// that is one of `operators` (ONNX operator types), when no pattern of `blamedOperator`
+  /// matches: onnxruntime's "Unexpected data type for Clip 'min' input" from inside FuseReluClip
+  /// names Clip this way (words are split at every character that is not a letter or digit, so
+  /// `FuseReluClip` is one word).
+  public static func mentionedOperator(_ message: String, among operators: Set<String>) -> String? {
+    normalize(message).split { !$0.isLetter && !$0.isNumber }.lazy.map(String.init).first(
+      where: operators.contains)
+  }
+
   public static func signalName(_ s: Int32) -> String {
     switch s {
     case SIGSEGV: return "SIGSEGV"

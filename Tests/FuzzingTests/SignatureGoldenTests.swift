@@ -1,5 +1,6 @@
 import Foundation
 import Fuzzing
+import ONNX
 import Tensors
 import Testing
 
@@ -72,7 +73,10 @@ import Testing
     var wrong: [String] = []
     var named = 0
     for m in Self.messages where !m.op.isEmpty {
-      guard let op = Signature.blamedOperator(m.message) else { continue }
+      guard
+        let op = Signature.blamedOperator(m.message)
+          ?? Signature.mentionedOperator(m.message, among: ONNXExport.operatorTypes)
+      else { continue }
       named += 1
       if op != m.op { wrong.append("\(m.backend) \(m.cause): \(op) (expected \(m.op))") }
     }
@@ -91,6 +95,11 @@ import Testing
     #expect(
       Signature.blamedOperator("Non-zero status code returned while running ConvTranspose node. Name:'x'")
         == "ConvTranspose")
+    let fuseReluClip =
+      "Fail: [ONNXRuntimeError] : 1 : FAIL : Exception during initialization: /onnxruntime_src/onnxruntime/core/optimizer/relu_clip_fusion.cc:83 virtual onnxruntime::common::Status onnxruntime::FuseReluClip::Apply(onnxruntime::Graph&, onnxruntime::Node&, onnxruntime::RewriteRule::RewriteRuleEffect&, const onnxruntime::logging::Logger&) const Unexpected data type for Clip 'min' input of 11"
+    #expect(
+      Judge.errorSignature(fuseReluClip, stage: "compile", target: "ort", op: nil).state.hasPrefix("op=Clip ")
+    )
   }
 
   /// A mismatch culprit is signed as the target knows it: an ONNX target's Conv is one operator
