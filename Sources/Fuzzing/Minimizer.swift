@@ -58,7 +58,10 @@ public struct Minimized: Sendable {
 ///    `ReferenceBackend.run(_:inputs:keepAll:)`): "cut above N" turns every node-produced input of
 ///    N into a new graph input carrying its recorded values, so N's ancestors disappear; "cut N"
 ///    replaces N's outputs, wherever used, by such recorded inputs and removes N. A recorded input's
-///    range is the [min, max] of its finite values ([0, 0] if none).
+///    range is the [min, max] of its finite values ([0, 0] if none). Then *bypass* each node with
+///    one output: its readers (and the graph outputs) read its first input of the same type
+///    instead, and it is removed, so a node between two others that the bug does not need goes
+///    while they stay connected.
 /// 3. **Shrink**: dims of graph inputs and constants (the leaves). First every leaf dim of one size
 ///    at once (sizes largest first: halved, then 1), which keeps matching dims matching (a matmul's
 ///    contraction dim); then per leaf all dims to 1, all dims halved, then each dim to 1 or halved.
@@ -284,6 +287,7 @@ private struct Search {
       greedy(Search.promoteEdits)
       greedy(Search.retargetEdits)
       greedy(Search.cutEdits)
+      greedy(Search.bypassEdits)
       greedy(Search.dimEdits)
       greedy(Search.intAttributeEdits)
       greedy(Search.defaultAttributeEdits)
@@ -420,6 +424,29 @@ private struct Search {
           c.outputs = outputs
           return (c, x)
         }
+      }
+    }
+  }
+
+  /// Each node (first to last) with one output removed, its readers and the graph outputs reading
+  /// its first input of the same type instead. Not when that would make a graph input (or a value
+  /// already among them) a graph output.
+  func bypassEdits() -> [Edit] {
+    let (g, x) = (graph, inputs)
+    let types = g.types
+    let computed = Set(g.nodes.flatMap(\.outputs))
+    return g.nodes.indices.map { k in
+      {
+        let n = g.nodes[k]
+        guard n.outputs.count == 1, let out = n.outputs.first,
+          let source = n.inputs.first(where: { types[$0] == types[out] })
+        else { return nil }
+        if g.outputs.contains(out), !computed.contains(source) || g.outputs.contains(source) { return nil }
+        var c = g
+        c.nodes.remove(at: k)
+        for i in c.nodes.indices { c.nodes[i].inputs = c.nodes[i].inputs.map { $0 == out ? source : $0 } }
+        c.outputs = c.outputs.map { $0 == out ? source : $0 }
+        return (c, x)
       }
     }
   }
