@@ -120,7 +120,8 @@ public struct Judge: Sendable {
   /// Mismatch state of a localized culprit: its operator, the dtype the kernel computes in (for
   /// value classes: a kernel is per dtype; a wrong shape is not) and the class. The dtype is the
   /// output's, or what the target computes it as (`computedAs`: OpenVINO runs f64, f16 and bf16
-  /// graphs in f32, so one wrong f32 convolution is one bucket in all four).
+  /// graphs in f32, so one wrong f32 convolution is one bucket in all four; `Triage` passes only
+  /// the mappings the culprit's kernel was confirmed to fail in, `Reducer.failsConverted`).
   public static func culpritSignature(
     op: String, _ d: Discrepancy, target: String, kind: FindingKind, computedAs: [DType: DType] = [:]
   ) -> Signature {

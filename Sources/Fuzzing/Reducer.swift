@@ -193,6 +193,29 @@ public struct Reducer {
     return nil
   }
 
+  /// Whether the one-node model `graph` still mismatches on the target (values or rounding) with its
+  /// `from` inputs and constants in `to`, the precision the probe says the target computes `from`
+  /// in: then the failing kernel is `to`'s (OpenVINO's f64 convolution bug is its f32 one), else
+  /// `from`'s own (its bf16 CumSum, which f32 does not share).
+  public func failsConverted(_ graph: Graph, inputs: [Tensor], from: DType, to: DType) -> Bool {
+    guard graph.nodes.count == 1 else { return false }
+    var g = graph
+    for i in g.inputs.indices where g.inputs[i].type.dtype == from { g.inputs[i].type.dtype = to }
+    for i in g.constants.indices where g.constants[i].type.dtype == from {
+      g.constants[i].type.dtype = to
+      g.constants[i].data = g.constants[i].data?.map(to.rounded)
+    }
+    guard let converted = minimizer.retyped(g), (try? converted.verify(operators: minimizer.operators)) != nil
+    else { return false }
+    let x = inputs.map { t in
+      t.dtype == from ? Tensor(dtype: to, shape: t.shape, storage: t.storage.map(to.rounded)) : t
+    }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
+    guard let f = finding(converted, x, worker: worker), f.signature.kind == .mismatch else { return false }
+    return f.discrepancy?.kind == .values || f.discrepancy?.kind == .rounding
+  }
+
   /// The canonical form of a composite mismatch: each node (in order) replaced by a canonical
   /// operator that computes the same values on the recorded inputs (`Reducer.equivalents`: a
   /// single-input layout node by `reshape`, else `expand`, to its output shape; a

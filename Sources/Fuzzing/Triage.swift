@@ -227,7 +227,16 @@ public struct Triage {
           minimized)
       }
     }
-    current.signature = signed(current, evidence, graph: minimized?.graph ?? graph)
+    // A culprit in a dtype the target computes at another precision: that precision's kernel when
+    // it fails the same way there, else the dtype's own.
+    var computedAs = judge.oracle.computedAs
+    if evidence.culprit != nil, let d = current.discrepancy, d.kind == .values || d.kind == .rounding,
+      let from = DType(rawValue: d.dtype), let to = computedAs[from]
+    {
+      let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
+      if !reducer.failsConverted(g, inputs: x, from: from, to: to) { computedAs[from] = nil }
+    }
+    current.signature = signed(current, evidence, graph: minimized?.graph ?? graph, computedAs: computedAs)
     current.message = finding.message
     // Consensus on the smallest model we have.
     let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
@@ -244,13 +253,16 @@ public struct Triage {
   /// by the node producing the wrong output and what it needs (`compositeSignature`, on `graph`,
   /// the smallest model); an error by the operator it or localization blames. Operators are named
   /// as the target knows them (`operatorName`).
-  func signed(_ f: Finding, _ evidence: TriageEvidence, graph: Graph) -> Signature {
+  func signed(_ f: Finding, _ evidence: TriageEvidence, graph: Graph, computedAs: [DType: DType]? = nil)
+    -> Signature
+  {
     switch f.signature.kind {
     case .mismatch:
       guard let d = f.discrepancy else { return f.signature }
       if let op = evidence.culprit {
         return Judge.culpritSignature(
-          op: operatorName(op), d, target: target.name, kind: .mismatch, computedAs: judge.oracle.computedAs)
+          op: operatorName(op), d, target: target.name, kind: .mismatch,
+          computedAs: computedAs ?? judge.oracle.computedAs)
       }
       return Judge.compositeSignature(
         graph, d, target: target.name, kind: .mismatch, consumer: evidence.localization == "consumer",

@@ -2,7 +2,7 @@
 // model contains a chosen operator, so the campaign's handling of every failure kind can be tested.
 //
 //   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|error [--on OP]
-//   dlsmith-faulty-worker --mode wrong-kernel --on OP
+//   dlsmith-faulty-worker --mode wrong-kernel --on OP [--only-dtype D]
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-after --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
@@ -47,10 +47,18 @@ func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
     })
 }
 
+/// `spec` under the name `id`, unchanged.
+func rename(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
+  OperatorSpec(
+    id: id, family: spec.family, doc: spec.doc, inputs: spec.inputs, outputTypes: spec.outputTypes,
+    attributes: spec.attributes, traits: spec.traits, rule: spec.rule, domain: spec.domain,
+    range: spec.range, reference: spec.reference)
+}
+
 /// Runs `graph` on the reference with one injected cause (see the header).
-func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String) throws(BackendError)
-  -> [Tensor]
-{
+func runInjected(
+  _ graph: Graph, inputs: [Tensor], mode: String, trigger: String, onlyDType: DType? = nil
+) throws(BackendError) -> [Tensor] {
   let fusedPrefix = "faulty-fused:"
   var graph = graph
   let pair = trigger.split(separator: ",").map(String.init)
@@ -94,7 +102,7 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
       graph.nodes[i].op = fusedPrefix + graph.nodes[i].op
     }
   }
-  let lookup: OperatorLookup = { id in
+  let faultyLookup: OperatorLookup = { id in
     if id == fusedPrefix + "bump", let neg = Catalogue.spec("neg") {
       return OperatorSpec(
         id: id, family: neg.family, doc: "", inputs: neg.inputs, rule: neg.rule,
@@ -106,12 +114,28 @@ func runInjected(_ graph: Graph, inputs: [Tensor], mode: String, trigger: String
     guard let spec = Catalogue.spec(id) else { return nil }
     return mode == "wrong-kernel" && id == trigger ? faulty(spec, as: id) : spec
   }
+  // `--only-dtype D`: the wrong kernel is D's only (nodes whose first input is of another dtype
+  // run the right one).
+  if mode == "wrong-kernel", let onlyDType {
+    let types = graph.types
+    for i in graph.nodes.indices
+    where graph.nodes[i].op == trigger
+      && graph.nodes[i].inputs.first.flatMap({ types[$0]?.dtype }) != onlyDType
+    {
+      graph.nodes[i].op = "right:" + trigger
+    }
+  }
+  let lookup: OperatorLookup = { id in
+    if id.hasPrefix("right:") { return Catalogue.spec(String(id.dropFirst(6))).map { rename($0, as: id) } }
+    return faultyLookup(id)
+  }
   return try ReferenceBackend(operators: lookup).run(graph, inputs: inputs)
 }
 
 struct FaultyBackend: Backend {
   let mode: String
   let trigger: String?
+  var onlyDType: DType? = nil
   let counter = Counter()
   var name: String { "faulty" }
   func supports(_ op: String, _ dtype: DType) -> Bool { true }
@@ -122,7 +146,7 @@ struct FaultyBackend: Backend {
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
     if ["wrong-kernel", "wrong-fusion", "wrong-after", "wrong-shared"].contains(mode) {
-      return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "")
+      return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "", onlyDType: onlyDType)
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)
     guard trigger == nil || graph.nodes.contains(where: { $0.op == trigger }) else { return outputs }
@@ -158,9 +182,11 @@ struct FaultyBackend: Backend {
 
 var mode = "wrong"
 var trigger: String?
+var onlyDType: DType?
 var args = CommandLine.arguments.dropFirst().makeIterator()
 while let a = args.next() {
   if a == "--mode", let v = args.next() { mode = v }
   if a == "--on", let v = args.next() { trigger = v }
+  if a == "--only-dtype", let v = args.next() { onlyDType = DType(rawValue: v) }
 }
-WorkerServer.serve(FaultyBackend(mode: mode, trigger: trigger))
+WorkerServer.serve(FaultyBackend(mode: mode, trigger: trigger, onlyDType: onlyDType))

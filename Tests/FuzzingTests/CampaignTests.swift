@@ -1,3 +1,4 @@
+import Backends
 import Foundation
 import Fuzzing
 import Generation
@@ -274,5 +275,38 @@ extension CampaignTests {
       "wrong-shared", on: "add,abs", ops: "add,mul,sub,relu,sigmoid,tanh,exp,abs")
     #expect(!titles.isEmpty, "the injected rewrite must be found for this test to mean anything")
     for t in titles { #expect(t.hasPrefix("mismatch in faulty execute: op=add after="), "\(t)") }
+  }
+}
+
+extension CampaignTests {
+  /// A culprit in a dtype the target computes at another precision (the probe's `computedAs`:
+  /// OpenVINO runs bf16 graphs in f32) is signed in that precision only when its kernel fails the
+  /// same way there (one wrong f32 kernel, one bucket for every dtype that runs it); a kernel wrong
+  /// in bf16 alone (OpenVINO's bf16 CumSum) keeps bf16.
+  @Test(arguments: [
+    ([String](), "op=add dtype=f32 class=values"),
+    (["--only-dtype", "bf16"], "op=add dtype=bf16 class=values"),
+  ])
+  func aCulpritIsSignedInTheDTypeWhoseKernelFails(_ extra: [String], _ state: String) throws {
+    let target = BackendTarget(
+      name: "faulty", command: [Self.faulty, "--mode", "wrong-kernel", "--on", "add"] + extra,
+      computedAs: [.bf16: .f32])
+    var b = GraphBuilder()
+    let x = b.input([4], .bf16)
+    let y = b.input([4], .bf16)
+    let r = b("relu", b("add", x, y))
+    let g = b.build(outputs: [r])
+    let inputs = g.sampleInputs(seed: 1)
+    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
+    let judge = Judge().for(target)
+    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
+    defer { worker.stop() }
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let f = try #require(
+      judge.finding(
+        target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs), target: target.name, graph: g,
+        values: values))
+    let result = Triage(target: target, judge: judge, logPath: log).run(f, graph: g, inputs: inputs)
+    #expect(result.finding.signature.state == state)
   }
 }
