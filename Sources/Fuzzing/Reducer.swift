@@ -28,6 +28,32 @@ extension Signature {
   }
 }
 
+extension Signature {
+  /// Whether `finding`, a judged but untriaged signature (a replayed instance), still shows the
+  /// bug of the bucket signed `self`. Errors: the same minimization key. Mismatches (and the
+  /// reference disagreements they were classified as): the same stage, backend and class, and for
+  /// a value class the bucket's dtype where it names one, which is the finding's own or what the
+  /// target computes it in (`computedAs`). A triaged signature names the culprit or the failing
+  /// node and what it needs; an unminimized model does not say those without triage. Other kinds:
+  /// the same signature.
+  public func isReproduced(by finding: Signature, computedAs: [DType: DType]) -> Bool {
+    switch kind {
+    case .error: return minimizationKey == finding.minimizationKey
+    case .mismatch, .unstable, .referenceDisagreement:
+      let kind = self.kind == .referenceDisagreement ? FindingKind.mismatch : self.kind
+      guard finding.kind == kind, finding.stage == stage, finding.backend == backend else { return false }
+      func token(_ s: Signature, _ key: String) -> String? {
+        s.state.split(separator: " ").first { $0.hasPrefix(key) }.map { String($0.dropFirst(key.count)) }
+      }
+      guard token(self, "class=") == token(finding, "class=") else { return false }
+      guard let dtype = token(self, "dtype=") else { return true }
+      let own = token(finding, "dtype=")
+      return own == dtype || own.flatMap { DType(rawValue: $0) }.flatMap { computedAs[$0] }?.rawValue == dtype
+    default: return canonical == finding.canonical
+    }
+  }
+}
+
 /// Minimizes a finding against a backend running in a worker, keeping its signature.
 public struct Reducer {
   public var target: BackendTarget

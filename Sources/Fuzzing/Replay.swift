@@ -13,9 +13,11 @@ public struct Replay {
     /// The signature found now (nil: no finding).
     public var found: Signature?
     public var note: String
-    /// The bucket's minimization key: a mismatch bucket is named after its minimized model, and a
-    /// replayed (unminimized) instance still fails the same way when this key matches.
-    public var expectedKey: String? = nil
+    /// The bucket's signature tuple: a replayed (unminimized, untriaged) instance still fails the
+    /// same way when it reproduces it (`Signature.isReproduced(by:computedAs:)`).
+    public var expectedTuple: Signature? = nil
+    /// What the target computes each dtype in (its probed precision).
+    public var computedAs: [DType: DType] = [:]
 
     /// fixed, still failing, new signature, ok, new finding, or skipped.
     public var status: String {
@@ -25,7 +27,9 @@ public struct Replay {
       case (nil, .some): return "new finding"
       case (.some, nil): return "fixed"
       case (.some(let e), .some(let f)):
-        let sameMismatch = (f.kind == .mismatch || f.kind == .error) && expectedKey == f.minimizationKey
+        let sameMismatch =
+          (f.kind == .mismatch || f.kind == .error)
+          && expectedTuple?.isReproduced(by: f, computedAs: computedAs) == true
         return f.hash == e || sameMismatch ? "still failing" : "new signature"
       }
     }
@@ -65,7 +69,7 @@ public struct Replay {
     let graph: Graph
     var inputs: [Tensor]
     var expected: String?
-    var expectedKey: String?
+    var expectedTuple: Signature?
     var backendFilter: String?
     do {
       if isInstance {
@@ -80,7 +84,7 @@ public struct Replay {
     }
     if isInstance, let bucket = Instance.bucket(of: path), let record = BucketRecord.read(bucket: bucket) {
       expected = record.signature
-      expectedKey = record.tuple.minimizationKey
+      expectedTuple = record.tuple
       backendFilter = record.tuple.backend
     }
     guard let values = try? ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values else {
@@ -105,7 +109,8 @@ public struct Replay {
       rows.append(
         Row(
           path: path, backend: t.name, expected: expected, found: finding?.signature,
-          note: finding?.message ?? "", expectedKey: expectedKey))
+          note: finding?.message ?? "", expectedTuple: expectedTuple,
+          computedAs: judge.for(t).oracle.computedAs))
     }
     if rows.isEmpty, let backendFilter {
       rows.append(

@@ -125,4 +125,23 @@ import Testing
     #expect(state("i32", .values) == "op=Conv dtype=i32 class=values")
     #expect(state("f16", .shape) == "op=Conv class=shape")
   }
+
+  /// A replayed instance is judged, not triaged: it still fails the way its bucket says when the
+  /// class matches and, where the bucket names a dtype, the instance's dtype is it or computes as
+  /// it. A composite bucket names no dtype.
+  @Test func aReplayedInstanceReproducesItsBucket() {
+    func sig(_ state: String) -> Signature {
+      Signature(kind: .mismatch, stage: "execute", backend: "ov", state: state)
+    }
+    let replayed = sig("ops=abs,concat,tanh dtype=bf16 class=values")
+    #expect(sig("op=Concat after=unary class=values").isReproduced(by: replayed, computedAs: [:]))
+    #expect(!sig("op=Concat after=unary class=shape").isReproduced(by: replayed, computedAs: [:]))
+    let culprit = sig("op=Conv dtype=f32 class=values")
+    #expect(culprit.isReproduced(by: replayed, computedAs: [.bf16: .f32]))
+    #expect(!culprit.isReproduced(by: replayed, computedAs: [:]))
+    #expect(sig("op=CumSum dtype=bf16 class=values").isReproduced(by: replayed, computedAs: [.bf16: .f32]))
+    var other = replayed
+    other.backend = "ort"
+    #expect(!culprit.isReproduced(by: other, computedAs: [.bf16: .f32]))
+  }
 }
