@@ -61,16 +61,16 @@ extension Importer {
       attrs.merge(onnx) { a, _ in a }
       return bind(n, add("qlinear_conv2d", [x, xs, xz, w, ws, wz, ys, yz, b], attrs))
     case "QLinearMatMul":
-      guard let a = data(0), let as_ = data(1), let az = data(2), let b = data(3), let bs = data(4),
+      guard let a = data(0), let aScale = data(1), let az = data(2), let b = data(3), let bs = data(4),
         let bz = data(5), let ys = data(6), let yz = data(7)
       else { return false }
-      return bind(n, add("qlinear_matmul", [a, as_, az, b, bs, bz, ys, yz], onnx))
+      return bind(n, add("qlinear_matmul", [a, aScale, az, b, bs, bz, ys, yz], onnx))
     case "QGemm":
       guard float(n, "alpha", 1) == 1, int(n, "transA", 0) == 0 else {
         problem("QGemm with alpha != 1 or transA is not supported")
         return false
       }
-      guard let a = data(0), let as_ = data(1), let az = data(2), let b = data(3), let bs = data(4),
+      guard let a = data(0), let aScale = data(1), let az = data(2), let b = data(3), let bs = data(4),
         let bz = data(5)
       else { return false }
       let tb = int(n, "transB", 0)
@@ -84,13 +84,14 @@ extension Importer {
       else { return false }
       return bind(
         n,
-        add("qgemm", [a, as_, az, b, bs, bz, c, ys, yz], ["trans_b": .int(tb)].merging(onnx) { a, _ in a }))
+        add(
+          "qgemm", [a, aScale, az, b, bs, bz, c, ys, yz], ["trans_b": .int(tb)].merging(onnx) { a, _ in a }))
     case "QLinearAdd", "QLinearMul":
-      guard let a = data(0), let as_ = data(1), let az = data(2), let b = data(3), let bs = data(4),
+      guard let a = data(0), let aScale = data(1), let az = data(2), let b = data(3), let bs = data(4),
         let bz = data(5), let ys = data(6), let yz = data(7)
       else { return false }
       let (l, r) =
-        shape(a).count >= shape(b).count ? ((a, as_, az), (b, bs, bz)) : ((b, bs, bz), (a, as_, az))
+        shape(a).count >= shape(b).count ? ((a, aScale, az), (b, bs, bz)) : ((b, bs, bz), (a, aScale, az))
       let inputs = [l.0, l.1, l.2, r.0, r.1, r.2, ys, yz]
       return n.opType == "QLinearAdd"
         ? bind(n, add("qlinear_add", inputs)) : bind(n, add("qlinear_mul", inputs, onnx))

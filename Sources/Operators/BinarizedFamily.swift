@@ -12,7 +12,6 @@ private let real = TypeConstraint(nil, [.f32])
 /// Any 32-bit pattern is a valid packed word.
 private let wordDomain = ValueDomain.within(-2_147_483_648, 2_147_483_647)
 
-
 /// `ceil(c / 32)` as a shape expression.
 private func words(_ c: Dim) -> Dim { (c + 31) / 32 }
 

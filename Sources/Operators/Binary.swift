@@ -55,8 +55,8 @@ extension OperatorSpec {
     binary(
       id,
       "a \(symbol) b elementwise with broadcasting, as bool; any comparison with NaN is false (except != which is true).",
-      dtypes: .any, output: .fixed(.bool), traits: [.discontinuous, .exact], range: { _, _ in .boolean }
-    ) { f($0, $1) ? 1 : 0 }
+      dtypes: .any, output: .fixed(.bool), traits: [.discontinuous, .exact], range: { _, _ in .boolean },
+      { f($0, $1) ? 1 : 0 })
   }
 
   static func logical(_ id: String, _ doc: String, _ f: @escaping @Sendable (Bool, Bool) -> Bool)
@@ -64,10 +64,7 @@ extension OperatorSpec {
   {
     binary(
       id, doc, dtypes: .bool, output: .fixed(.bool), traits: [.commutative, .exact],
-      range: { _, _ in .boolean }
-    ) {
-      f($0 != 0, $1 != 0) ? 1 : 0
-    }
+      range: { _, _ in .boolean }, { f($0 != 0, $1 != 0) ? 1 : 0 })
   }
 }
 
@@ -83,13 +80,13 @@ extension OperatorSpec {
 
 extension OperatorSpec {
   static let binaryFamily: [OperatorSpec] = [
-    binary("add", "a + b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 + $1 }) {
-      $0 + $1
-    },
-    binary("sub", "a - b with NumPy broadcasting.", traits: [.exact], range: { $0 - $1 }) { $0 - $1 },
-    binary("mul", "a * b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 * $1 }) {
-      $0 * $1
-    },
+    binary(
+      "add", "a + b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 + $1 }, { $0 + $1 }
+    ),
+    binary("sub", "a - b with NumPy broadcasting.", traits: [.exact], range: { $0 - $1 }, { $0 - $1 }),
+    binary(
+      "mul", "a * b with NumPy broadcasting.", traits: [.commutative, .exact], range: { $0 * $1 }, { $0 * $1 }
+    ),
     OperatorSpec(
       id: "div", family: .binary,
       doc:

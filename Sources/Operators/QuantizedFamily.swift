@@ -35,7 +35,6 @@ private func saturation(_ d: DType) -> Interval {
   return Interval(Double(lo), Double(hi))
 }
 
-
 /// A scalar parameter (rank 0) or a per-channel one whose length must equal `channels`.
 private func perChannel(_ p: [Dim], _ channels: Dim) -> [Constraint] {
   p.isEmpty ? [] : [p[0] .== channels]

@@ -88,8 +88,7 @@ extension OperatorSpec {
     reduction(
       "reduce_sum",
       "Sum by sequential float64 addition in row-major order; NaN propagates, inf + -inf = NaN; integers wrap when rounded.",
-      range: { c, ins in [ins[0].scaled(by: reducedCount(c))] }
-    ) { $0.reduce(0, +) },
+      range: { c, ins in [ins[0].scaled(by: reducedCount(c))] }, { $0.reduce(0, +) }),
     reduction(
       "reduce_mean",
       "Arithmetic mean: the float64 sum (row-major order) divided by the number of reduced elements; NaN propagates.",
@@ -120,8 +119,7 @@ extension OperatorSpec {
         if x.lo >= 0 { return [Interval(Foundation.pow(x.lo, n), Foundation.pow(x.hi, n))] }
         let m = Foundation.pow(x.magnitude, n)
         return [Interval(-m, m)]
-      }
-    ) { $0.reduce(1, *) },
+      }, { $0.reduce(1, *) }),
     argReduction("argmax", largest: true),
     argReduction("argmin", largest: false),
   ]

@@ -102,7 +102,8 @@ public struct RulesFile: Hashable, Sendable, Codable {
   public func encoded() -> Data {
     let e = JSONEncoder()
     e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    var d = try! e.encode(self)  // plain values only
+    // Plain values only: encoding cannot fail.
+    var d = (try? e.encode(self)) ?? Data()
     d.append(0x0A)
     return d
   }

@@ -122,7 +122,7 @@ struct Fuzz: ParsableCommand {
       src.resume()
       return src
     }
-    defer { sources.forEach { $0.cancel() } }
+    defer { for s in sources { s.cancel() } }
     let result: (stats: CampaignStats, found: Bool)
     do {
       result = try campaign.run()
