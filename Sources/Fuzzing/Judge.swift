@@ -133,7 +133,7 @@ public struct Judge: Sendable {
   /// Mismatch state of a minimized model no node of which mismatches alone: the operator producing
   /// the wrong output, and what it needs upstream. `consumer`: the cause test (`Reducer.consumer`)
   /// found that it fails behind any computed input (`op=conv1d after=*`: one bucket whatever feeds
-  /// it); otherwise the pair matters and the families of the other nodes it needs are part of the
+  /// it and whatever the class, a wrong shape or wrong values); otherwise the pair matters and the families of the other nodes it needs are part of the
   /// cause (`op=add after=binary`: one wrong fusion is one bucket whichever binary operator feeds
   /// it). Not the dtype: a pass that rewrites several nodes is one cause in every dtype (a kernel,
   /// the culprit of `culpritSignature`, is one per dtype).
@@ -148,10 +148,13 @@ public struct Judge: Sendable {
       graph.nodes.indices.filter { $0 != k }.map {
         operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
       })
-    let after = consumer ? "*" : families.sorted().joined(separator: ",")
-    return Signature(
-      kind: kind, stage: "execute", backend: target,
-      state: "op=\(name(graph.nodes[k].op)) after=\(after) class=\(d.kind.rawValue)")
+    // A node that fails behind any computed input is one cause whatever the symptom: OpenVINO's
+    // StridesOptimization gives a Conv a wrong shape or wrong values depending on the length.
+    let state =
+      consumer
+      ? "op=\(name(graph.nodes[k].op)) after=*"
+      : "op=\(name(graph.nodes[k].op)) after=\(families.sorted().joined(separator: ",")) class=\(d.kind.rawValue)"
+    return Signature(kind: kind, stage: "execute", backend: target, state: state)
   }
 
   static func dtypeKey(_ d: Discrepancy, computedAs: [DType: DType] = [:]) -> String {

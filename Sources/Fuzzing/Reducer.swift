@@ -31,7 +31,8 @@ extension Signature {
 extension Signature {
   /// Whether `finding`, a judged but untriaged signature (a replayed instance), still shows the
   /// bug of the bucket signed `self`. Errors: the same minimization key. Mismatches (and the
-  /// reference disagreements they were classified as): the same stage, backend and class, and for
+  /// reference disagreements they were classified as): the same stage, backend and class (where the
+  /// bucket names one), and for
   /// a value class the bucket's dtype where it names one, which is the finding's own or what the
   /// target computes it in (`computedAs`). A triaged signature names the culprit or the failing
   /// node and what it needs; an unminimized model does not say those without triage. Other kinds:
@@ -45,7 +46,8 @@ extension Signature {
       func token(_ s: Signature, _ key: String) -> String? {
         s.state.split(separator: " ").first { $0.hasPrefix(key) }.map { String($0.dropFirst(key.count)) }
       }
-      guard token(self, "class=") == token(finding, "class=") else { return false }
+      // A bucket without a class (a node failing behind any computed input) takes any.
+      if let c = token(self, "class="), c != token(finding, "class=") { return false }
       guard let dtype = token(self, "dtype=") else { return true }
       let own = token(finding, "dtype=")
       return own == dtype || own.flatMap { DType(rawValue: $0) }.flatMap { computedAs[$0] }?.rawValue == dtype

@@ -17,12 +17,15 @@ public enum FindingKind: String, Codable, Sendable, CaseIterable {
 /// (the operator the message blames, or the one localization found; see `normalize`); hang and oom
 /// the stage; mismatch (and unstable), after triage (`Triage.signed`): `op=<culprit> dtype=<d>
 /// class=<c>` when one node alone reproduces it (the dtype the target computes it in), else
-/// `op=<node producing the wrong output> after=<families of the nodes it needs, or *> class=<c>`.
+/// `op=<node producing the wrong output> after=<families of the nodes it needs> class=<c>`, or
+/// `op=<node> after=*` when it fails behind any computed input (any class: one rewrite of the node
+/// can give wrong shapes or wrong values).
 /// Operators are named as the target knows them: ONNX types for targets that receive ONNX. Before
 /// triage a mismatch is `ops=<sorted operators of the model> dtype=<d> class=<c>`. One wrong
 /// kernel gives one bucket whatever bystanders the models carry.
 ///
-/// Version 3: operators of ONNX targets by ONNX type, culprit dtypes as computed.
+/// Version 3: operators of ONNX targets by ONNX type, culprit dtypes as computed, `after=*` without
+/// a class.
 public struct Signature: Codable, Sendable, Hashable {
   public static let version = 3
   public var v: Int = Signature.version

@@ -237,7 +237,7 @@ extension CampaignTests {
   @Test(arguments: [
     ("wrong-kernel", "add", "op=add dtype=f32 class=values"),
     ("wrong-fusion", "mul,add", "op=add after=binary class=values"),
-    ("wrong-after", "conv2d", "op=conv2d after=* class=values"),
+    ("wrong-after", "conv2d", "op=conv2d after=*"),
   ])
   func oneInjectedCauseIsOneBucket(_ mode: String, _ on: String, _ state: String) throws {
     let titles = try injectedBucketTitles(

@@ -140,6 +140,9 @@ import Testing
     #expect(culprit.isReproduced(by: replayed, computedAs: [.bf16: .f32]))
     #expect(!culprit.isReproduced(by: replayed, computedAs: [:]))
     #expect(sig("op=CumSum dtype=bf16 class=values").isReproduced(by: replayed, computedAs: [.bf16: .f32]))
+    // A node that fails behind any computed input: one bucket for a wrong shape and wrong values.
+    #expect(sig("op=Conv after=*").isReproduced(by: sig("ops=abs,conv1d class=shape"), computedAs: [:]))
+    #expect(sig("op=Conv after=*").isReproduced(by: replayed, computedAs: [:]))
     var other = replayed
     other.backend = "ort"
     #expect(!culprit.isReproduced(by: other, computedAs: [.bf16: .f32]))
