@@ -58,6 +58,23 @@ public struct ExportFaithfulness {
 
   /// onnx.reference 1.23.2's bugs that generated models reach (onnxruntime and a hand computation
   /// agree with our reference on every one).
+  /// The known bugs of the independent implementation `name` (onnx-ref's; none for others).
+  public static func knownBugs(of name: String) -> [KnownBug] { name == "onnx-ref" ? onnxReferenceBugs : [] }
+
+  /// The reproducer of a known bug of `implementation` that a node of `graph` meets, if any: that
+  /// implementation cannot vouch for either side on this model.
+  public static func knownBug(of implementation: String, in graph: Graph) -> String? {
+    let types = graph.types
+    for n in graph.nodes {
+      if let bug = knownBugs(of: implementation).first(where: {
+        $0.explains(n, n.inputs.compactMap { types[$0] }, "")
+      }) {
+        return bug.reproducer
+      }
+    }
+    return nil
+  }
+
   public static let onnxReferenceBugs: [KnownBug] = [
     // Softsign of a 0-d tensor: np.abs returns a NumPy scalar and np.divide(out=) refuses it.
     KnownBug(reproducer: "Docs/findings/onnx-reference/softsign_scalar.py") { n, ins, _ in
@@ -89,10 +106,10 @@ public struct ExportFaithfulness {
       ["layer_norm", "batch_norm"].contains(n.op) && ins.first?.dtype == .f16
     },
     // Sums of bf16 accumulated one by one in bf16 (the spec leaves the accumulation precision
-    // open; a quality difference, not a spec violation): ReduceSum, ReduceMean, Softmax's
+    // open; a quality difference, not a spec violation): ReduceSum, ReduceMean, CumSum, Softmax's
     // denominator.
     KnownBug(reproducer: "Docs/findings/onnx-reference/reduce_bf16_accumulation.py") { n, ins, _ in
-      ["reduce_sum", "reduce_mean"].contains(n.op) && ins.first?.dtype == .bf16
+      ["reduce_sum", "reduce_mean", "cumsum"].contains(n.op) && ins.first?.dtype == .bf16
     },
     KnownBug(reproducer: "Docs/findings/onnx-reference/logsoftmax_bf16_accumulation.py") { n, ins, _ in
       ["log_softmax", "softmax"].contains(n.op) && ins.first?.dtype == .bf16
@@ -128,7 +145,7 @@ public struct ExportFaithfulness {
   public init(target: BackendTarget, logPath: String) {
     self.target = target
     self.logPath = logPath
-    knownBugs = target.name == "onnx-ref" ? ExportFaithfulness.onnxReferenceBugs : []
+    knownBugs = ExportFaithfulness.knownBugs(of: target.name)
   }
 
   /// The first node that alone, on its recorded inputs, gives the target a finding (not unstable):

@@ -26,7 +26,8 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   public struct Run: Codable, Sendable, Hashable {
     public var implementation: String
     /// `reference` (agrees with the reference), `target` (agrees with the target), `neither`,
-    /// `failed`, or `unsupported`.
+    /// `failed`, `unsupported`, or `known-bug` (not run: a known bug of it meets the model; the
+    /// detail names its reproducer).
     public var sides: String
     public var detail: String
   }
@@ -300,6 +301,12 @@ public struct Triage {
     let targetOutcome: WorkerOutcome? = finding.outcome
     var runs: [TriageEvidence.Run] = []
     for other in consensus {
+      // An implementation with a known bug that a node of the model meets cannot vouch for either
+      // side (onnx.reference's bf16 CumSum accumulates in bf16, as OpenVINO's does).
+      if let bug = ExportFaithfulness.knownBug(of: other.name, in: graph) {
+        runs.append(.init(implementation: other.name, sides: "known-bug", detail: bug))
+        continue
+      }
       let worker = startWorker(other.command, logPath + ".\(other.name)")
       let outcome = other.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
       release(worker)

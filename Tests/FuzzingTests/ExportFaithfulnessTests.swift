@@ -39,4 +39,40 @@ import Testing
     bench.knownBugs.removeAll { $0.reproducer.hasSuffix("batchnorm_layernorm_f16.py") }
     #expect(bench.explain(f, graph: g, inputs: inputs, worker: worker, judge: judge).knownBug == nil)
   }
+
+  /// Consensus does not ask an independent implementation whose known bug meets the model: a bf16
+  /// CumSum, which onnx.reference accumulates in bf16 as OpenVINO does, made a real OpenVINO bug a
+  /// `reference-disagreement`. With onnx.reference out and no other implementation, the verdict
+  /// is `unconfirmed`.
+  @Test(.enabled(if: hasONNX, "python3 with numpy and onnx is not available"))
+  func consensusSkipsAnImplementationWithAKnownBugOnTheModel() throws {
+    var b = GraphBuilder()
+    let x = b.input([8], .bf16)
+    let y = b("cumsum", x, attributes: ["axis": .int(0), "exclusive": .int(0), "reverse": .int(0)])
+    let g = b.build(outputs: [y])
+    #expect(
+      ExportFaithfulness.knownBug(of: "onnx-ref", in: g)?.hasSuffix("reduce_bf16_accumulation.py") == true)
+    var f32 = g
+    f32.inputs[0].type.dtype = .f32
+    f32.nodes[0].types[0].dtype = .f32
+    #expect(ExportFaithfulness.knownBug(of: "onnx-ref", in: f32) == nil)
+    #expect(ExportFaithfulness.knownBug(of: "ort-noopt", in: g) == nil)
+
+    let faulty = builtExecutable("dlsmith-faulty-worker").path
+    let target = BackendTarget(name: "faulty", command: [faulty, "--mode", "wrong-kernel", "--on", "cumsum"])
+    let inputs = g.sampleInputs(seed: 1)
+    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
+    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
+    defer { worker.stop() }
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let f = try #require(
+      Judge().finding(
+        target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs), target: target.name, graph: g,
+        values: values))
+    var triage = Triage(target: target, judge: Judge(), logPath: log)
+    triage.consensus = [BackendTarget.pythonTarget("onnx-ref", script: pythonWorkerScriptPath)]
+    let result = triage.run(f, graph: g, inputs: inputs)
+    #expect(result.evidence.runs.map(\.sides) == ["known-bug"])
+    #expect(result.evidence.verdict == .unconfirmed)
+  }
 }
