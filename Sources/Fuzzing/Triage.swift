@@ -51,6 +51,9 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
   /// What the target's own optimization levels say (`ort-noopt agrees with the reference: an
   /// optimization pass of ort is to blame`), when a lower level is among the implementations.
   public var optimizer: String?
+  /// Set when the minimized model failed only on the worker that had run other models before (a
+  /// target whose caches carry state between models) and was dropped for the original model.
+  public var standalone: String?
 
   public var summary: String {
     var s = "\(verdict.rawValue); \(localization)"
@@ -58,6 +61,7 @@ public struct TriageEvidence: Codable, Sendable, Hashable {
     s += "; \(nodesBefore) -> \(nodesAfter) node(s) in \(String(format: "%.1f", seconds)) s"
     for r in runs { s += "; \(r.implementation): \(r.sides)" }
     if let optimizer { s += "; \(optimizer)" }
+    if let standalone { s += "; \(standalone)" }
     return s
   }
 }
@@ -226,6 +230,23 @@ public struct Triage {
           finding.relabeled(
             .unstable, note: "ill-conditioned: 1-ulp input changes move the output beyond tolerance"),
           minimized)
+      }
+    }
+    // The repro must stand alone: the shared worker has run other models, and a target's caches
+    // can make a model fail only after those. A minimized model that does not fail on a fresh
+    // worker is dropped for the original one. Checked for a new bucket's first instance, the one
+    // whose minimized model is published.
+    if let m = minimized, worker != nil, m.graph != graph, isNew(signed(current, evidence, graph: m.graph)) {
+      let fresh = WorkerProcess(command: target.command, limits: limits, logPath: logPath + ".fresh")
+      let again = reducer.finding(m.graph, m.inputs, worker: fresh)
+      fresh.stop()
+      if again?.signature.minimizationKey != current.signature.minimizationKey {
+        evidence.standalone =
+          "the minimized model (\(m.graph.nodes.count) nodes) failed only on the worker that had run other models; kept the original"
+        minimized = nil
+        current = finding
+        evidence.localization = "composite"
+        evidence.culprit = nil
       }
     }
     // A culprit in a dtype the target computes at another precision: that precision's kernel when

@@ -1,7 +1,7 @@
 // A backend built only for tests: it speaks the worker protocol and misbehaves on purpose when a
 // model contains a chosen operator, so the campaign's handling of every failure kind can be tested.
 //
-//   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|error [--on OP]
+//   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|stateful|error [--on OP]
 //   dlsmith-faulty-worker --mode wrong-kernel --on OP [--only-dtype D]
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-after --on OP
@@ -142,6 +142,7 @@ struct FaultyBackend: Backend {
 
   final class Counter: @unchecked Sendable {
     var n = 0
+    var seen = false
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
@@ -170,6 +171,11 @@ struct FaultyBackend: Backend {
     case "wrong":
       let x = outputs[0].storage[0]
       outputs[0].storage[0] = outputs[0].dtype == .bool ? 1 - x : outputs[0].dtype.rounded(x + 1)
+    case "stateful":
+      // Wrong only once this process has run a model with OP before (a cache that carries state
+      // between models): a fresh worker's first such model is right.
+      if counter.seen { outputs[0].storage[0] = outputs[0].dtype.rounded(outputs[0].storage[0] + 1) }
+      counter.seen = true
     case "flaky":
       counter.n += 1
       if counter.n % 2 == 0 { outputs[0].storage[0] = outputs[0].dtype.rounded(outputs[0].storage[0] + 1) }

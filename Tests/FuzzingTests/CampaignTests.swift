@@ -309,4 +309,24 @@ extension CampaignTests {
     let result = Triage(target: target, judge: judge, logPath: log).run(f, graph: g, inputs: inputs)
     #expect(result.finding.signature.state == state)
   }
+
+  /// A target whose caches carry state between models fails on a model only after it ran others:
+  /// triage on the campaign's worker minimizes such a finding to a model that a fresh worker runs
+  /// right. That model is no standalone repro: it is dropped for the original, and the bucket says
+  /// why.
+  @Test func aMinimizedModelThatNeedsTheWorkersHistoryIsDropped() throws {
+    let dir = temporaryDirectory()
+    var c = config(dir, mode: "stateful", on: "add", models: 30)
+    c.minimizeMismatches = true
+    _ = try Campaign(c).run()
+    let buckets = Self.findings(dir).keys.sorted()
+    #expect(!buckets.isEmpty, "the stateful target must be found for this test to mean anything")
+    for b in buckets {
+      let bucket = dir.appendingPathComponent("Crashes/\(b)")
+      let record = try #require(BucketRecord.read(bucket: bucket.path))
+      #expect(record.triage?.standalone != nil, "\(b)")
+      #expect(
+        !FileManager.default.fileExists(atPath: bucket.appendingPathComponent("minimized").path), "\(b)")
+    }
+  }
 }
