@@ -92,6 +92,8 @@ public struct CampaignStats: Codable, Sendable {
   public var execs: [String: Int] = [:]
   public var findings: [String: Int] = [:]
   public var newBuckets = 0
+  /// Buckets this shard created, by finding kind (absent in stats.json of earlier versions).
+  public var bucketsByKind: [String: Int]? = nil
   public var bucketsTotal = 0
   public var corpusAdded = 0
   public var unsupported = 0
@@ -128,6 +130,8 @@ public final class Campaign: @unchecked Sendable {
   let started = Date()
   private let lock = NSLock()
   private var stopRequested = false
+  private let plotLock = NSLock()
+  private var lastPlotRow = Date.distantPast
 
   public init(_ config: CampaignConfig) {
     self.config = config
@@ -173,11 +177,11 @@ public final class Campaign: @unchecked Sendable {
       CampaignLane(
         lane: lane, config: config, targets: targets, journal: journal, publisher: publisher, triage: triage,
         counters: counters, failpoint: failpoint, next: nextModel, requestStop: requestStop,
-        writeStats: writeStats
+        writeStats: { self.writeStats() }
       ).run()
     }
     ticker.cancel()
-    writeStats()
+    writeStats(final: true)
     let s = counters.snapshot
     return (s, s.findings.values.reduce(0, +) > 0)
   }
@@ -223,7 +227,8 @@ public final class Campaign: @unchecked Sendable {
     writeStats()
   }
 
-  func writeStats() {
+  /// Writes stats.json and, at most once a second (or when `final`), a plot_data row.
+  func writeStats(final: Bool = false) {
     let buckets =
       ((try? FileManager.default.contentsOfDirectory(atPath: config.directory + "/Crashes")) ?? []).filter {
         !$0.hasPrefix(".") && $0 != "README.md"
@@ -237,6 +242,19 @@ public final class Campaign: @unchecked Sendable {
     }
     if let data = try? CampaignPublisher.encoder.encode(s) {
       try? Workdir.replaceFile(data, at: journal.shardState + "/stats.json")
+    }
+    // Stats over time, at most a row a second (lanes write stats every 2 s, the ticker every 10 s).
+    let now = Date()
+    let due = plotLock.withLock {
+      guard final || now.timeIntervalSince(lastPlotRow) >= 1 else { return false }
+      lastPlotRow = now
+      return true
+    }
+    if due {
+      let names = targets.map(\.name)
+      PlotData.append(
+        PlotData.row(s, targets: names, runSeconds: now.timeIntervalSince(started)),
+        header: PlotData.header(targets: names), to: journal.shardState + "/plot_data.csv")
     }
   }
 

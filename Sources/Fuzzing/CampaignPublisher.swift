@@ -105,7 +105,11 @@ final class CampaignPublisher: @unchecked Sendable {
       failpoint("after-bucket")
       counters.update { stats in
         stats.findings[sig.kind.rawValue, default: 0] += 1
-        if isNew { stats.newBuckets += 1 }
+        if isNew {
+          stats.newBuckets += 1
+          stats.bucketsByKind = (stats.bucketsByKind ?? [:]).merging(
+            [sig.kind.rawValue: 1], uniquingKeysWith: +)
+        }
       }
     } catch {
       config.log("error: cannot record finding in \(bucket): \(error)")

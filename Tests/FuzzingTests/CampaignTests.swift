@@ -330,3 +330,28 @@ extension CampaignTests {
     }
   }
 }
+
+extension CampaignTests {
+  /// `plot_data.csv`: a header and rows over time whose last row is the campaign's final stats; a
+  /// torn last line (a kill -9 mid-write) is ignored on read.
+  @Test func plotDataRecordsTheCampaignOverTime() throws {
+    let dir = temporaryDirectory()
+    let (stats, _) = try Campaign(config(dir, mode: "crash", on: "add", models: 12)).run()
+    let path = dir.appendingPathComponent(".dlsmith/shard-0/plot_data.csv").path
+    let rows = PlotData.read(path)
+    let last = try #require(rows.last)
+    #expect(last["models"] == "\(stats.modelsGenerated)")
+    #expect(last["valid"] == "\(stats.modelsValid)")
+    #expect(last["execs_faulty"] == "\(stats.execs["faulty"] ?? 0)")
+    #expect(Int(last["buckets_crash"] ?? "") == stats.newBuckets && stats.newBuckets >= 1)
+    #expect(last["corpus"] == "\(stats.corpusAdded)")
+    let header = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").first
+    #expect(header.map(String.init) == PlotData.header(targets: ["faulty"]).joined(separator: ","))
+    // A torn last line.
+    let h = try #require(FileHandle(forWritingAtPath: path))
+    h.seekToEndOfFile()
+    h.write(Data("99.0,7".utf8))
+    try h.close()
+    #expect(PlotData.read(path).count == rows.count)
+  }
+}
