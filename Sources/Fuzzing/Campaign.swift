@@ -253,7 +253,7 @@ public final class Campaign: @unchecked Sendable {
     if due {
       let names = targets.map(\.name)
       PlotData.append(
-        PlotData.row(s, targets: names, runSeconds: now.timeIntervalSince(started)),
+        PlotData.row(s, targets: names),
         header: PlotData.header(targets: names), to: journal.shardState + "/plot_data.csv")
     }
   }

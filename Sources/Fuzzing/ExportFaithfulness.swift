@@ -56,8 +56,6 @@ public struct ExportFaithfulness {
     public var explains: @Sendable (_ node: Node, _ inputs: [TensorType], _ message: String) -> Bool
   }
 
-  /// onnx.reference 1.23.2's bugs that generated models reach (onnxruntime and a hand computation
-  /// agree with our reference on every one).
   /// The known bugs of the independent implementation `name` (onnx-ref's; none for others).
   public static func knownBugs(of name: String) -> [KnownBug] { name == "onnx-ref" ? onnxReferenceBugs : [] }
 
@@ -75,6 +73,8 @@ public struct ExportFaithfulness {
     return nil
   }
 
+  /// onnx.reference 1.23.2's bugs that generated models reach (onnxruntime and a hand computation
+  /// agree with our reference on every one).
   public static let onnxReferenceBugs: [KnownBug] = [
     // Softsign of a 0-d tensor: np.abs returns a NumPy scalar and np.divide(out=) refuses it.
     KnownBug(reproducer: "Docs/findings/onnx-reference/softsign_scalar.py") { n, ins, _ in
@@ -148,66 +148,63 @@ public struct ExportFaithfulness {
     knownBugs = ExportFaithfulness.knownBugs(of: target.name)
   }
 
-  /// The first node that alone, on its recorded inputs, gives the target a finding (not unstable):
-  /// the node, its input types and the finding's message. With `anyDeviation`, the first whose
-  /// outputs differ from the reference's in any bit (within tolerance too), with the message `""`.
-  func firstFailingNode(
-    _ g: Graph, inputs: [Tensor], worker: WorkerProcess, judge: Judge, after start: Int = 0,
-    anyDeviation: Bool = false
-  ) -> (index: Int, node: Node, inputs: [TensorType], message: String)? {
+  /// The first node that, alone on its recorded inputs, `matches`: given the node's outcome on the
+  /// target, the isolated model and its reference values, a note, or `nil` to go on. The node, its
+  /// input types and the note.
+  func firstNode(
+    _ g: Graph, inputs: [Tensor], worker: WorkerProcess,
+    where matches: (WorkerOutcome, Graph, [ValueID: Tensor], Node, [TensorType]) -> String?
+  ) -> (node: Node, inputs: [TensorType], note: String)? {
     guard let values = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values else {
       return nil
     }
     let types = g.types
-    for (k, node) in g.nodes.enumerated() where k >= start {
+    for (k, node) in g.nodes.enumerated() {
       guard let (isolated, y) = Minimizer.isolated(k, in: g, inputs, values: values),
         (try? isolated.verify()) != nil,
         let hv = try? ReferenceBackend().run(isolated, inputs: y, keepAll: true).values
       else { continue }
       let outcome = target.run(on: worker, graph: isolated, model: isolated.encoded(), inputs: y)
-      if anyDeviation {
-        let expected = isolated.outputs.compactMap { hv[$0] }
-        guard case .outputs(let actual) = outcome,
-          actual.count == expected.count,
-          zip(actual, expected).allSatisfy({ a, e in
-            a.shape == e.shape && zip(a.storage, e.storage).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
-          })
-        else { return (k, node, node.inputs.compactMap { types[$0] }, "") }
-        continue
-      }
-      if let f = judge.finding(outcome, target: target.name, graph: isolated, values: hv),
-        f.signature.kind != .unstable
-      {
-        return (k, node, node.inputs.compactMap { types[$0] }, f.message)
-      }
+      let nodeInputs = node.inputs.compactMap { types[$0] }
+      if let note = matches(outcome, isolated, hv, node, nodeInputs) { return (node, nodeInputs, note) }
     }
     return nil
   }
 
   /// Where a disagreement comes from: the first node that alone, on its recorded inputs, gives any
-  /// finding (`op dtype`, else `composite`), and the known bug of the independent implementation
-  /// that explains it, if any.
+  /// finding but `unstable` (`op dtype`, else `composite`), and the known bug of the independent
+  /// implementation that explains it, if any. When no node fails alone (deviations of several
+  /// nodes, each within tolerance alone, add up downstream), the known bug of the first node that
+  /// alone deviates from the reference in any bit and that a known bug matches.
   public func explain(_ f: Finding, graph g: Graph, inputs: [Tensor], worker: WorkerProcess, judge: Judge)
     -> (culprit: String, knownBug: String?)
   {
-    if let (_, node, types, message) = firstFailingNode(g, inputs: inputs, worker: worker, judge: judge) {
+    if let (node, types, message) = firstNode(
+      g, inputs: inputs, worker: worker,
+      where: { outcome, isolated, values, _, _ in
+        judge.finding(outcome, target: target.name, graph: isolated, values: values)
+          .flatMap { $0.signature.kind == .unstable ? nil : $0.message }
+      })
+    {
       return (
         "\(node.op) \(node.types.first?.dtype.rawValue ?? "")",
         knownBugs.first { $0.explains(node, types, message) }?.reproducer
       )
     }
-    // No node alone fails: deviations of several nodes, each within tolerance alone, add up
-    // downstream. Explained by a known bug of a node that alone deviates at all, if one matches.
-    var start = 0
-    while let (k, node, types, _) = firstFailingNode(
-      g, inputs: inputs, worker: worker, judge: judge, after: start, anyDeviation: true)
-    {
-      if let bug = knownBugs.first(where: { $0.explains(node, types, f.message) }) {
-        return ("composite", bug.reproducer)
-      }
-      start = k + 1
-    }
-    return ("composite", nil)
+    let known = firstNode(
+      g, inputs: inputs, worker: worker,
+      where: { outcome, isolated, values, node, types in
+        let expected = isolated.outputs.compactMap { values[$0] }
+        if case .outputs(let actual) = outcome, actual.count == expected.count,
+          zip(actual, expected).allSatisfy({ a, e in
+            a.shape == e.shape && zip(a.storage, e.storage).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) }
+          })
+        {
+          return nil
+        }
+        return knownBugs.first { $0.explains(node, types, f.message) }?.reproducer
+      })
+    return ("composite", known?.note)
   }
 
   /// The variants `dlsmith bench export` cycles through: every float dtype, mixed, and int8 models

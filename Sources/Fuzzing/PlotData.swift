@@ -14,9 +14,9 @@ public enum PlotData {
   }
 
   /// The row for `stats` under `header`'s columns.
-  public static func row(_ stats: CampaignStats, targets: [String], runSeconds: Double) -> [String] {
+  public static func row(_ stats: CampaignStats, targets: [String]) -> [String] {
     let time = stats.previousRunTime + stats.runTime
-    let rate = runSeconds > 0 ? Double(stats.modelsGenerated) / runSeconds : 0
+    let rate = stats.runTime > 0 ? Double(stats.modelsGenerated) / stats.runTime : 0
     return [String(format: "%.1f", time), "\(stats.modelsGenerated)", "\(stats.modelsValid)"]
       + targets.map { "\(stats.execs[$0] ?? 0)" }
       + FindingKind.allCases.map { "\(stats.bucketsByKind?[$0.rawValue] ?? 0)" }

@@ -26,17 +26,14 @@ extension Signature {
       separator: " ")
     return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
   }
-}
 
-extension Signature {
   /// Whether `finding`, a judged but untriaged signature (a replayed instance), still shows the
   /// bug of the bucket signed `self`. Errors: the same minimization key. Mismatches (and the
-  /// reference disagreements they were classified as): the same stage, backend and class (where the
-  /// bucket names one), and for
-  /// a value class the bucket's dtype where it names one, which is the finding's own or what the
-  /// target computes it in (`computedAs`). A triaged signature names the culprit or the failing
-  /// node and what it needs; an unminimized model does not say those without triage. Other kinds:
-  /// the same signature.
+  /// reference disagreements they were classified as): the same stage, backend and class (where
+  /// the bucket names one), and for a value class the bucket's dtype where it names one, which is
+  /// the finding's own or what the target computes it in (`computedAs`). A triaged signature names
+  /// the culprit or the failing node and what it needs; an unminimized model does not say those
+  /// without triage. Other kinds: the same signature.
   public func isReproduced(by finding: Signature, computedAs: [DType: DType]) -> Bool {
     switch kind {
     case .error: return minimizationKey == finding.minimizationKey

@@ -85,9 +85,6 @@ public enum ONNXExport {
   ///   values as ONNX's defaults); our kernels use exactly these values.
   /// - float attributes (`alpha`, `beta`, `epsilon`, `min`/`max` of leaky_relu/elu/gemm/...) are
   ///   float32 in ONNX: our float64 values are rounded to float32.
-  /// The ONNX operator types our operators export as.
-  public static let operatorTypes = Set(mapping.values)
-
   public static let mapping: [OperatorSpec.ID: String] = {
     var m: [OperatorSpec.ID: String] = [:]
     for (ours, theirs) in unaryOps { m[ours] = theirs }
@@ -109,6 +106,9 @@ public enum ONNXExport {
     m.merge(rest) { a, _ in a }
     return m
   }()
+
+  /// The ONNX operator types our operators export as.
+  public static let operatorTypes = Set(mapping.values)
 
   /// Attribute-free elementwise unary operators.
   static let unaryOps: [OperatorSpec.ID: String] = [

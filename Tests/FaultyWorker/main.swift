@@ -12,8 +12,8 @@
 // `wrong-kernel` and `wrong-fusion` inject one realistic cause each, to count how many buckets one
 // cause yields: every node of OP computes its first output element one too high (a bool flips);
 // or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
-// pair; either may list alternatives separated by `|`); or every OP node whose first input is computed by any node does (a rewrite that moves
-// work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
+// pair; either may list alternatives separated by `|`); or every OP node whose first input is
+// computed by any node does (a rewrite that moves work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
 // consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
 // propagates through the rest of the graph like a real kernel bug's.
@@ -33,26 +33,25 @@ func bumped(_ t: Tensor) -> Tensor {
   return t
 }
 
-/// `spec` with a reference kernel whose first output is `bumped`, under the name `id`.
-func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
-  let kernel = spec.reference
-  return OperatorSpec(
-    id: id, family: spec.family, doc: spec.doc, inputs: spec.inputs, outputTypes: spec.outputTypes,
-    attributes: spec.attributes, traits: spec.traits, rule: spec.rule, domain: spec.domain,
-    range: spec.range,
-    reference: { attributes, inputs in
-      var outputs = kernel(attributes, inputs)
-      if !outputs.isEmpty { outputs[0] = bumped(outputs[0]) }
-      return outputs
-    })
-}
-
-/// `spec` under the name `id`, unchanged.
-func rename(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
+/// `spec` under the name `id`, with `reference` as its kernel (its own by default).
+func renamed(
+  _ spec: OperatorSpec, as id: OperatorSpec.ID,
+  reference: (@Sendable (Attributes, [Tensor]) -> [Tensor])? = nil
+) -> OperatorSpec {
   OperatorSpec(
     id: id, family: spec.family, doc: spec.doc, inputs: spec.inputs, outputTypes: spec.outputTypes,
     attributes: spec.attributes, traits: spec.traits, rule: spec.rule, domain: spec.domain,
-    range: spec.range, reference: spec.reference)
+    range: spec.range, reference: reference ?? spec.reference)
+}
+
+/// `spec` with a reference kernel whose first output is `bumped`, under the name `id`.
+func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
+  let kernel = spec.reference
+  return renamed(spec, as: id) { attributes, inputs in
+    var outputs = kernel(attributes, inputs)
+    if !outputs.isEmpty { outputs[0] = bumped(outputs[0]) }
+    return outputs
+  }
 }
 
 /// Runs `graph` on the reference with one injected cause (see the header).
@@ -126,7 +125,7 @@ func runInjected(
     }
   }
   let lookup: OperatorLookup = { id in
-    if id.hasPrefix("right:") { return Catalogue.spec(String(id.dropFirst(6))).map { rename($0, as: id) } }
+    if id.hasPrefix("right:") { return Catalogue.spec(String(id.dropFirst(6))).map { renamed($0, as: id) } }
     return faultyLookup(id)
   }
   return try ReferenceBackend(operators: lookup).run(graph, inputs: inputs)

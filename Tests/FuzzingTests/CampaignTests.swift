@@ -316,9 +316,7 @@ extension CampaignTests {
   /// why.
   @Test func aMinimizedModelThatNeedsTheWorkersHistoryIsDropped() throws {
     let dir = temporaryDirectory()
-    var c = config(dir, mode: "stateful", on: "add", models: 30)
-    c.minimizeMismatches = true
-    _ = try Campaign(c).run()
+    _ = try Campaign(config(dir, mode: "stateful", on: "add", models: 30)).run()
     let buckets = Self.findings(dir).keys.sorted()
     #expect(!buckets.isEmpty, "the stateful target must be found for this test to mean anything")
     for b in buckets {
