@@ -193,5 +193,6 @@ while let a = args.next() {
   if a == "--mode", let v = args.next() { mode = v }
   if a == "--on", let v = args.next() { trigger = v }
   if a == "--only-dtype", let v = args.next() { onlyDType = DType(rawValue: v) }
+  if a == "--tag" { _ = args.next() }  // names a test's workers in `ps`; no effect
 }
 WorkerServer.serve(FaultyBackend(mode: mode, trigger: trigger, onlyDType: onlyDType))

@@ -12,7 +12,8 @@ import Testing
   static var faulty: String { builtExecutable("dlsmith-faulty-worker").path }
 
   func config(_ dir: URL, mode: String, on op: String? = nil, models: Int) -> CampaignConfig {
-    var command = [Self.faulty, "--mode", mode]
+    // The tag names this test's workers: other suites run faulty workers at the same time.
+    var command = [Self.faulty, "--mode", mode, "--tag", dir.lastPathComponent]
     if let op { command += ["--on", op] }
     var c = CampaignConfig(
       directory: dir.path, seed: 11, targets: [BackendTarget(name: "faulty", command: command)])
@@ -49,13 +50,16 @@ import Testing
     }.sorted()
   }
 
-  /// Live (non-zombie) processes running the faulty worker.
-  static func liveFaultyWorkers() -> [Int32] {
+  /// Live (non-zombie) processes running the faulty worker with `--tag tag`. Suites run in
+  /// parallel, and other suites' workers are alive while these tests look for orphans.
+  static func liveFaultyWorkers(tag: String) -> [Int32] {
     var pids: [Int32] = []
     for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
       guard let pid = Int32(entry),
         let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-        String(decoding: cmd, as: UTF8.self).contains("dlsmith-faulty-worker"),
+        case let argv = String(decoding: cmd, as: UTF8.self).split(separator: "\0").map(String.init),
+        argv.first?.hasSuffix("dlsmith-faulty-worker") == true,
+        zip(argv, argv.dropFirst()).contains(where: { $0 == "--tag" && $1 == tag }),
         let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
         !status.contains(") Z ")
       else { continue }
@@ -86,7 +90,7 @@ extension CampaignTests {
     } else {
       #expect(instances.count == models, "one instance per model")
     }
-    #expect(Self.liveFaultyWorkers().isEmpty, "no orphan workers")
+    #expect(Self.liveFaultyWorkers(tag: dir.lastPathComponent).isEmpty, "no orphan workers")
     // Every instance is complete.
     for (b, names) in Self.findings(dir) {
       for n in names {
@@ -157,7 +161,8 @@ extension CampaignTests {
   /// uninterrupted run's, with no duplicates and no half-written folders.
   @Test(arguments: ["after-journal", "mid-publish", "after-publish", "after-bucket"])
   func killNineThenResumeLosesNothing(_ point: String) throws {
-    let worker = "faulty=\(Self.faulty) --mode crash --on add"
+    let tag = UUID().uuidString
+    let worker = "faulty=\(Self.faulty) --mode crash --on add --tag \(tag)"
     func fuzz(_ dir: URL, _ extra: [String]) throws -> Int32 {
       try runDLSmith(
         [
@@ -179,7 +184,7 @@ extension CampaignTests {
     let tmp = dir.appendingPathComponent(".dlsmith/tmp").path
     #expect(
       ((try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? []).isEmpty, "no staging left behind")
-    #expect(Self.liveFaultyWorkers().isEmpty, "no orphan workers after kill -9")
+    #expect(Self.liveFaultyWorkers(tag: tag).isEmpty, "no orphan workers after kill -9")
     // Bucket counts equal the uninterrupted run's (nothing lost, nothing counted twice).
     func count(_ root: URL, _ b: String) throws -> Int? {
       let data = try Data(contentsOf: root.appendingPathComponent("Crashes/\(b)/bucket.json"))
