@@ -44,8 +44,11 @@ struct Fuzz: ParsableCommand {
   @Option(name: .short, help: "Parallel jobs (each with its own workers).") var jobs: Int = 1
   @Flag(help: "Continue the campaign in the folder.") var resume = false
   @Flag(help: "Archive the campaign state in the folder (never deleted) and start over.") var fresh = false
-  @Option(help: "This shard's index (0-based).") var shardIndex: Int = 0
-  @Option(help: "Number of shards.") var totalShards: Int = 1
+  @Option(
+    help: "This shard's index (0-based; default: $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID, else 0).")
+  var shardIndex: Int?
+  @Option(help: "Number of shards (default: $JOB_COMPLETIONS or $SLURM_ARRAY_TASK_COUNT, else 1).")
+  var totalShards: Int?
   @Flag(help: "Stop at the first finding (exit 77).") var stopOnFirst = false
   @Flag(help: "Also save unstable differences (near-ties at discontinuities) as buckets.") var saveUnstable =
     false
@@ -65,8 +68,10 @@ struct Fuzz: ParsableCommand {
 
   func validate() throws {
     guard jobs >= 1 && jobs <= 64 else { throw ValidationError("-j must be in 1...64") }
-    guard totalShards >= 1, (0..<totalShards).contains(shardIndex) else {
-      throw ValidationError("--shard-index must be in 0..<--total-shards")
+    do {
+      _ = try shard
+    } catch let e as Shard.Invalid {
+      throw ValidationError(e.description)
     }
     guard !(resume && fresh) else { throw ValidationError("--resume and --fresh exclude each other") }
     if let m = maxModels, m < 1 { throw ValidationError("--max-models must be at least 1") }
@@ -83,6 +88,13 @@ struct Fuzz: ParsableCommand {
     }
   }
 
+  var shard: Shard {
+    get throws {
+      try Shard.resolve(
+        index: shardIndex, total: totalShards, environment: ProcessInfo.processInfo.environment)
+    }
+  }
+
   func run() throws {
     let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
     FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
@@ -92,8 +104,10 @@ struct Fuzz: ParsableCommand {
     config.maxTime = maxTime?.seconds
     if maxModels == nil && maxTime == nil { config.maxTime = nil }
     config.jobs = jobs
-    config.shardIndex = shardIndex
-    config.totalShards = totalShards
+    let shard = try shard
+    config.shardIndex = shard.index
+    config.totalShards = shard.total
+    if shard.total > 1 { log(shard.description) }
     config.resume = resume
     config.fresh = fresh
     config.stopOnFirst = stopOnFirst
