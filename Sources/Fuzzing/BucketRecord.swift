@@ -14,6 +14,9 @@ public struct BucketRecord: Codable, Sendable {
   public var triage: TriageEvidence?
   /// The first instance's message (the error text or the discrepancy).
   public var message: String?
+  /// In a merged folder (`CampaignMerge`): the count per source campaign (its seed and shards),
+  /// whose sum is `count`.
+  public var contributions: [String: Int]?
 
   public init(
     signature: String, tuple: Signature, title: String, count: Int, firstSeen: String, lastSeen: String,

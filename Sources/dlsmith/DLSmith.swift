@@ -14,7 +14,7 @@ struct DLSmith: ParsableCommand {
       Generate.self, Run.self, Diff.self, Ops.self, Export.self, Import.self, ExportBug.self, Fuzz.self,
       Replay.self,
       Minimize.self, Status.self,
-      Report.self, InferRules.self,
+      Report.self, Merge.self, InferRules.self,
       Bench.self, Worker.self, Probe.self,
     ])
 }
