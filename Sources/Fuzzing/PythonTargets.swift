@@ -10,6 +10,30 @@ public struct ONNXExportFailure: Error, Sendable, CustomStringConvertible {
   public var description: String { message }
 }
 
+/// The Python interpreter the workers of Python targets run in, decided in one place: the
+/// `--python` flag, else `$DLSMITH_PYTHON`, else `.venv/bin/python3` in one of `places` or a folder
+/// above it (the project-local environment `./dev test` sets up: found from the checkout, the
+/// current folder or the campaign folder), else `python3` on `PATH`.
+public enum PythonInterpreter {
+  public static let variable = "DLSMITH_PYTHON"
+
+  public static func resolve(flag: String?, environment: [String: String], places: [String]) -> String {
+    if let flag, !flag.isEmpty { return flag }
+    if let v = environment[variable], !v.isEmpty { return v }
+    for place in places {
+      var dir = URL(fileURLWithPath: place).standardizedFileURL
+      while true {
+        let candidate = dir.appendingPathComponent(".venv/bin/python3").path
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        let parent = dir.deletingLastPathComponent()
+        if parent.path == dir.path { break }
+        dir = parent
+      }
+    }
+    return "python3"
+  }
+}
+
 extension BackendTarget {
   /// Backends served by `python/dlsmith_worker.py`.
   public static let pythonBackends = [

@@ -39,7 +39,8 @@ struct ExportBug: ParsableCommand {
     }
     // The bucket's backend, as selected (so --worker definitions apply).
     let target =
-      selection.targets.first { $0.name == backend } ?? workerTarget(backend, passes: selection.passes.passes)
+      selection.targets.first { $0.name == backend }
+      ?? workerTarget(backend, passes: selection.passes.passes, python: selection.interpreter())
     let worker = WorkerProcess(
       command: target.command, limits: WorkerLimits(),
       logPath: fm.temporaryDirectory.path + "/dlsmith-export-bug.log")

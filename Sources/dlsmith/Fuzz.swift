@@ -98,7 +98,9 @@ struct Fuzz: ParsableCommand {
   func run() throws {
     let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
     FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
-    var config = CampaignConfig(directory: output, seed: campaignSeed, targets: selection.targets)
+    let python = selection.interpreter(near: [output])
+    var config = CampaignConfig(
+      directory: output, seed: campaignSeed, targets: selection.targets(near: [output]))
     config.generator = generation.generatorOptions
     config.maxModels = maxModels
     config.maxTime = maxTime?.seconds
@@ -121,7 +123,8 @@ struct Fuzz: ParsableCommand {
     config.commandLine = CommandLine.arguments
     if !noConsensus {
       for t in selection.targets {
-        config.consensus[t.name] = consensusTargets(of: t.name, passes: selection.passes.passes)
+        config.consensus[t.name] = consensusTargets(
+          of: t.name, passes: selection.passes.passes, python: python)
       }
     }
     let campaign = Campaign(config)

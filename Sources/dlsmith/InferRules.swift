@@ -25,7 +25,10 @@ struct InferRules: ParsableCommand {
   @Option(help: "Random calls per partial operator.") var calls = 120
   @Option(help: "Augmented calls per partial operator.") var augment = 800
   @Option(help: "Seed of the traces and the held-out split.") var seed: UInt64 = 1
-  @Option(help: "Python interpreter for the ort target.") var python = "python3"
+  @Option(
+    help:
+      "Python interpreter (default: $DLSMITH_PYTHON, else a .venv in or above the current folder or dlsmith's checkout, else python3)."
+  ) var python: String = pythonInterpreter()
   @Flag(help: "Print the per-target report of the rules files instead of inferring.") var report = false
   @Flag(help: "Log every inference stage to stderr.") var verbose = false
   @Flag(help: "With --report: check each complete rule against the hand-written one on 10,000 calls.")

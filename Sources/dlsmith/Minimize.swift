@@ -63,7 +63,8 @@ struct Minimize: ParsableCommand {
       // The bucket names its backend: the selection's definition of it (--worker) if any, else the
       // built-in or Python target of that name.
       targets = [
-        targets.first { $0.name == backend } ?? workerTarget(backend, passes: selection.passes.passes)
+        targets.first { $0.name == backend }
+          ?? workerTarget(backend, passes: selection.passes.passes, python: selection.interpreter())
       ]
     }
     if let bucket {
@@ -96,7 +97,10 @@ struct Minimize: ParsableCommand {
       target: target, judge: Judge(),
       logPath: fm.temporaryDirectory.path + "/dlsmith-minimize-\(target.name).log")
     triage.maxSteps = maxSteps
-    if !noConsensus { triage.consensus = consensusTargets(of: target.name, passes: selection.passes.passes) }
+    if !noConsensus {
+      triage.consensus = consensusTargets(
+        of: target.name, passes: selection.passes.passes, python: selection.interpreter())
+    }
     triage.progress = { g, i, steps in
       try? Workdir.replaceFile(g.encoded(), at: checkpoint + "/model.dlsmith.json")
       try? Workdir.replaceFile(encodeTensors(i), at: checkpoint + "/inputs.json")

@@ -31,7 +31,10 @@ struct Probe: ParsableCommand {
     help:
       "Probe only the precision each float dtype is computed in (campaigns judge such dtypes at that precision)."
   ) var precision = false
-  @Option(help: "Python interpreter for the Python backends.") var python: String = "python3"
+  @Option(
+    help:
+      "Python interpreter (default: $DLSMITH_PYTHON, else a .venv in or above the current folder or dlsmith's checkout, else python3)."
+  ) var python: String = pythonInterpreter()
 
   func validate() throws {
     guard backendNames.contains(backend) else {

@@ -10,6 +10,10 @@ struct TargetSelection: ParsableArguments {
     help: "Extra backend served by any program speaking the worker protocol: NAME=COMMAND (repeatable).")
   var worker: [String] = []
   @OptionGroup var passes: PassSelection
+  @Option(
+    help:
+      "Python interpreter for the Python targets (default: $DLSMITH_PYTHON, else .venv/bin/python3 in or above the campaign folder, the current folder or dlsmith's checkout, else python3)."
+  ) var python: String?
 
   func validate() throws {
     for w in worker where !w.contains("=") {
@@ -21,14 +25,20 @@ struct TargetSelection: ParsableArguments {
     }
   }
 
-  var targets: [BackendTarget] {
+  var targets: [BackendTarget] { targets() }
+
+  /// The interpreter for Python targets, also looking for a `.venv` near `places`.
+  func interpreter(near places: [String] = []) -> String { pythonInterpreter(flag: python, near: places) }
+
+  func targets(near places: [String] = []) -> [BackendTarget] {
+    let python = interpreter(near: places)
     let extra = Dictionary(
       worker.map { w -> (String, [String]) in
         let parts = w.split(separator: "=", maxSplits: 1)
         return (String(parts[0]), parts[1].split(separator: " ").map(String.init))
       }, uniquingKeysWith: { a, _ in a })
     return splitList(backends).filter { $0 != "reference" }.map {
-      workerTarget($0, passes: passes.passes, extra: extra)
+      workerTarget($0, passes: passes.passes, extra: extra, python: python)
     }
   }
 }

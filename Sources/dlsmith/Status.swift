@@ -7,73 +7,39 @@ struct Status: ParsableCommand {
     abstract: "Show a campaign folder's progress: per shard and buckets.")
 
   @Argument(help: "Campaign folder.") var directory: String = "."
-  @Flag(help: "Print JSON.") var json = false
+  @Flag(help: "Print JSON (with each shard's last plot_data row).") var json = false
+  @Flag(help: "Refresh until interrupted: redrawn in place on a terminal, appended otherwise.") var watch =
+    false
+  @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 2
 
-  func run() throws {
-    let fm = FileManager.default
-    let state = directory + "/.dlsmith"
-    let shards = ((try? fm.contentsOfDirectory(atPath: state)) ?? []).filter { $0.hasPrefix("shard-") }
-      .sorted()
-    var all: [[String: Any]] = []
-    for s in shards {
-      guard let data = fm.contents(atPath: "\(state)/\(s)/stats.json"),
-        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-      else { continue }
-      var o = object
-      o["shard"] = s
-      o["alive"] = lockHeld("\(state)/\(s)/lock")
-      all.append(o)
-    }
-    let buckets = BucketRecord.all(in: directory + "/Crashes")
-    if json {
-      let records = buckets.map { b -> [String: Any] in
-        let data = (try? JSONEncoder().encode(b.record)) ?? Data()
-        var o = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-        o["id"] = b.id
-        o["kind"] = b.record.tuple.kind.rawValue
-        o["backend"] = b.record.tuple.backend
-        o["stage"] = b.record.tuple.stage
-        return o
-      }
-      let doc: [String: Any] = ["shards": all, "buckets": records]
-      let data = try JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])
-      print(String(decoding: data, as: UTF8.self))
-      return
-    }
-    if all.isEmpty { print("no campaign state in \(state)") }
-    for o in all {
-      let models = o["modelsGenerated"] as? Int ?? 0
-      let time = (o["runTime"] as? Double ?? 0) + (o["previousRunTime"] as? Double ?? 0)
-      let execs = (o["execs"] as? [String: Int] ?? [:]).values.reduce(0, +)
-      print(
-        String(
-          format:
-            "%@: %@, run time %.0f s, %d models (%.1f/s), %d execs, findings %@, corpus +%d, peak RSS %d MiB",
-          o["shard"] as? String ?? "?", (o["alive"] as? Bool ?? false) ? "running" : "stopped", time, models,
-          Double(models) / max(time, 1e-9), execs, "\(o["findings"] as? [String: Int] ?? [:])",
-          o["corpusAdded"] as? Int ?? 0, o["peakRSSMB"] as? Int ?? 0))
-    }
-    for o in all {
-      for (target, caps) in (o["capabilities"] as? [String: [String]] ?? [:]).sorted(by: { $0.key < $1.key })
-      {
-        for c in caps { print("capability: \(target) \(c)") }
-      }
-    }
-    print("\(buckets.count) bucket(s) in \(directory)/Crashes")
-    for b in buckets {
-      let verdict = b.record.triage.map { " [\($0.verdict.rawValue), \($0.nodesAfter) node(s)]" } ?? ""
-      print("  \(b.id)  \(b.record.count)x  \(b.record.title)\(verdict)")
-    }
+  func validate() throws {
+    guard interval > 0 else { throw ValidationError("--interval must be positive") }
+    guard !(json && watch) else { throw ValidationError("--watch redraws text; use --json without it") }
   }
 
-  func lockHeld(_ path: String) -> Bool {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-      flock(fd, LOCK_UN)
-      return false
+  func render() throws -> String {
+    let folder: CampaignFolder
+    do {
+      folder = try CampaignFolder.read(directory)
+    } catch let e as CampaignError {
+      log("error: \(e.description)")
+      throw ExitCode(1)
     }
-    return true
+    return json
+      ? String(decoding: try CampaignStatus.json(folder), as: UTF8.self) + "\n" : CampaignStatus.text(folder)
+  }
+
+  func run() throws {
+    guard watch else { return print(try render(), terminator: "") }
+    let terminal = isatty(STDOUT_FILENO) == 1
+    while true {
+      let text = try render()
+      // Home and clear on a terminal; a time stamp between snapshots otherwise.
+      let frame =
+        terminal
+        ? "\u{1B}[H\u{1B}[2J" + text : "--- \(ISO8601DateFormatter().string(from: Date()))\n" + text
+      FileHandle.standardOutput.write(Data(frame.utf8))
+      Thread.sleep(forTimeInterval: interval)
+    }
   }
 }

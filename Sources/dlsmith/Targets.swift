@@ -28,10 +28,25 @@ func pythonWorkerScript() -> String {
   return fallback
 }
 
+/// The interpreter for Python targets (`PythonInterpreter`): `flag`, `$DLSMITH_PYTHON`, a `.venv`
+/// in or above `places`, the current folder or this executable's checkout, else `python3`.
+func pythonInterpreter(flag: String? = nil, near places: [String] = []) -> String {
+  PythonInterpreter.resolve(
+    flag: flag, environment: ProcessInfo.processInfo.environment,
+    places: places + [
+      FileManager.default.currentDirectoryPath,
+      URL(fileURLWithPath: selfExecutable()).deletingLastPathComponent().path,
+    ])
+}
+
 /// The worker-process target for a backend name.
-func workerTarget(_ name: String, passes: String, extra: [String: [String]] = [:]) -> BackendTarget {
+func workerTarget(
+  _ name: String, passes: String, extra: [String: [String]] = [:], python: String = pythonInterpreter()
+) -> BackendTarget {
   if let cmd = extra[name] { return BackendTarget(name: name, command: cmd) }
-  if BackendTarget.pythonBackends.contains(name) { return .pythonTarget(name, script: pythonWorkerScript()) }
+  if BackendTarget.pythonBackends.contains(name) {
+    return .pythonTarget(name, python: python, script: pythonWorkerScript())
+  }
   return BackendTarget(
     name: name, command: [selfExecutable(), "worker", "--backend", name, "--passes", passes])
 }
@@ -51,6 +66,8 @@ func makeBackend(_ name: String, passes: [Pass], passesText: String = "all") -> 
 
 /// The independent implementations triage asks about a finding on `name`
 /// (`BackendTarget.independent(of:)`), as worker targets.
-func consensusTargets(of name: String, passes: String) -> [BackendTarget] {
-  BackendTarget.independent(of: name).map { workerTarget($0, passes: passes) }
+func consensusTargets(of name: String, passes: String, python: String = pythonInterpreter())
+  -> [BackendTarget]
+{
+  BackendTarget.independent(of: name).map { workerTarget($0, passes: passes, python: python) }
 }

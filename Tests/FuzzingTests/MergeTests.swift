@@ -143,4 +143,43 @@ import Testing
     let folder = try CampaignFolder.read(dir.path)
     #expect(folder.shards.map(\.name) == ["shard-1"])
   }
+
+  @Test func statusJSONHasEachShardsLastPlotRow() throws {
+    let out = temporaryDirectory().appendingPathComponent("merged")
+    #expect(try Self.merge(out, try Self.shards()) == 0)
+    let r = try runDLSmith(["status", out.path, "--json"])
+    #expect(r.status == 0)
+    let doc = try #require(try JSONSerialization.jsonObject(with: r.stdout) as? [String: Any])
+    let shards = try #require(doc["shards"] as? [[String: Any]])
+    #expect(shards.map { $0["shard"] as? String } == ["shard-0", "shard-1"])
+    for s in shards {
+      let last = try #require(s["lastPlot"] as? [String: Any], "\(s)")
+      #expect(last["models"] as? Double == 8)
+      #expect(last["execs_faulty"] as? Double == 8)
+    }
+    #expect((doc["buckets"] as? [[String: Any]])?.isEmpty == false)
+  }
+
+  /// `--watch` off a terminal appends a stamped snapshot per refresh.
+  @Test func statusWatchRefreshes() throws {
+    let dir = temporaryDirectory()
+    let p = Process()
+    p.executableURL = dlsmithExecutable()
+    p.arguments = ["status", dir.path, "--watch", "--interval", "0.1"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    var text = ""
+    while text.components(separatedBy: "--- ").count < 4 {
+      let chunk = pipe.fileHandleForReading.availableData
+      if chunk.isEmpty { break }
+      text += String(decoding: chunk, as: UTF8.self)
+    }
+    // SIGKILL: children of the test process start with SIGTERM blocked.
+    kill(p.processIdentifier, SIGKILL)
+    p.waitUntilExit()
+    #expect(text.components(separatedBy: "--- ").count >= 4, "three snapshots: \(text)")
+    #expect(text.contains("0 bucket(s) in \(dir.path)/Crashes"))
+  }
 }
