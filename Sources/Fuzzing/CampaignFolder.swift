@@ -29,6 +29,9 @@ public struct CampaignFolder: Sendable {
     public var instances: [String]
     /// Nodes of the bucket's minimized model (`minimized/model.dlsmith.json`), if it has one.
     public var minimizedNodes: Int?
+    /// Whether the bucket has a bug bundle (`dlsmith export-bug` into `bundle/`, with its
+    /// `repro.py`).
+    public var hasBundle = false
   }
 
   /// Reads the folder at `path`; throws when it is not a directory.
@@ -59,7 +62,9 @@ public struct CampaignFolder: Sendable {
       let minimized = fm.contents(atPath: dir + "/minimized/model.dlsmith.json").flatMap { data in
         (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["nodes"] as? [Any]
       }
-      return Bucket(id: b.id, record: b.record, instances: instances, minimizedNodes: minimized?.count)
+      return Bucket(
+        id: b.id, record: b.record, instances: instances, minimizedNodes: minimized?.count,
+        hasBundle: fm.fileExists(atPath: dir + "/bundle/repro.py"))
     }
     return CampaignFolder(path: path, shards: shards, buckets: buckets)
   }
