@@ -4,7 +4,7 @@ import Foundation
 /// ticks, labels and a legend. No script, no external resource: the markup is inlined in the page.
 ///
 /// Every data series is one `<polyline points="…">` (line charts) or one `<path d="…">` (bar
-/// charts) with real coordinates; axes and grid lines are `<line>`s and legend swatches `<rect>`s,
+/// charts) with real coordinates; axes, grid lines and legend swatches are `<line>`s,
 /// so a reader (or a test) finds the data by those two elements. A chart without data shows the
 /// text "no data" and no series element.
 public enum SVG {
@@ -39,6 +39,17 @@ public enum SVG {
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
     "#bab0ac",
   ]
+
+  /// Series dash patterns, with the colours: series that coincide (targets that all ran every
+  /// model) stay visible through one another's gaps.
+  public static let dashes = ["", "7 4", "2 3", "10 3 2 3"]
+
+  /// The stroke of series `index`: its colour and, after the first, a dash pattern.
+  static func stroke(_ index: Int) -> String {
+    let dash = dashes[index % dashes.count]
+    return "stroke=\"\(palette[index % palette.count])\""
+      + (dash.isEmpty ? "" : " stroke-dasharray=\"\(dash)\"")
+  }
 
   /// Approximate width of `text` at the charts' 11 px sans-serif font, for layout only.
   static func textWidth(_ text: String, fontSize: Double = 11) -> Double {
@@ -261,7 +272,7 @@ public struct LineChart: Sendable {
     for (i, s) in series.enumerated() where !s.points.isEmpty {
       let color = SVG.palette[i % SVG.palette.count]
       out += "<polyline class=\"series\" data-series=\"\(SVG.escape(s.name))\" fill=\"none\" "
-      out += "stroke=\"\(color)\" stroke-width=\"1.8\" stroke-linejoin=\"round\" "
+      out += "\(SVG.stroke(i)) stroke-width=\"1.8\" stroke-linejoin=\"round\" "
       out += "points=\"\(polylinePoints(s))\"><title>\(SVG.escape(s.name))</title></polyline>"
       if s.points.count == 1, let p = s.points.first {
         out += "<circle cx=\"\(c(x(p.x)))\" cy=\"\(c(y(p.y)))\" r=\"3\" fill=\"\(color)\"/>"
@@ -270,8 +281,8 @@ public struct LineChart: Sendable {
     out += "<g class=\"legend\">"
     for item in legend {
       let ly = bottom + margin.bottom + Double(item.row) * 18 + 4
-      let color = SVG.palette[item.index % SVG.palette.count]
-      out += "<rect x=\"\(c(item.x))\" y=\"\(c(ly))\" width=\"16\" height=\"4\" fill=\"\(color)\"/>"
+      out += "<line x1=\"\(c(item.x))\" y1=\"\(c(ly + 2))\" x2=\"\(c(item.x + 18))\" y2=\"\(c(ly + 2))\" "
+      out += "\(SVG.stroke(item.index)) stroke-width=\"2.5\"/>"
       out += "<text x=\"\(c(item.x + 22))\" y=\"\(c(ly + 5))\">\(SVG.escape(series[item.index].name))</text>"
     }
     return out + "</g></svg>"
