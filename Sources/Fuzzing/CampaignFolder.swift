@@ -29,9 +29,9 @@ public struct CampaignFolder: Sendable {
     public var instances: [String]
     /// Nodes of the bucket's minimized model (`minimized/model.dlsmith.json`), if it has one.
     public var minimizedNodes: Int?
-    /// Whether the bucket has a bug bundle (`dlsmith export-bug` into `bundle/`, with its
-    /// `repro.py`).
-    public var hasBundle = false
+    /// The repro script of the bucket's bug bundle, when `dlsmith export-bug` wrote one into
+    /// `bundle/`: `repro.py` (Python targets) or `repro.sh` (built-in backends).
+    public var bundleRepro: String? = nil
   }
 
   /// Reads the folder at `path`; throws when it is not a directory.
@@ -64,7 +64,7 @@ public struct CampaignFolder: Sendable {
       }
       return Bucket(
         id: b.id, record: b.record, instances: instances, minimizedNodes: minimized?.count,
-        hasBundle: fm.fileExists(atPath: dir + "/bundle/repro.py"))
+        bundleRepro: ["repro.py", "repro.sh"].first { fm.fileExists(atPath: "\(dir)/bundle/\($0)") })
     }
     return CampaignFolder(path: path, shards: shards, buckets: buckets)
   }

@@ -171,10 +171,16 @@ public enum HTMLReport {
     guard let first = curve.first, let last = curve.last, x >= first.0 - 1e-9, x <= last.0 + 1e-9 else {
       return nil
     }
-    for (p, q) in zip(curve, curve.dropFirst()) where x <= q.0 {
-      return q.0 > p.0 ? p.1 + (x - p.0) / (q.0 - p.0) * (q.1 - p.1) : q.1
+    // The first point at or after x (binary search: a day's plot data is ~40,000 rows).
+    var low = 0
+    var high = curve.count - 1
+    while low < high {
+      let mid = (low + high) / 2
+      if curve[mid].0 < x { low = mid + 1 } else { high = mid }
     }
-    return last.1
+    guard low > 0 else { return first.1 }
+    let (p, q) = (curve[low - 1], curve[low])
+    return q.0 > p.0 ? p.1 + (x - p.0) / (q.0 - p.0) * (q.1 - p.1) : q.1
   }
 
   /// A shard's points of one column over time, from the origin (every column is zero at time
@@ -351,10 +357,10 @@ public enum HTMLReport {
         links.append(
           anchor(link(linkBase, ["Crashes", b.id, "minimized", "model.dlsmith.json"]), "minimized model"))
       }
-      if b.hasBundle {
+      if let repro = b.bundleRepro {
         links.append(
           anchor(link(linkBase, ["Crashes", b.id, "bundle"], directory: true), "bundle") + " ("
-            + anchor(link(linkBase, ["Crashes", b.id, "bundle", "repro.py"]), "repro.py") + ")")
+            + anchor(link(linkBase, ["Crashes", b.id, "bundle", repro]), repro) + ")")
       }
       out += links.joined(separator: "<br>") + "</td></tr>\n"
     }

@@ -24,6 +24,16 @@ struct Report: ParsableCommand {
   @Option(help: "Report format; default: html when --output ends in .html or .htm, else markdown.")
   var format: Format?
 
+  func validate() throws {
+    if let output {
+      let folder = (output as NSString).deletingLastPathComponent
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else { throw ValidationError("--output \(output): no such folder \(folder)") }
+    }
+  }
+
   func run() throws {
     let folder = try CampaignFolder.read(directory)
     let ext = (output.map { ($0 as NSString).pathExtension.lowercased() }) ?? ""

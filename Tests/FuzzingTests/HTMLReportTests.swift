@@ -17,7 +17,7 @@ import Testing
 
   /// A campaign folder written with the library's types: two shards with stats, plot data and
   /// features, and three buckets (a triaged target bug with a minimized model and a bug bundle, a
-  /// reference disagreement, an unstable difference) whose titles need escaping.
+  /// reference disagreement, an unstable difference with a bundle) whose titles need escaping.
   static func campaign(plot: Bool = true) throws -> URL {
     let dir = temporaryDirectory().appendingPathComponent("campaign")
     let fm = FileManager.default
@@ -79,9 +79,13 @@ import Testing
         try fm.createDirectory(at: minimized, withIntermediateDirectories: true)
         try Data(#"{"nodes": [{}, {}]}"#.utf8).write(
           to: minimized.appendingPathComponent("model.dlsmith.json"))
+      }
+      // A bundle for a Python target has repro.py, for a built-in backend repro.sh.
+      if kind != .referenceDisagreement {
         let bundle = bucket.appendingPathComponent("bundle")
         try fm.createDirectory(at: bundle, withIntermediateDirectories: true)
-        try Data("print('repro')\n".utf8).write(to: bundle.appendingPathComponent("repro.py"))
+        try Data("repro\n".utf8).write(
+          to: bundle.appendingPathComponent(kind == .mismatch ? "repro.py" : "repro.sh"))
       }
       try encoder.encode(record).write(to: bucket.appendingPathComponent("bucket.json"))
     }
@@ -214,6 +218,9 @@ extension HTMLReportTests {
       unit: .init(seconds: 20))
     #expect(series.map(\.name) == ["fast"])
     #expect(series.first?.points == [.init(5, 15), .init(15, 30)])
+    let curve = [(0.0, 0.0), (10, 100), (20, 100)]
+    #expect([0, 5, 10, 15, 20].map { HTMLReport.interpolate(curve, $0) } == [0, 50, 100, 100, 100])
+    #expect(HTMLReport.interpolate(curve, 25) == nil && HTMLReport.interpolate(curve, -1) == nil)
   }
 
   @Test func coverageCountsDistinctDtypesAndSuccessors() {
@@ -309,6 +316,7 @@ extension HTMLReportTests {
       "../campaign/Crashes/\(mismatch)/instances/s0-k000000003-fast/",
       "../campaign/Crashes/\(mismatch)/minimized/model.dlsmith.json",
       "../campaign/Crashes/\(mismatch)/bundle/", "../campaign/Crashes/\(mismatch)/bundle/repro.py",
+      "../campaign/Crashes/\(Self.ids[2])/bundle/repro.sh",
     ] {
       #expect(links.contains(expected), "\(expected) not in \(links.sorted())")
     }
