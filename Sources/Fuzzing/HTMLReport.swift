@@ -84,12 +84,8 @@ public enum HTMLReport {
 
     html += "<section id=\"findings\"><h2>Buckets</h2>\n<div class=\"grid three\">\n"
     let tally = { (title: String, color: String, key: (CampaignFolder.Bucket) -> String) -> BarChart in
-      let counts = Dictionary(grouping: folder.buckets, by: key).mapValues(\.count)
       var chart = BarChart(
-        title: title,
-        bars: counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map {
-          .init($0.key, Double($0.value))
-        })
+        title: title, bars: ranked(Dictionary(grouping: folder.buckets, by: key).mapValues(\.count)))
       chart.width = 420
       chart.color = color
       return chart
@@ -131,6 +127,7 @@ public enum HTMLReport {
     return (ranked(successors.mapValues(\.count)), successors.values.map(\.count).reduce(0, +))
   }
 
+  /// Bars by count, most first, then by label.
   static func ranked(_ counts: [String: Int]) -> [BarChart.Bar] {
     counts.sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { .init($0.key, Double($0.value)) }
   }
@@ -368,9 +365,9 @@ public enum HTMLReport {
   }
 
   /// A relative URL: `base` (the path to the campaign folder) then `components`, each
-  /// percent-encoded.
+  /// percent-encoded (a colon too: `a:b/…` would read as a URL scheme).
   static func link(_ base: String, _ components: [String], directory: Bool = false) -> String {
-    let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/;?"))
+    let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/;?:"))
     let parts = base.split(separator: "/").map(String.init).filter { $0 != "." } + components
     return (base.hasPrefix("/") ? "/" : "")
       + parts.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(separator: "/")

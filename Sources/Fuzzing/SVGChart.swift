@@ -1,12 +1,12 @@
 import Foundation
 
-/// Hand-written SVG for `HTMLReport`: line charts over time and horizontal bar charts, with axes,
-/// ticks, labels and a legend. No script, no external resource: the markup is inlined in the page.
+/// Hand-written SVG for `HTMLReport`: line charts over time and bar charts, with axes, ticks,
+/// labels and a legend. No script, no external resource: the markup is inlined in the page.
 ///
 /// Every data series is one `<polyline points="…">` (line charts) or one `<path d="…">` (bar
-/// charts) with real coordinates; axes, grid lines and legend swatches are `<line>`s,
-/// so a reader (or a test) finds the data by those two elements. A chart without data shows the
-/// text "no data" and no series element.
+/// charts) with real coordinates; axes, grid lines and legend swatches are `<line>`s, so a reader
+/// (or a test) finds the data by those two elements. A chart without data shows the text
+/// "no data" and no series element.
 public enum SVG {
   /// Text and attribute values escaped for HTML and SVG (`& < > " '`).
   public static func escape(_ text: String) -> String {
@@ -93,17 +93,13 @@ public enum SVG {
 
 /// A linear map from a data interval onto a pixel interval (`from` may exceed `to`: the y axis
 /// grows upwards while pixels grow downwards).
-public struct LinearScale: Sendable, Equatable {
+public struct LinearScale: Sendable {
   public var domain: (lower: Double, upper: Double)
   public var range: (from: Double, to: Double)
 
   public init(domain: (lower: Double, upper: Double), range: (from: Double, to: Double)) {
     self.domain = domain
     self.range = range
-  }
-
-  public static func == (a: LinearScale, b: LinearScale) -> Bool {
-    a.domain == b.domain && a.range == b.range
   }
 
   public func callAsFunction(_ v: Double) -> Double {
@@ -211,12 +207,13 @@ public struct LineChart: Sendable {
       .joined(separator: " ")
   }
 
-  /// Legend items laid out in rows under the plot: (series index, x, row).
+  /// Legend items of the series with points, laid out in rows under the plot: (series index, x,
+  /// row).
   func legendLayout() -> [(index: Int, x: Double, row: Int)] {
     var out: [(Int, Double, Int)] = []
     var x = margin.left
     var row = 0
-    for (i, s) in series.enumerated() {
+    for (i, s) in series.enumerated() where !s.points.isEmpty {
       let w = 22 + SVG.textWidth(s.name) + 16
       if x + w > width - margin.right, x > margin.left {
         row += 1
