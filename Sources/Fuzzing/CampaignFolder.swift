@@ -29,6 +29,9 @@ public struct CampaignFolder: Sendable {
     public var instances: [String]
     /// Nodes of the bucket's minimized model (`minimized/model.dlsmith.json`), if it has one.
     public var minimizedNodes: Int?
+    /// The repro script of the bucket's bug bundle, when `dlsmith export-bug` wrote one into
+    /// `bundle/`: `repro.py` (Python targets) or `repro.sh` (built-in backends).
+    public var bundleRepro: String? = nil
   }
 
   /// Reads the folder at `path`; throws when it is not a directory.
@@ -59,7 +62,9 @@ public struct CampaignFolder: Sendable {
       let minimized = fm.contents(atPath: dir + "/minimized/model.dlsmith.json").flatMap { data in
         (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["nodes"] as? [Any]
       }
-      return Bucket(id: b.id, record: b.record, instances: instances, minimizedNodes: minimized?.count)
+      return Bucket(
+        id: b.id, record: b.record, instances: instances, minimizedNodes: minimized?.count,
+        bundleRepro: ["repro.py", "repro.sh"].first { fm.fileExists(atPath: "\(dir)/bundle/\($0)") })
     }
     return CampaignFolder(path: path, shards: shards, buckets: buckets)
   }

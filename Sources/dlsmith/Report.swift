@@ -4,64 +4,66 @@ import Fuzzing
 
 struct Report: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Print a Markdown report of the buckets in a campaign folder.")
+    abstract:
+      "Report on a campaign folder: Markdown to stdout, or an HTML page with charts (-o report.html).",
+    discussion: """
+      Markdown (the default) lists the buckets, one table row each, then a section per bucket. HTML \
+      is one self-contained page: a summary, charts over time from the shards' plot_data.csv, \
+      coverage and bucket charts, and the bucket table with links relative to the report's folder.
+      """)
+
+  enum Format: String, ExpressibleByArgument, CaseIterable {
+    case markdown, html
+  }
 
   @Argument(help: "Campaign folder.") var directory: String = "."
+  @Option(
+    name: .shortAndLong,
+    help: "Write the report to this file (atomically) instead of stdout; its path goes to stderr.")
+  var output: String?
+  @Option(help: "Report format; default: html when --output ends in .html or .htm, else markdown.")
+  var format: Format?
+
+  func validate() throws {
+    if let output {
+      let folder = (output as NSString).deletingLastPathComponent
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: folder.isEmpty ? "." : folder, isDirectory: &isDirectory),
+        isDirectory.boolValue
+      else { throw ValidationError("--output \(output): no such folder \(folder)") }
+    }
+  }
 
   func run() throws {
-    let buckets = BucketRecord.all(in: directory + "/Crashes")
-    print("# DLSmith findings in \(directory)\n")
-    // Target bugs first; DLSmith's own defects (reference disagreements) and unstable differences
-    // are classified apart, never read as target bugs.
-    func klass(_ r: BucketRecord) -> Int {
-      r.tuple.kind == .referenceDisagreement ? 1 : r.tuple.kind == .unstable ? 2 : 0
+    let folder = try CampaignFolder.read(directory)
+    let ext = (output.map { ($0 as NSString).pathExtension.lowercased() }) ?? ""
+    let text: String
+    switch format ?? (["html", "htm"].contains(ext) ? .html : .markdown) {
+    case .markdown:
+      text = MarkdownReport.render(folder)
+    case .html:
+      // Links are relative to the folder the page is read from: the output's, or the working one.
+      let cwd = FileManager.default.currentDirectoryPath
+      let reportFolder = output.map { (absolute($0, in: cwd) as NSString).deletingLastPathComponent } ?? cwd
+      text = HTMLReport.render(
+        folder,
+        linkBase: HTMLReport.relativePath(
+          from: resolved(reportFolder), to: resolved(absolute(directory, in: cwd))))
     }
-    let sorted = buckets.sorted { (klass($0.record), $0.id) < (klass($1.record), $1.id) }
-    let counts = [0, 1, 2].map { k in buckets.filter { klass($0.record) == k }.count }
-    print(
-      "\(counts[0]) target bug bucket(s), \(counts[1]) reference disagreement(s) (DLSmith defects), \(counts[2]) unstable\n"
-    )
-    print(
-      "| bucket | kind | backend | stage | count | verdict | minimized | first seen | last seen | title |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    defer {
-      let triaged = buckets.compactMap(\.record.triage)
-      if !triaged.isEmpty {
-        let small = triaged.filter { $0.nodesAfter <= 3 }.count
-        let seconds = triaged.map(\.seconds).sorted()
-        func pct(_ p: Double) -> Double {
-          seconds[Swift.min(seconds.count - 1, Int(Double(seconds.count) * p))]
-        }
-        let verdicts = Dictionary(grouping: triaged, by: \.verdict.rawValue).mapValues(\.count)
-        print(
-          "\ntriage: \(small)/\(triaged.count) bucket(s) at <= 3 nodes; triage time median \(String(format: "%.1f", pct(0.5))) s, p95 \(String(format: "%.1f", pct(0.95))) s; verdicts: \(verdicts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))"
-        )
-      }
+    guard let output else {
+      print(text, terminator: "")
+      return
     }
-    for b in sorted {
-      let t = b.record.triage
-      print(
-        "| \(b.id) | \(b.record.tuple.kind.rawValue) | \(b.record.tuple.backend) | \(b.record.tuple.stage) | \(b.record.count) | \(t?.verdict.rawValue ?? "-") | \(t.map { "\($0.nodesBefore) -> \($0.nodesAfter)" } ?? "-") | \(b.record.firstSeen) | \(b.record.lastSeen) | \(b.record.title) |"
-      )
-    }
-    for b in sorted {
-      print("\n## \(b.id): \(b.record.title)\n")
-      if let t = b.record.triage { print("- triage: \(t.summary)") }
-      for r in b.record.triage?.runs ?? [] where !r.detail.isEmpty {
-        print("  - \(r.implementation) (\(r.sides)): \(r.detail)")
-      }
-      let instances =
-        ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/Crashes/\(b.id)/instances"))
-        ?? []).sorted()
-      for i in instances {
-        let metaPath = "\(directory)/Crashes/\(b.id)/instances/\(i)/meta.json"
-        let meta = FileManager.default.contents(atPath: metaPath).flatMap {
-          try? JSONDecoder().decode(InstanceMeta.self, from: $0)
-        }
-        print("- `\(i)`: \(meta?.message ?? "")")
-        if let r = meta?.replay { print("  - replay: `\(r)`") }
-        if let g = meta?.regenerate { print("  - regenerate: `\(g)`") }
-      }
-    }
+    try Workdir.replaceFile(Data(text.utf8), at: output)
+    FileHandle.standardError.write(Data("\(output)\n".utf8))
+  }
+
+  func absolute(_ path: String, in cwd: String) -> String {
+    path.hasPrefix("/") ? path : cwd + "/" + path
+  }
+
+  /// `path` with symbolic links resolved, so that both ends of a relative link are compared alike.
+  func resolved(_ path: String) -> String {
+    URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
   }
 }
