@@ -140,27 +140,45 @@ import Testing
     }
   }
 
-  @Test(.enabled(if: !pythonCanImport("tvm"), "tvm is installed here"))
-  func tvmUnavailable() throws {
-    guard case .failure(let u) = ProbeVersion.detect(backend: "tvm") else {
+  /// An interpreter without tvm: python3 with a `tvm` package on its path whose import fails, as
+  /// on a machine where tvm is not installed (so these tests run whether or not it is).
+  static func pythonWithoutTVM() throws -> String {
+    let dir = temporaryDirectory()
+    let hidden = dir.appendingPathComponent("hide/tvm")
+    try FileManager.default.createDirectory(at: hidden, withIntermediateDirectories: true)
+    try "raise ImportError(\"No module named 'tvm' (hidden by the test)\")\n".write(
+      to: hidden.appendingPathComponent("__init__.py"), atomically: true, encoding: .utf8)
+    let wrapper = dir.appendingPathComponent("python3")
+    try "#!/bin/sh\nPYTHONPATH=\"\(dir.path)/hide${PYTHONPATH:+:$PYTHONPATH}\" exec python3 \"$@\"\n".write(
+      to: wrapper, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper.path)
+    return wrapper.path
+  }
+
+  @Test func tvmUnavailable() throws {
+    let python = try Self.pythonWithoutTVM()
+    guard case .failure(let u) = ProbeVersion.detect(backend: "tvm", python: python) else {
       Issue.record("tvm should be unavailable")
       return
     }
     #expect(u.description.hasPrefix("unavailable: "))
     #expect(u.description.contains("tvm"))
     // The worker says so too: the probe stops at the first answer and writes no cache.
-    guard pythonCanImport("numpy") else { return }
     let dir = temporaryDirectory().path
-    let p = ProbeTests.prober("tvm", version: "none", ProbeTests.options(["relu"], [.f32]))
+    let p = Prober(
+      target: .pythonTarget("tvm", python: python, script: ProbeTests.script), version: "none",
+      options: ProbeTests.options(["relu"], [.f32]),
+      logPath: temporaryDirectory().appendingPathComponent("tvm.log").path)
     #expect(throws: ProbeUnavailable.self) { try p.run(directory: dir) }
     #expect(
       !FileManager.default.fileExists(
         atPath: ProbeCache.path(directory: dir, backend: "tvm", version: "none")))
   }
 
-  @Test(.enabled(if: !pythonCanImport("tvm"), "tvm is installed here"))
-  func cliUnavailable() throws {
-    let (status, out, _) = try runDLSmith(["probe", "--backend", "tvm", "-o", temporaryDirectory().path])
+  @Test func cliUnavailable() throws {
+    let (status, out, _) = try runDLSmith([
+      "probe", "--backend", "tvm", "--python", try Self.pythonWithoutTVM(), "-o", temporaryDirectory().path,
+    ])
     #expect(status == 0)
     let lines = String(decoding: out, as: UTF8.self).split(separator: "\n")
     #expect(lines.count == 1)
