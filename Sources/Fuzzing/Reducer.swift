@@ -250,7 +250,9 @@ public struct Reducer {
   /// Unsqueeze and Reshape (OpenVINO turns them into Reshapes before its passes run), or one
   /// per-channel bug after a mean whether a ReduceMean or a GlobalAveragePool computes it, is one
   /// bucket. A node whose output is a scalar has no reshape form (a reshape's shape has 1 to 4
-  /// entries) and keeps its own operator.
+  /// entries) and keeps its own operator. For a wrong shape, the node that computes it may also
+  /// become another operator with its shape rule (`shapeEquivalents`), whatever values that
+  /// computes.
   public func canonical(_ graph: Graph, inputs: [Tensor], output: ValueID, keeping signature: Signature)
     -> (Graph, [Tensor], Finding)?
   {
@@ -261,13 +263,21 @@ public struct Reducer {
     defer { if owned { worker.stop() } }
     var current = graph
     var accepted: Finding?
+    let wrongShape = signature.state.split(separator: " ").contains("class=shape")
     for k in graph.nodes.indices {
-      for substitute in Reducer.equivalents(of: current.nodes[k], operators: minimizer.operators) {
+      // The node whose output has the wrong shape: any operator with its shape rule computes that
+      // shape, so values need not agree there.
+      let shapeOnly = wrongShape && graph.nodes[k].outputs.contains(output)
+      let substitutes =
+        shapeOnly
+        ? Reducer.shapeEquivalents(of: current.nodes[k], operators: minimizer.operators)
+        : Reducer.equivalents(of: current.nodes[k], operators: minimizer.operators)
+      for substitute in substitutes {
         var g = current
         g.nodes[k] = substitute
         guard (try? g.verify(operators: minimizer.operators)) != nil,
           let v = try? ReferenceBackend().run(g, inputs: inputs, keepAll: true).values,
-          g.nodes[k].outputs.allSatisfy({ v[$0] == want[$0] }),
+          shapeOnly || g.nodes[k].outputs.allSatisfy({ v[$0] == want[$0] }),
           let f = finding(g, inputs, worker: worker),
           f.signature.minimizationKey == signature.minimizationKey,
           f.discrepancy?.output == output
@@ -278,6 +288,28 @@ public struct Reducer {
       }
     }
     return accepted.map { (current, inputs, $0) }
+  }
+
+  /// For a node that computes a wrong shape: the operators before it, in name order, of its family
+  /// with its inputs and attribute names (`reduce_max` for `reduce_sum`; `argmax` has `axis`, not
+  /// `axes`), stopping at its own. The graph's verification checks each computes the node's output
+  /// type. A wrong shape comes from the shape computation the operators share, so the first one
+  /// under which the target still gives it signs the bucket: one bucket for ReduceMax and
+  /// ReduceSum dropping a kept axis alike after a Transpose.
+  static func shapeEquivalents(of original: Node, operators: OperatorLookup) -> [Node] {
+    guard let spec = operators(original.op) else { return [] }
+    let names = Set(spec.attributes.map(\.name))
+    let peers = Catalogue.all.filter {
+      $0.family == spec.family && $0.inputs.count == spec.inputs.count
+        && $0.outputTypes.count == spec.outputTypes.count && Set($0.attributes.map(\.name)) == names
+        && operators($0.id) != nil
+    }.map(\.id).sorted()
+    guard peers.contains(original.op) else { return [] }
+    return peers.prefix { $0 != original.op }.map {
+      Node(
+        op: $0, inputs: original.inputs, outputs: original.outputs, attributes: original.attributes,
+        types: original.types)
+    }
   }
 
   /// Canonical operators that may compute what `original` computes (the caller checks the

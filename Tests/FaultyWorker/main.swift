@@ -4,6 +4,7 @@
 //   dlsmith-faulty-worker --mode crash|abort|exit|hang|oom|wrong|flaky|stateful|error [--on OP]
 //   dlsmith-faulty-worker --mode wrong-kernel --on OP [--only-dtype D]
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
+//   dlsmith-faulty-worker --mode wrong-shape-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-after --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
 //
@@ -12,7 +13,8 @@
 // `wrong-kernel` and `wrong-fusion` inject one realistic cause each, to count how many buckets one
 // cause yields: every node of OP computes its first output element one too high (a bool flips);
 // or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
-// pair; either may list alternatives separated by `|`); or every OP node whose first input is
+// pair; either may list alternatives separated by `|`; `wrong-shape-fusion`: the consumer's first
+// output gets a trailing dim of 1, its values unchanged: a wrong shape); or every OP node whose first input is
 // computed by any node does (a rewrite that moves work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
 // consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
@@ -33,6 +35,11 @@ func bumped(_ t: Tensor) -> Tensor {
   return t
 }
 
+/// `t` with a trailing dim of 1: the injected shape error.
+func shapeBumped(_ t: Tensor) -> Tensor {
+  Tensor(dtype: t.dtype, shape: t.shape + [1], storage: t.storage)
+}
+
 /// `spec` under the name `id`, with `reference` as its kernel (its own by default).
 func renamed(
   _ spec: OperatorSpec, as id: OperatorSpec.ID,
@@ -44,12 +51,13 @@ func renamed(
     range: spec.range, reference: reference ?? spec.reference)
 }
 
-/// `spec` with a reference kernel whose first output is `bumped`, under the name `id`.
-func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID) -> OperatorSpec {
+/// `spec` with a reference kernel whose first output is `bumped` (or `shapeBumped`), under the
+/// name `id`.
+func faulty(_ spec: OperatorSpec, as id: OperatorSpec.ID, shape: Bool = false) -> OperatorSpec {
   let kernel = spec.reference
   return renamed(spec, as: id) { attributes, inputs in
     var outputs = kernel(attributes, inputs)
-    if !outputs.isEmpty { outputs[0] = bumped(outputs[0]) }
+    if !outputs.isEmpty { outputs[0] = shape ? shapeBumped(outputs[0]) : bumped(outputs[0]) }
     return outputs
   }
 }
@@ -59,6 +67,8 @@ func runInjected(
   _ graph: Graph, inputs: [Tensor], mode: String, trigger: String, onlyDType: DType? = nil
 ) throws(BackendError) -> [Tensor] {
   let fusedPrefix = "faulty-fused:"
+  let shapeFault = mode == "wrong-shape-fusion"
+  let mode = shapeFault ? "wrong-fusion" : mode
   var graph = graph
   let pair = trigger.split(separator: ",").map(String.init)
   if ["wrong-shared", "wrong-fusion"].contains(mode), pair.count != 2 {
@@ -108,7 +118,9 @@ func runInjected(
         reference: { _, inputs in [bumped(inputs[0])] })
     }
     if id.hasPrefix(fusedPrefix) {
-      return Catalogue.spec(String(id.dropFirst(fusedPrefix.count))).map { faulty($0, as: id) }
+      return Catalogue.spec(String(id.dropFirst(fusedPrefix.count))).map {
+        faulty($0, as: id, shape: shapeFault)
+      }
     }
     guard let spec = Catalogue.spec(id) else { return nil }
     return mode == "wrong-kernel" && id == trigger ? faulty(spec, as: id) : spec
@@ -126,9 +138,24 @@ func runInjected(
   }
   let lookup: OperatorLookup = { id in
     if id.hasPrefix("right:") { return Catalogue.spec(String(id.dropFirst(6))).map { renamed($0, as: id) } }
+    if shapeFault, id.hasPrefix(fusedPrefix) {
+      return Catalogue.spec(String(id.dropFirst(fusedPrefix.count)))
+    }
     return faultyLookup(id)
   }
-  return try ReferenceBackend(operators: lookup).run(graph, inputs: inputs)
+  var outputs = try ReferenceBackend(operators: lookup).run(graph, inputs: inputs)
+  if shapeFault {
+    // The wrong shape propagates: every graph output computed from a fused node's output has it
+    // (the reference checks each kernel's shape, so it is applied to the outputs).
+    var tainted = Set<ValueID>()
+    for n in graph.nodes where n.op.hasPrefix(fusedPrefix) || n.inputs.contains(where: tainted.contains) {
+      tainted.formUnion(n.outputs)
+    }
+    for (i, v) in graph.outputs.enumerated() where tainted.contains(v) {
+      outputs[i] = shapeBumped(outputs[i])
+    }
+  }
+  return outputs
 }
 
 struct FaultyBackend: Backend {
@@ -145,7 +172,7 @@ struct FaultyBackend: Backend {
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if ["wrong-kernel", "wrong-fusion", "wrong-after", "wrong-shared"].contains(mode) {
+    if ["wrong-kernel", "wrong-fusion", "wrong-shape-fusion", "wrong-after", "wrong-shared"].contains(mode) {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "", onlyDType: onlyDType)
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)

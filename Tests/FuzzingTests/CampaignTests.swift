@@ -271,6 +271,18 @@ extension CampaignTests {
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
   }
 
+  /// A wrong shape from the shape computation reductions share (OpenVINO drops a kept axis of
+  /// ReduceMax and ReduceSum alike after a Transpose): one bucket, signed by the first reduction
+  /// in name order under which the target still gives the wrong shape. Here the target is wrong
+  /// for ReduceSum and ReduceMin only: reduce_max and reduce_mean do not reproduce, reduce_min
+  /// does (without the substitution: two buckets, reduce_sum and reduce_min).
+  @Test func oneWrongShapeThroughSeveralReductionsIsOneBucket() throws {
+    let titles = try injectedBucketTitles(
+      "wrong-shape-fusion", on: "transpose,reduce_sum|reduce_min",
+      ops: "transpose,reduce_sum,reduce_max,reduce_min,add,relu")
+    #expect(titles == ["mismatch in faulty execute: op=reduce_min after=shape class=shape"], "\(titles)")
+  }
+
   /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
   /// AbsSinking): every reader but `abs` of an `add` that `abs` reads gets a wrong value. No node
   /// alone and no cut without the `abs` fails; the buckets must name the `add` (the first node
