@@ -149,6 +149,15 @@ public final class Campaign: @unchecked Sendable {
     return g.next()
   }
 
+  /// The seed a shard's campaign in `directory` was started with (its `stats.json`), if it has run.
+  public static func storedSeed(directory: String, shard: Int) -> UInt64? {
+    guard
+      let data = FileManager.default.contents(atPath: "\(directory)/.dlsmith/shard-\(shard)/stats.json"),
+      let stats = try? JSONDecoder().decode(CampaignStats.self, from: data)
+    else { return nil }
+    return stats.seed
+  }
+
   public func requestStop() {
     lock.lock()
     stopRequested = true

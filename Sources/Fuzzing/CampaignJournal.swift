@@ -86,6 +86,13 @@ final class CampaignJournal: @unchecked Sendable {
     where entry.hasPrefix("s\(config.shardIndex)-") {
       try? fm.removeItem(atPath: state + "/tmp/" + entry)
     }
+    if config.resume, let stored = Campaign.storedSeed(directory: config.directory, shard: config.shardIndex),
+      stored != config.seed
+    {
+      throw CampaignError(
+        "\(config.directory): shard \(config.shardIndex) was started with seed \(stored), not \(config.seed): resume it with --seed \(stored) or without --seed (another seed would repeat or skip models)"
+      )
+    }
     if config.resume, let text = try? String(contentsOfFile: journalPath, encoding: .utf8) {
       var started: [Int: Bool] = [:]
       var maxK = -1

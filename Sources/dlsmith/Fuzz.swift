@@ -96,7 +96,11 @@ struct Fuzz: ParsableCommand {
   }
 
   func run() throws {
-    let campaignSeed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+    let shard = try shard
+    // --resume without --seed continues with the seed the shard was started with.
+    let campaignSeed =
+      seed ?? (resume ? Campaign.storedSeed(directory: output, shard: shard.index) : nil)
+      ?? UInt64.random(in: 0...UInt64(UInt32.max))
     FileHandle.standardOutput.write(Data("seed: \(campaignSeed)\n".utf8))
     let python = selection.interpreter(near: [output])
     var config = CampaignConfig(
@@ -106,7 +110,6 @@ struct Fuzz: ParsableCommand {
     config.maxTime = maxTime?.seconds
     if maxModels == nil && maxTime == nil { config.maxTime = nil }
     config.jobs = jobs
-    let shard = try shard
     config.shardIndex = shard.index
     config.totalShards = shard.total
     if shard.total > 1 { log(shard.description) }

@@ -157,6 +157,23 @@ extension CampaignTests {
     #expect(r.stderr.contains("another campaign is running"))
   }
 
+  /// --resume continues with the shard's own seed: without --seed it is taken from the folder, and
+  /// another seed is refused (it would repeat or skip models).
+  @Test func resumeKeepsTheCampaignsSeed() throws {
+    let dir = temporaryDirectory()
+    func fuzz(_ extra: [String]) throws -> (status: Int32, out: String, err: String) {
+      let r = try runDLSmith(["fuzz", "-o", dir.path, "--max-models", "2", "--nodes", "4"] + extra)
+      return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
+    }
+    #expect(try fuzz(["--seed", "41"]).status == 0)
+    let again = try fuzz(["--resume"])
+    #expect(again.status == 0)
+    #expect(again.out.hasPrefix("seed: 41\n"), "\(again.out)")
+    let other = try fuzz(["--resume", "--seed", "42"])
+    #expect(other.status == 1)
+    #expect(other.err.contains("was started with seed 41"), "\(other.err)")
+  }
+
   /// kill -9 at each named point of the write path, then --resume: the findings equal an
   /// uninterrupted run's, with no duplicates and no half-written folders.
   @Test(arguments: ["after-journal", "mid-publish", "after-publish", "after-bucket"])
