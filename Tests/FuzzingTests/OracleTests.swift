@@ -1,4 +1,5 @@
 import Backends
+import Foundation
 import Fuzzing
 import Generation
 import IR
@@ -223,6 +224,39 @@ extension OracleTests {
     ]
     guard case .mismatch = try verdict(g, far, [flipped]) else {
       Issue.record("-0.7 == 0 is not a near-tie")
+      return
+    }
+  }
+}
+
+extension OracleTests {
+  /// Found by a campaign on onnxruntime (seed 2026, shard 1): `Equal(Sinh(x), y)` with the graph
+  /// input y one f32 ulp below the correctly rounded sinh(x). onnxruntime's f32 sinh is within 2
+  /// ulps, not correctly rounded, and gives exactly y: a tie that neither moving the computed
+  /// operand by its whole tolerance nor the tolerance grid reaches. Moving it onto the other
+  /// operand does: unstable, not a bug.
+  @Test func equalityWithAGraphInputOneUlpAwayIsUnstable() throws {
+    var b = GraphBuilder()
+    let x = b.input([1])
+    let y = b.input([1])
+    let e = b("equal", b("sinh", x), y)
+    let g = b.build(outputs: [e])
+    let x0 = Double(Float(0.37012708))
+    let sinh = Double(Float(Foundation.sinh(x0)))
+    let below = Double(Float(sinh).nextDown)
+    let inputs = [
+      Tensor(dtype: .f32, shape: [1], storage: [x0]), Tensor(dtype: .f32, shape: [1], storage: [below]),
+    ]
+    let flipped = Tensor(dtype: .bool, shape: [1], storage: [1])
+    let v = try verdict(g, inputs, [flipped])
+    guard case .unstable = v else {
+      Issue.record("expected unstable, got \(v)")
+      return
+    }
+    // Far from a tie the same flip is a mismatch.
+    let far = [inputs[0], Tensor(dtype: .f32, shape: [1], storage: [sinh + 0.25])]
+    guard case .mismatch = try verdict(g, far, [flipped]) else {
+      Issue.record("sinh(x) == sinh(x) + 0.25 is not a near-tie")
       return
     }
   }
