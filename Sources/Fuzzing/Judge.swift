@@ -139,15 +139,20 @@ public struct Judge: Sendable {
   /// the culprit of `culpritSignature`, is one per dtype).
   public static func compositeSignature(
     _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, consumer: Bool,
-    operators: OperatorLookup, name: (String) -> String = { $0 }
+    constantFolded: Bool = false, operators: OperatorLookup, name: (String) -> String = { $0 }
   ) -> Signature {
     guard let k = graph.nodes.firstIndex(where: { $0.outputs.contains(d.output) }) else {
       return mismatchSignature(graph, d, target: target, kind: kind)
     }
-    let families = Set(
-      graph.nodes.indices.filter { $0 != k }.map {
-        operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
-      })
+    // A failure that needs its inputs folded from constants (`Reducer.needsConstants`) is the
+    // node after constant folding, whatever the folded operators were.
+    let families: Set<String> =
+      constantFolded
+      ? ["const"]
+      : Set(
+        graph.nodes.indices.filter { $0 != k }.map {
+          operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
+        })
     // A node that fails behind any computed input is one cause whatever the symptom: OpenVINO's
     // StridesOptimization gives a Conv a wrong shape or wrong values depending on the length.
     let state =

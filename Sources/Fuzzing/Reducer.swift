@@ -290,6 +290,37 @@ public struct Reducer {
     return accepted.map { (current, inputs, $0) }
   }
 
+  /// `graph` with every constant made a graph input carrying its values (after the inputs, in
+  /// constant order), or nil if it has no constant.
+  static func constantsAsInputs(_ graph: Graph, inputs: [Tensor]) -> (Graph, [Tensor])? {
+    guard !graph.constants.isEmpty else { return nil }
+    var g = graph
+    var x = inputs
+    for c in graph.constants {
+      g.inputs.append(GraphInput(id: c.id, type: c.type, range: c.range))
+      x.append(c.tensor)
+    }
+    g.constants = []
+    return (g, x)
+  }
+
+  /// Whether a mismatch of a model without graph inputs needs its constants to be constants: with
+  /// the same values given as graph inputs, the target no longer mismatches at `output` with the
+  /// same minimization key. Then the cause is the target folding the constant subgraph (OpenVINO
+  /// drops the Abs of a folded ReduceMin and of a folded Slice alike: `after=const`, one bucket),
+  /// not the operators the folded values came through.
+  public func needsConstants(_ graph: Graph, inputs: [Tensor], output: ValueID, keeping signature: Signature)
+    -> Bool
+  {
+    guard graph.inputs.isEmpty, let (g, x) = Reducer.constantsAsInputs(graph, inputs: inputs),
+      (try? g.verify(operators: minimizer.operators)) != nil
+    else { return false }
+    let (worker, owned) = acquireWorker()
+    defer { if owned { worker.stop() } }
+    guard let f = finding(g, x, worker: worker) else { return true }
+    return !(f.signature.minimizationKey == signature.minimizationKey && f.discrepancy?.output == output)
+  }
+
   /// For a node that computes a wrong shape: the operators before it, in name order, of its family
   /// with its inputs and attribute names (`reduce_max` for `reduce_sum`; `argmax` has `axis`, not
   /// `axes`), stopping at its own. The graph's verification checks each computes the node's output

@@ -219,6 +219,15 @@ public struct Triage {
           graph: cg, inputs: cx, steps: minimized?.steps ?? 0, accepted: (minimized?.accepted ?? 0) + 1)
         current = cf
       }
+      // A model of constants only whose failure needs them constant: the target's constant folding.
+      if evidence.localization != "consumer", evidence.culprit == nil, current.signature.kind == .mismatch,
+        let d = current.discrepancy,
+        reducer.needsConstants(
+          minimized?.graph ?? start, inputs: minimized?.inputs ?? startInputs, output: d.output,
+          keeping: current.signature)
+      {
+        evidence.localization = "constant-folded"
+      }
       // A chain of continuous operators can amplify the target's own rounding (an f16 log_softmax
       // feeding a layer_norm over nearly constant values): judged on the smallest model.
       let (g, x) = minimized.map { ($0.graph, $0.inputs) } ?? (graph, inputs)
@@ -288,7 +297,8 @@ public struct Triage {
       }
       return Judge.compositeSignature(
         graph, d, target: target.name, kind: .mismatch, consumer: evidence.localization == "consumer",
-        operators: judge.oracle.operators, name: operatorName)
+        constantFolded: evidence.localization == "constant-folded", operators: judge.oracle.operators,
+        name: operatorName)
     case .error:
       guard case .error(let stage, let message)? = f.outcome else { return f.signature }
       return Judge.errorSignature(

@@ -6,6 +6,7 @@
 //   dlsmith-faulty-worker --mode wrong-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-shape-fusion --on PRODUCER[|PRODUCER...],CONSUMER[|CONSUMER...]
 //   dlsmith-faulty-worker --mode wrong-after --on OP
+//   dlsmith-faulty-worker --mode wrong-const --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
@@ -15,7 +16,8 @@
 // or every CONSUMER node whose first input is computed by a PRODUCER node does (a wrong fused
 // pair; either may list alternatives separated by `|`; `wrong-shape-fusion`: the consumer's first
 // output gets a trailing dim of 1, its values unchanged: a wrong shape); or every OP node whose first input is
-// computed by any node does (a rewrite that moves work into the producer, whatever it is); or, where a PRODUCER node's output is read by a READER
+// computed by any node does (a rewrite that moves work into the producer, whatever it is);
+// `wrong-const`: only where that input is computed from constants alone (a wrong constant fold); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
 // consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
 // propagates through the rest of the graph like a real kernel bug's.
@@ -79,6 +81,17 @@ func runInjected(
     for i in graph.nodes.indices
     where graph.nodes[i].op == trigger && graph.nodes[i].inputs.first.map(computed.contains) == true {
       graph.nodes[i].op = fusedPrefix + trigger
+    }
+  }
+  if mode == "wrong-const" {
+    var folded = Set(graph.constants.map(\.id))
+    let computed = Set(graph.nodes.flatMap(\.outputs))
+    for i in graph.nodes.indices {
+      let n = graph.nodes[i]
+      if n.op == trigger, let first = n.inputs.first, computed.contains(first), folded.contains(first) {
+        graph.nodes[i].op = fusedPrefix + trigger
+      }
+      if n.inputs.allSatisfy(folded.contains) { folded.formUnion(n.outputs) }
     }
   }
   if mode == "wrong-shared" {
@@ -172,7 +185,10 @@ struct FaultyBackend: Backend {
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if ["wrong-kernel", "wrong-fusion", "wrong-shape-fusion", "wrong-after", "wrong-shared"].contains(mode) {
+    if ["wrong-kernel", "wrong-fusion", "wrong-shape-fusion", "wrong-after", "wrong-const", "wrong-shared"]
+      .contains(
+        mode)
+    {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "", onlyDType: onlyDType)
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)

@@ -3,6 +3,8 @@ import Foundation
 import Fuzzing
 import Generation
 import IR
+import Operators
+import Tensors
 import TestSupport
 import Testing
 
@@ -298,6 +300,41 @@ extension CampaignTests {
       "wrong-shape-fusion", on: "transpose,reduce_sum|reduce_min",
       ops: "transpose,reduce_sum,reduce_max,reduce_min,add,relu")
     #expect(titles == ["mismatch in faulty execute: op=reduce_min after=shape class=shape"], "\(titles)")
+  }
+
+  /// A node wrong only where its input is folded from constants (OpenVINO drops the Abs of a
+  /// constant ReduceMin and of a constant Slice): one bucket, `after=const`, whatever the folded
+  /// operators; given the same values as graph inputs the target is right, which is what tells.
+  @Test func aWrongConstantFoldIsOneBucketWhateverWasFolded() throws {
+    let target = BackendTarget(
+      name: "faulty", command: [Self.faulty, "--mode", "wrong-const", "--on", "abs"])
+    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
+    let judge = Judge().for(target)
+    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
+    defer { worker.stop() }
+    var states: [String] = []
+    for producer in ["reduce_min", "slice", "neg"] {
+      var b = GraphBuilder()
+      let c = b.constant([3], seed: 7, range: Interval(0.25, 0.75))
+      let attributes: [String: AttributeValue] =
+        switch producer {
+        case "reduce_min": ["axes": .ints([0]), "keepdims": .int(1)]
+        case "slice": ["axis": .int(0), "start": .int(0), "end": .int(1), "step": .int(1)]
+        default: [:]
+        }
+      let p = b.node(producer, [c], attributes)[0]
+      let a = b("abs", p)
+      let g = b.build(outputs: [a])
+      let values = try ReferenceBackend().run(g, inputs: [], keepAll: true).values
+      let f = try #require(
+        judge.finding(
+          target.run(on: worker, graph: g, model: g.encoded(), inputs: []), target: target.name, graph: g,
+          values: values), "\(producer)")
+      states.append(
+        Triage(target: target, judge: judge, logPath: log).run(f, graph: g, inputs: []).finding.signature
+          .state)
+    }
+    #expect(states == Array(repeating: "op=abs after=const class=values", count: 3), "\(states)")
   }
 
   /// A rewrite for one consumer that changes the value its other readers share (OpenVINO's
