@@ -88,6 +88,8 @@ public struct Triage {
   /// The target's worker to run on (a campaign lane's, idle while it triages); `nil`: triage
   /// starts its own.
   public var worker: WorkerProcess?
+  /// When a minimized model fails only on the shared worker: triage once more on a fresh one.
+  public var retryOnFreshWorker = true
   /// Whether a signature is a new bucket (the campaign: no bucket folder yet). Minimization is
   /// spent on the first instance of a bucket; later ones are localized and signed only. A composite
   /// that needs several nodes is always minimized: its signature depends on what remains.
@@ -250,6 +252,23 @@ public struct Triage {
       let again = reducer.finding(m.graph, m.inputs, worker: fresh)
       fresh.stop()
       if again?.signature.minimizationKey != current.signature.minimizationKey {
+        // Once: triage again from the start on a fresh worker, whose history is only this
+        // minimization's (what a fresh process sees), with its own standalone check.
+        if retryOnFreshWorker {
+          var retry = self
+          retry.retryOnFreshWorker = false
+          let w = WorkerProcess(command: target.command, limits: limits, logPath: logPath + ".fresh")
+          retry.worker = w
+          let r = retry.run(finding, graph: graph, inputs: inputs)
+          w.stop()
+          if let rm = r.minimized, rm.graph != graph, r.evidence.standalone == nil {
+            var e = r.evidence
+            e.standalone =
+              "the model minimized on the campaign's worker (\(m.graph.nodes.count) nodes) failed only there; minimized again on a fresh worker"
+            e.seconds = Date().timeIntervalSince(began)
+            return Result(finding: r.finding, minimized: rm, evidence: e)
+          }
+        }
         evidence.standalone =
           "the minimized model (\(m.graph.nodes.count) nodes) failed only on the worker that had run other models; kept the original"
         minimized = nil

@@ -8,6 +8,7 @@
 //   dlsmith-faulty-worker --mode wrong-after --on OP
 //   dlsmith-faulty-worker --mode wrong-const --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
+//   dlsmith-faulty-worker --mode poisoned --on A,B,P
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
 //
@@ -19,7 +20,9 @@
 // computed by any node does (a rewrite that moves work into the producer, whatever it is);
 // `wrong-const`: only where that input is computed from constants alone (a wrong constant fold); or, where a PRODUCER node's output is read by a READER
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
-// consumer that changes the value the others share, like OpenVINO's AbsSinking). The error
+// consumer that changes the value the others share, like OpenVINO's AbsSinking). `poisoned`: wrong
+// on every model with A and B (a bug), and on every model with A once this process has run a model
+// with P (state another model left behind). The error
 // propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
@@ -192,6 +195,15 @@ struct FaultyBackend: Backend {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "", onlyDType: onlyDType)
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)
+    if mode == "poisoned" {
+      let ops = (trigger ?? "").split(separator: ",").map(String.init)
+      guard ops.count == 3 else { throw BackendError(.compile, "faulty: --mode poisoned takes --on A,B,P") }
+      let has = { (op: String) in graph.nodes.contains { $0.op == op } }
+      let wrong = has(ops[0]) && (has(ops[1]) || counter.seen)
+      if has(ops[2]) { counter.seen = true }
+      // A's kernel is wrong (its first output element one too high) while the condition holds.
+      return wrong ? try runInjected(graph, inputs: inputs, mode: "wrong-kernel", trigger: ops[0]) : outputs
+    }
     guard trigger == nil || graph.nodes.contains(where: { $0.op == trigger }) else { return outputs }
     switch mode {
     case "crash":

@@ -381,6 +381,43 @@ extension CampaignTests {
     #expect(result.finding.signature.state == state)
   }
 
+  /// The campaign's worker ran a model that left state behind (a `mul`), after which every model
+  /// with an `add` is wrong there; the bug itself needs `add` and `relu`. Minimized on that worker
+  /// the finding becomes `add` alone, which a fresh worker runs right; triage then minimizes again
+  /// on a fresh worker and gets the standalone repro, `add` and `relu`.
+  @Test func aReproThatNeedsTheWorkersHistoryIsMinimizedAgainOnAFreshWorker() throws {
+    let target = BackendTarget(
+      name: "faulty", command: [Self.faulty, "--mode", "poisoned", "--on", "add,relu,mul"])
+    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
+    let judge = Judge().for(target)
+    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
+    defer { worker.stop() }
+    var p = GraphBuilder()
+    let m = p("mul", p.input([4]), p.input([4]))
+    let poison = p.build(outputs: [m])
+    _ = target.run(on: worker, graph: poison, model: poison.encoded(), inputs: poison.sampleInputs(seed: 2))
+    var b = GraphBuilder()
+    let x = b.input([4])
+    let y = b.input([4])
+    let e = b("exp", x)
+    let r = b("relu", b("add", e, y))
+    let g = b.build(outputs: [r])
+    let inputs = g.sampleInputs(seed: 1)
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let f = try #require(
+      judge.finding(
+        target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs), target: target.name, graph: g,
+        values: values))
+    var triage = Triage(target: target, judge: judge, logPath: log)
+    triage.worker = worker
+    let result = triage.run(f, graph: g, inputs: inputs)
+    let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
+    #expect(
+      ops == ["add", "relu"],
+      "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
+    #expect(result.evidence.standalone?.contains("minimized again on a fresh worker") == true)
+  }
+
   /// A target whose caches carry state between models fails on a model only after it ran others:
   /// triage on the campaign's worker minimizes such a finding to a model that a fresh worker runs
   /// right. That model is no standalone repro: it is dropped for the original, and the bucket says
