@@ -268,10 +268,10 @@ public struct Reducer {
       // The node whose output has the wrong shape: any operator with its shape rule computes that
       // shape, so values need not agree there.
       let shapeOnly = wrongShape && graph.nodes[k].outputs.contains(output)
+      // The value-preserving forms first (a Flatten giving a wrong shape is a Reshape's bucket).
       let substitutes =
-        shapeOnly
-        ? Reducer.shapeEquivalents(of: current.nodes[k], operators: minimizer.operators)
-        : Reducer.equivalents(of: current.nodes[k], operators: minimizer.operators)
+        Reducer.equivalents(of: current.nodes[k], operators: minimizer.operators)
+        + (shapeOnly ? Reducer.shapeEquivalents(of: current.nodes[k], operators: minimizer.operators) : [])
       for substitute in substitutes {
         var g = current
         g.nodes[k] = substitute

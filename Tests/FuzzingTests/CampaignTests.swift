@@ -302,6 +302,14 @@ extension CampaignTests {
     #expect(titles == ["mismatch in faulty execute: op=reduce_min after=shape class=shape"], "\(titles)")
   }
 
+  /// A wrong shape from a layout node keeps the value-preserving form first: a Flatten that a
+  /// Reshape in its place shows the same is the Reshape's bucket (OpenVINO's cause A).
+  @Test func aWrongShapeThroughFlattenOrReshapeIsOneBucket() throws {
+    let titles = try injectedBucketTitles(
+      "wrong-shape-fusion", on: "reduce_sum,flatten|reshape", ops: "reduce_sum,flatten,reshape,add,relu")
+    #expect(titles == ["mismatch in faulty execute: op=reshape after=reduction class=shape"], "\(titles)")
+  }
+
   /// A node wrong only where its input is folded from constants (OpenVINO drops the Abs of a
   /// constant ReduceMin and of a constant Slice): one bucket, `after=const`, whatever the folded
   /// operators; given the same values as graph inputs the target is right, which is what tells.
