@@ -107,6 +107,18 @@ public struct CampaignStats: Codable, Sendable {
   public var updatedAt = ""
   /// Precision capabilities per target (`PrecisionProbe`), as sentences.
   public var capabilities: [String: [String]]? = nil
+
+  /// Run time over every run of the shard (resumes included).
+  public var totalRunTime: Double { previousRunTime + runTime }
+  /// Executions over all targets.
+  public var totalExecs: Int { execs.values.reduce(0, +) }
+
+  /// The stats file at `path` (a shard's `stats.json`), or nil if it is missing or unreadable.
+  public static func read(_ path: String) -> CampaignStats? {
+    FileManager.default.contents(atPath: path).flatMap {
+      try? JSONDecoder().decode(CampaignStats.self, from: $0)
+    }
+  }
 }
 
 /// A fuzz campaign over one folder: generate, run every target in its worker, judge, bucket,
@@ -151,11 +163,7 @@ public final class Campaign: @unchecked Sendable {
 
   /// The seed a shard's campaign in `directory` was started with (its `stats.json`), if it has run.
   public static func storedSeed(directory: String, shard: Int) -> UInt64? {
-    guard
-      let data = FileManager.default.contents(atPath: "\(directory)/.dlsmith/shard-\(shard)/stats.json"),
-      let stats = try? JSONDecoder().decode(CampaignStats.self, from: data)
-    else { return nil }
-    return stats.seed
+    CampaignStats.read("\(directory)/.dlsmith/shard-\(shard)/stats.json")?.seed
   }
 
   public func requestStop() {
@@ -226,7 +234,7 @@ public final class Campaign: @unchecked Sendable {
   private func pulse() {
     let s = counters.snapshot
     let t = Date().timeIntervalSince(started)
-    let execs = s.execs.values.reduce(0, +)
+    let execs = s.totalExecs
     config.log(
       String(
         format:

@@ -46,14 +46,12 @@ public struct CampaignFolder: Sendable {
       .sorted { shardOrder($0) < shardOrder($1) }
       .map { name -> ShardState in
         let dir = "\(state)/\(name)"
-        let stats = fm.contents(atPath: dir + "/stats.json").flatMap {
-          try? JSONDecoder().decode(CampaignStats.self, from: $0)
-        }
+        let stats = CampaignStats.read(dir + "/stats.json")
         let features = ((try? String(contentsOfFile: dir + "/features", encoding: .utf8)) ?? "")
           .split(separator: "\n").map(String.init)
         return ShardState(
           name: name, stats: stats, plot: PlotData.read(dir + "/plot_data.csv"), features: features,
-          alive: lockHeld(dir + "/lock"))
+          alive: Workdir.lockHeld(dir + "/lock"))
       }
     let crashes = path + "/Crashes"
     let buckets = BucketRecord.all(in: crashes).map { b -> Bucket in
@@ -72,17 +70,5 @@ public struct CampaignFolder: Sendable {
   /// `shard-2` before `shard-10`; names that are not `shard-<int>` after, by name.
   static func shardOrder(_ name: String) -> (Int, String) {
     (Int(name.dropFirst("shard-".count)) ?? Int.max, name)
-  }
-
-  /// Whether some process holds the lock file at `path` (`Workdir.lock`).
-  public static func lockHeld(_ path: String) -> Bool {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
-      flock(fd, LOCK_UN)
-      return false
-    }
-    return true
   }
 }

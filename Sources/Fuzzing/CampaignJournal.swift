@@ -107,9 +107,7 @@ final class CampaignJournal: @unchecked Sendable {
       nextK = maxK + 1
       let findings = recountFindings()
       counters.update { stats in
-        if let data = fm.contents(atPath: shardState + "/stats.json"),
-          let old = try? JSONDecoder().decode(CampaignStats.self, from: data)
-        {
+        if let old = CampaignStats.read(shardState + "/stats.json") {
           stats = old
           stats.previousRunTime += old.runTime
           stats.runTime = 0

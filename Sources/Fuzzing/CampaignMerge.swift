@@ -73,7 +73,7 @@ public struct CampaignMerge {
     }
     defer { close(lock) }
     for shard in ((try? fm.contentsOfDirectory(atPath: state)) ?? []) where shard.hasPrefix("shard-") {
-      if CampaignFolder.lockHeld("\(state)/\(shard)/lock") {
+      if Workdir.lockHeld("\(state)/\(shard)/lock") {
         throw CampaignError("\(output): a campaign is running in it (\(shard)); merge into another folder")
       }
     }
@@ -112,9 +112,14 @@ public struct CampaignMerge {
   /// Publishes a staged item; counts it for the kill hook.
   private func publish(_ tmp: String, to destination: String, _ progress: Progress) throws -> Bool {
     let done = try Workdir.publish(tmp, to: destination)
+    published(progress)
+    return done
+  }
+
+  /// Counts a publication; the test hook kills the process after `killAfter` of them.
+  private func published(_ progress: Progress) {
     progress.published += 1
     if let k = killAfter, progress.published >= k { kill(getpid(), SIGKILL) }
-    return done
   }
 
   /// Copies the tree at `source` to `destination` (which must not exist), each file fsynced.
@@ -206,8 +211,7 @@ public struct CampaignMerge {
         if rename(tmp + "/model.json", path) == 0 {
           Workdir.fsync(path: dir)
           progress.summary.corpusAdded += 1
-          progress.published += 1
-          if let k = killAfter, progress.published >= k { kill(getpid(), SIGKILL) }
+          published(progress)
         }
         try? fm.removeItem(atPath: tmp)
       }
@@ -226,9 +230,7 @@ public struct CampaignMerge {
     // index goes beside it.
     var name = shard.name
     func occupant(_ name: String) -> CampaignStats? {
-      fm.contents(atPath: "\(out)/.dlsmith/\(name)/stats.json").flatMap {
-        try? JSONDecoder().decode(CampaignStats.self, from: $0)
-      }
+      CampaignStats.read("\(out)/.dlsmith/\(name)/stats.json")
     }
     if let o = occupant(name), o.seed != stats.seed { name = "\(shard.name).\(stats.seed)" }
     let dst = "\(out)/.dlsmith/\(name)"

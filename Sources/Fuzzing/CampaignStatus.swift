@@ -6,8 +6,8 @@ public enum CampaignStatus {
   /// One line for a shard.
   public static func line(_ s: CampaignFolder.ShardState) -> String {
     guard let st = s.stats else { return "\(s.name): \(s.alive ? "starting" : "no stats yet")" }
-    let time = st.runTime + st.previousRunTime
-    let execs = st.execs.values.reduce(0, +)
+    let time = st.totalRunTime
+    let execs = st.totalExecs
     let findings = st.findings.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
       separator: ", ")
     return String(

@@ -207,6 +207,19 @@ public enum HTMLReport {
     }
   }
 
+  /// The path from the folder the page is read from (the report file's, or `cwd` when it goes to
+  /// stdout) to the campaign folder, both with symbolic links resolved: what `render` prefixes its
+  /// links with.
+  public static func linkBase(report: String?, campaign: String, cwd: String) -> String {
+    func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : cwd + "/" + path }
+    func resolved(_ path: String) -> String {
+      URL(fileURLWithPath: absolute(path)).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+    // The report file need not exist yet: its folder is resolved.
+    let from = resolved(report.map { (absolute($0) as NSString).deletingLastPathComponent } ?? cwd)
+    return relativePath(from: from, to: resolved(campaign))
+  }
+
   /// The relative path from `directory` to `target` (both absolute or both relative to the same
   /// folder): `""` when they are the same, else like `../runs/ov`.
   public static func relativePath(from directory: String, to target: String) -> String {
@@ -245,7 +258,7 @@ public enum HTMLReport {
       }
     }
     let runTimes = shards.compactMap { s in
-      s.stats.map { $0.previousRunTime + $0.runTime } ?? number(s.plot.last?["time"])
+      s.stats.map(\.totalRunTime) ?? number(s.plot.last?["time"])
     }
     let classes = FindingKind.ReportClass.allCases.map { k in
       folder.buckets.filter { $0.record.tuple.kind.reportClass == k }.count
@@ -288,8 +301,8 @@ public enum HTMLReport {
         out += "<tr><td>\(SVG.escape(s.name))</td><td>\(s.alive ? "running" : "stopped")</td>"
         out += "<td>\(st.map { grouped(Double($0.modelsGenerated)) } ?? "–")</td>"
         out += "<td>\(st.map { grouped(Double($0.modelsValid)) } ?? "–")</td>"
-        out += "<td>\(st.map { grouped(Double($0.execs.values.reduce(0, +))) } ?? "–")</td>"
-        out += "<td>\(st.map { duration($0.previousRunTime + $0.runTime) } ?? "–")</td>"
+        out += "<td>\(st.map { grouped(Double($0.totalExecs)) } ?? "–")</td>"
+        out += "<td>\(st.map { duration($0.totalRunTime) } ?? "–")</td>"
         out += "<td>\(st.map { grouped(Double($0.corpusAdded)) } ?? "–")</td>"
         out += "<td>\(st.map { "\($0.peakRSSMB) MiB" } ?? "–")</td>"
         out += "<td>\(SVG.escape(st?.updatedAt ?? "–"))</td></tr>\n"

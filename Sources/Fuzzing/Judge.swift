@@ -135,8 +135,9 @@ public struct Judge: Sendable {
   /// found that it fails behind any computed input (`op=conv1d after=*`: one bucket whatever feeds
   /// it and whatever the class, a wrong shape or wrong values); otherwise the pair matters and the
   /// families of the other nodes it needs are part of the cause (`op=add after=binary`: one wrong
-  /// fusion is one bucket whichever binary operator feeds it). Not the dtype: a pass that rewrites several nodes is one cause in every dtype (a kernel,
-  /// the culprit of `culpritSignature`, is one per dtype).
+  /// fusion is one bucket whichever binary operator feeds it). Not the dtype: a pass that rewrites
+  /// several nodes is one cause in every dtype (a kernel, the culprit of `culpritSignature`, is one
+  /// per dtype).
   public static func compositeSignature(
     _ graph: Graph, _ d: Discrepancy, target: String, kind: FindingKind, consumer: Bool,
     constantFolded: Bool = false, operators: OperatorLookup, name: (String) -> String = { $0 }

@@ -214,6 +214,11 @@ public struct Oracle: Sendable {
       let base = spec.evaluate(inputs, attributes: node.attributes)
       let s = node.inputs.map { scale[$0] ?? 1 }.max() ?? 1
       var rng = SplitMix64(seed: UInt64(i))
+      /// How far a faithful implementation may be from `x`: its dtype's tolerance at this scale.
+      func reach(_ x: Double, _ dtype: DType) -> Double {
+        let tol = tolerance(dtype)
+        return tol.atol * Swift.max(1, s) + tol.rtol * Swift.abs(x)
+      }
       func changes(_ perturbed: [Tensor]) -> Bool {
         let moved = spec.evaluate(perturbed, attributes: node.attributes)
         for (b, m) in zip(base, moved) {
@@ -232,8 +237,7 @@ public struct Oracle: Sendable {
         let perturbed = zip(inputs, computed).enumerated().map { k, pair -> Tensor in
           let (t, isComputed) = pair
           guard t.dtype.isFloat && isComputed else { return t }
-          let tol = tolerance(t.dtype)
-          let grid = tol.atol * Swift.max(1, s)
+          let grid = reach(0, t.dtype)  // the absolute tolerance
           return Tensor(
             dtype: t.dtype, shape: t.shape,
             storage: t.storage.map { x in
@@ -249,7 +253,7 @@ public struct Oracle: Sendable {
                 case 3: k % 2 == 0 ? -1 : 1
                 default: rng.chance(0.5) ? 1 : -1
                 }
-              return t.dtype.rounded(x + sign * (tol.atol * Swift.max(1, s) + tol.rtol * Swift.abs(x)))
+              return t.dtype.rounded(x + sign * reach(x, t.dtype))
             })
         }
         if changes(perturbed) {
@@ -264,7 +268,6 @@ public struct Oracle: Sendable {
       if !unstable, inputs.count == 2, let out = Shape.broadcast(inputs[0].shape, inputs[1].shape) {
         for (p, q) in [(0, 1), (1, 0)] where computed[p] && inputs[p].dtype.isFloat {
           let (a, b) = (inputs[p], inputs[q])
-          let tol = tolerance(a.dtype)
           let (offA, offB) = (
             Reference.broadcastOffsets(from: a.shape, to: out),
             Reference.broadcastOffsets(from: b.shape, to: out)
@@ -272,7 +275,7 @@ public struct Oracle: Sendable {
           var moved = a.storage
           for (oa, ob) in zip(offA, offB) {
             let (x, y) = (a.storage[oa], b.storage[ob])
-            if x != y, Swift.abs(x - y) <= tol.atol * Swift.max(1, s) + tol.rtol * Swift.abs(x) {
+            if x != y, Swift.abs(x - y) <= reach(x, a.dtype) {
               moved[oa] = y
             }
           }

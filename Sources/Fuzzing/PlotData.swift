@@ -15,7 +15,7 @@ public enum PlotData {
 
   /// The row for `stats` under `header`'s columns.
   public static func row(_ stats: CampaignStats, targets: [String]) -> [String] {
-    let time = stats.previousRunTime + stats.runTime
+    let time = stats.totalRunTime
     let rate = stats.runTime > 0 ? Double(stats.modelsGenerated) / stats.runTime : 0
     return [String(format: "%.1f", time), "\(stats.modelsGenerated)", "\(stats.modelsValid)"]
       + targets.map { "\(stats.execs[$0] ?? 0)" }

@@ -27,6 +27,11 @@ extension Signature {
     return Signature(kind: kind, stage: stage, backend: backend, state: rest).canonical
   }
 
+  /// The value of the `key=value` token of `state` (`class`, `dtype`, `op`, ...), if it has one.
+  public func value(of key: String) -> String? {
+    state.split(separator: " ").first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
+  }
+
   /// Whether `finding`, a judged but untriaged signature (a replayed instance), still shows the
   /// bug of the bucket signed `self`. Errors: the same minimization key. Mismatches (and the
   /// reference disagreements they were classified as): the same stage, backend and class (where
@@ -40,13 +45,10 @@ extension Signature {
     case .mismatch, .unstable, .referenceDisagreement:
       let kind = self.kind == .referenceDisagreement ? FindingKind.mismatch : self.kind
       guard finding.kind == kind, finding.stage == stage, finding.backend == backend else { return false }
-      func token(_ s: Signature, _ key: String) -> String? {
-        s.state.split(separator: " ").first { $0.hasPrefix(key) }.map { String($0.dropFirst(key.count)) }
-      }
       // A bucket without a class (a node failing behind any computed input) takes any.
-      if let c = token(self, "class="), c != token(finding, "class=") { return false }
-      guard let dtype = token(self, "dtype=") else { return true }
-      let own = token(finding, "dtype=")
+      if let c = value(of: "class"), c != finding.value(of: "class") { return false }
+      guard let dtype = value(of: "dtype") else { return true }
+      let own = finding.value(of: "dtype")
       return own == dtype || own.flatMap { DType(rawValue: $0) }.flatMap { computedAs[$0] }?.rawValue == dtype
     default: return canonical == finding.canonical
     }
@@ -263,7 +265,7 @@ public struct Reducer {
     defer { if owned { worker.stop() } }
     var current = graph
     var accepted: Finding?
-    let wrongShape = signature.state.split(separator: " ").contains("class=shape")
+    let wrongShape = signature.value(of: "class") == "shape"
     for k in graph.nodes.indices {
       // The node whose output has the wrong shape: any operator with its shape rule computes that
       // shape, so values need not agree there.

@@ -26,13 +26,7 @@ public enum SVG {
   }
 
   /// A coordinate with at most two decimals and no trailing zeros (`12`, `12.5`, `12.25`).
-  public static func coordinate(_ v: Double) -> String {
-    let rounded = (v * 100).rounded() / 100
-    if rounded == rounded.rounded() { return String(Int(rounded)) }
-    var s = String(format: "%.2f", rounded)
-    while s.hasSuffix("0") { s.removeLast() }
-    return s
-  }
+  public static func coordinate(_ v: Double) -> String { trimmed(v, decimals: 2) }
 
   /// Series colours (Tableau 10), reused in order when there are more series.
   public static let palette = [

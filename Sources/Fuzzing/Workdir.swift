@@ -72,6 +72,18 @@ public enum Workdir {
     _ = pid.withCString { write(fd, $0, strlen($0)) }
     return fd
   }
+
+  /// Whether some process holds the lock file at `path` (`lock`).
+  public static func lockHeld(_ path: String) -> Bool {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+      flock(fd, LOCK_UN)
+      return false
+    }
+    return true
+  }
 }
 
 /// A campaign-level problem (bad folder, lock held, I/O): the CLI reports it and exits 1.

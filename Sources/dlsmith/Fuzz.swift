@@ -151,7 +151,7 @@ struct Fuzz: ParsableCommand {
       throw ExitCode(1)
     }
     let s = result.stats
-    let execs = s.execs.values.reduce(0, +)
+    let execs = s.totalExecs
     FileHandle.standardOutput.write(
       Data(
         (String(

@@ -42,13 +42,10 @@ struct Report: ParsableCommand {
     case .markdown:
       text = MarkdownReport.render(folder)
     case .html:
-      // Links are relative to the folder the page is read from: the output's, or the working one.
-      let cwd = FileManager.default.currentDirectoryPath
-      let reportFolder = output.map { (absolute($0, in: cwd) as NSString).deletingLastPathComponent } ?? cwd
       text = HTMLReport.render(
         folder,
-        linkBase: HTMLReport.relativePath(
-          from: resolved(reportFolder), to: resolved(absolute(directory, in: cwd))))
+        linkBase: HTMLReport.linkBase(
+          report: output, campaign: directory, cwd: FileManager.default.currentDirectoryPath))
     }
     guard let output else {
       print(text, terminator: "")
@@ -56,14 +53,5 @@ struct Report: ParsableCommand {
     }
     try Workdir.replaceFile(Data(text.utf8), at: output)
     FileHandle.standardError.write(Data("\(output)\n".utf8))
-  }
-
-  func absolute(_ path: String, in cwd: String) -> String {
-    path.hasPrefix("/") ? path : cwd + "/" + path
-  }
-
-  /// `path` with symbolic links resolved, so that both ends of a relative link are compared alike.
-  func resolved(_ path: String) -> String {
-    URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
   }
 }
