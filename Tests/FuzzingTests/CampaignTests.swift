@@ -71,6 +71,36 @@ import Testing
   }
 }
 
+/// The faulty worker as a triage target for hand-built models: its judge, a worker and its log.
+struct FaultyTriage {
+  let target: BackendTarget
+  let judge: Judge
+  let worker: WorkerProcess
+  let log = temporaryDirectory().appendingPathComponent("faulty.log").path
+
+  init(_ arguments: [String], computedAs: [DType: DType] = [:]) {
+    target = BackendTarget(
+      name: "faulty", command: [CampaignTests.faulty] + arguments, computedAs: computedAs)
+    judge = Judge().for(target)
+    worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
+  }
+
+  func stop() { worker.stop() }
+
+  /// Runs `graph` on the worker; its finding, triaged (on that worker when `onWorker`, else on
+  /// triage's own), or nil when the target is right.
+  func triage(_ graph: Graph, inputs: [Tensor], onWorker: Bool = false) throws -> Triage.Result? {
+    let values = try ReferenceBackend().run(graph, inputs: inputs, keepAll: true).values
+    let outcome = target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs)
+    guard let f = judge.finding(outcome, target: target.name, graph: graph, values: values) else {
+      return nil
+    }
+    var triage = Triage(target: target, judge: judge, logPath: log)
+    if onWorker { triage.worker = worker }
+    return triage.run(f, graph: graph, inputs: inputs)
+  }
+}
+
 extension CampaignTests {
   @Test(arguments: [
     ("crash", "crash"), ("abort", "crash"), ("exit", "exit"), ("error", "error"), ("wrong", "mismatch"),
@@ -314,12 +344,8 @@ extension CampaignTests {
   /// constant ReduceMin and of a constant Slice): one bucket, `after=const`, whatever the folded
   /// operators; given the same values as graph inputs the target is right, which is what tells.
   @Test func aWrongConstantFoldIsOneBucketWhateverWasFolded() throws {
-    let target = BackendTarget(
-      name: "faulty", command: [Self.faulty, "--mode", "wrong-const", "--on", "abs"])
-    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
-    let judge = Judge().for(target)
-    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
-    defer { worker.stop() }
+    let faulty = FaultyTriage(["--mode", "wrong-const", "--on", "abs"])
+    defer { faulty.stop() }
     var states: [String] = []
     for producer in ["reduce_min", "slice", "neg"] {
       var b = GraphBuilder()
@@ -333,14 +359,8 @@ extension CampaignTests {
       let p = b.node(producer, [c], attributes)[0]
       let a = b("abs", p)
       let g = b.build(outputs: [a])
-      let values = try ReferenceBackend().run(g, inputs: [], keepAll: true).values
-      let f = try #require(
-        judge.finding(
-          target.run(on: worker, graph: g, model: g.encoded(), inputs: []), target: target.name, graph: g,
-          values: values), "\(producer)")
-      states.append(
-        Triage(target: target, judge: judge, logPath: log).run(f, graph: g, inputs: []).finding.signature
-          .state)
+      let result = try #require(try faulty.triage(g, inputs: []), "\(producer)")
+      states.append(result.finding.signature.state)
     }
     #expect(states == Array(repeating: "op=abs after=const class=values", count: 3), "\(states)")
   }
@@ -367,25 +387,14 @@ extension CampaignTests {
     (["--only-dtype", "bf16"], "op=add dtype=bf16 class=values"),
   ])
   func aCulpritIsSignedInTheDTypeWhoseKernelFails(_ extra: [String], _ state: String) throws {
-    let target = BackendTarget(
-      name: "faulty", command: [Self.faulty, "--mode", "wrong-kernel", "--on", "add"] + extra,
-      computedAs: [.bf16: .f32])
+    let faulty = FaultyTriage(["--mode", "wrong-kernel", "--on", "add"] + extra, computedAs: [.bf16: .f32])
+    defer { faulty.stop() }
     var b = GraphBuilder()
     let x = b.input([4], .bf16)
     let y = b.input([4], .bf16)
     let r = b("relu", b("add", x, y))
     let g = b.build(outputs: [r])
-    let inputs = g.sampleInputs(seed: 1)
-    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
-    let judge = Judge().for(target)
-    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
-    defer { worker.stop() }
-    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
-    let f = try #require(
-      judge.finding(
-        target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs), target: target.name, graph: g,
-        values: values))
-    let result = Triage(target: target, judge: judge, logPath: log).run(f, graph: g, inputs: inputs)
+    let result = try #require(try faulty.triage(g, inputs: g.sampleInputs(seed: 1)))
     #expect(result.finding.signature.state == state)
   }
 
@@ -394,31 +403,19 @@ extension CampaignTests {
   /// the finding becomes `add` alone, which a fresh worker runs right; triage then minimizes again
   /// on a fresh worker and gets the standalone repro, `add` and `relu`.
   @Test func aReproThatNeedsTheWorkersHistoryIsMinimizedAgainOnAFreshWorker() throws {
-    let target = BackendTarget(
-      name: "faulty", command: [Self.faulty, "--mode", "poisoned", "--on", "add,relu,mul"])
-    let log = temporaryDirectory().appendingPathComponent("faulty.log").path
-    let judge = Judge().for(target)
-    let worker = WorkerProcess(command: target.command, limits: WorkerLimits(), logPath: log)
-    defer { worker.stop() }
+    let faulty = FaultyTriage(["--mode", "poisoned", "--on", "add,relu,mul"])
+    defer { faulty.stop() }
     var p = GraphBuilder()
     let m = p("mul", p.input([4]), p.input([4]))
     let poison = p.build(outputs: [m])
-    _ = target.run(on: worker, graph: poison, model: poison.encoded(), inputs: poison.sampleInputs(seed: 2))
+    #expect(try faulty.triage(poison, inputs: poison.sampleInputs(seed: 2)) == nil, "the mul model is right")
     var b = GraphBuilder()
     let x = b.input([4])
     let y = b.input([4])
     let e = b("exp", x)
     let r = b("relu", b("add", e, y))
     let g = b.build(outputs: [r])
-    let inputs = g.sampleInputs(seed: 1)
-    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
-    let f = try #require(
-      judge.finding(
-        target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs), target: target.name, graph: g,
-        values: values))
-    var triage = Triage(target: target, judge: judge, logPath: log)
-    triage.worker = worker
-    let result = triage.run(f, graph: g, inputs: inputs)
+    let result = try #require(try faulty.triage(g, inputs: g.sampleInputs(seed: 1), onWorker: true))
     let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
     #expect(
       ops == ["add", "relu"],

@@ -130,16 +130,10 @@ import Testing
 
   @Test func fuzzTakesTheShardFromTheEnvironment() throws {
     let dir = temporaryDirectory()
-    let p = Process()
-    p.executableURL = dlsmithExecutable()
-    p.arguments = ["fuzz", "-o", dir.path, "--seed", "3", "--max-models", "2", "--nodes", "4"]
-    p.environment = ProcessInfo.processInfo.environment.merging(
-      ["JOB_COMPLETION_INDEX": "1", "JOB_COMPLETIONS": "3"], uniquingKeysWith: { $1 })
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    #expect(p.terminationStatus == 0)
+    let r = try runDLSmith(
+      ["fuzz", "-o", dir.path, "--seed", "3", "--max-models", "2", "--nodes", "4"],
+      environment: ["JOB_COMPLETION_INDEX": "1", "JOB_COMPLETIONS": "3"])
+    #expect(r.status == 0)
     let folder = try CampaignFolder.read(dir.path)
     #expect(folder.shards.map(\.name) == ["shard-1"])
   }

@@ -148,11 +148,11 @@ import Testing
     try FileManager.default.createDirectory(at: hidden, withIntermediateDirectories: true)
     try "raise ImportError(\"No module named 'tvm' (hidden by the test)\")\n".write(
       to: hidden.appendingPathComponent("__init__.py"), atomically: true, encoding: .utf8)
-    let wrapper = dir.appendingPathComponent("python3")
-    try "#!/bin/sh\nPYTHONPATH=\"\(dir.path)/hide${PYTHONPATH:+:$PYTHONPATH}\" exec python3 \"$@\"\n".write(
-      to: wrapper, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper.path)
-    return wrapper.path
+    let wrapper = dir.appendingPathComponent("python3").path
+    try writeExecutable(
+      "#!/bin/sh\nPYTHONPATH=\"\(dir.path)/hide${PYTHONPATH:+:$PYTHONPATH}\" exec python3 \"$@\"\n",
+      to: wrapper)
+    return wrapper
   }
 
   @Test func tvmUnavailable() throws {

@@ -13,8 +13,7 @@ struct PythonInterpreterTests {
     let bin = root.appendingPathComponent(".venv/bin")
     try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
     let python = bin.appendingPathComponent("python3").path
-    _ = FileManager.default.createFile(
-      atPath: python, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+    try writeExecutable("#!/bin/sh\n", to: python)
     return (root, deep, python)
   }
 
@@ -45,23 +44,12 @@ struct PythonInterpreterTests {
     let t = try Self.tree()
     // This .venv's python3 logs its arguments and fails: the campaign's worker must be it.
     let log = t.root.appendingPathComponent("called").path
-    try "#!/bin/sh\necho \"$@\" >> \(log)\nexit 3\n".write(
-      toFile: t.venvPython, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: t.venvPython)
-    let p = Process()
-    p.executableURL = dlsmithExecutable()
-    p.arguments = [
-      "fuzz", "-o", t.deep.path, "--backends", "onnx-ref", "--max-models", "1", "--seed", "1",
-      "--no-consensus",
-    ]
-    var env = ProcessInfo.processInfo.environment
-    env["DLSMITH_PYTHON"] = nil
-    p.environment = env
-    p.currentDirectoryURL = FileManager.default.temporaryDirectory
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
+    try writeExecutable("#!/bin/sh\necho \"$@\" >> \(log)\nexit 3\n", to: t.venvPython)
+    _ = try runDLSmith(
+      [
+        "fuzz", "-o", t.deep.path, "--backends", "onnx-ref", "--max-models", "1", "--seed", "1",
+        "--no-consensus",
+      ], cwd: FileManager.default.temporaryDirectory, environment: ["DLSMITH_PYTHON": nil])
     let called = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
     #expect(called.contains("--backend onnx-ref"), "the worker ran in \(t.venvPython): \(called)")
   }

@@ -33,14 +33,20 @@ public func builtExecutable(_ name: String) -> URL {
 /// The built `dlsmith` executable.
 public func dlsmithExecutable() -> URL { builtExecutable("dlsmith") }
 
-/// Runs `dlsmith` with arguments; returns exit status, stdout and stderr.
-public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (
+/// Runs `dlsmith` with arguments; returns exit status, stdout and stderr. `environment` changes
+/// this process's environment for it (a nil value removes the variable).
+public func runDLSmith(_ args: [String], cwd: URL? = nil, environment: [String: String?] = [:]) throws -> (
   status: Int32, stdout: Data, stderr: String
 ) {
   let p = Process()
   p.executableURL = dlsmithExecutable()
   p.arguments = args
   if let cwd { p.currentDirectoryURL = cwd }
+  if !environment.isEmpty {
+    var env = ProcessInfo.processInfo.environment
+    for (k, v) in environment { env[k] = v }
+    p.environment = env
+  }
   let out = Pipe()
   let err = Pipe()
   p.standardOutput = out
@@ -50,6 +56,12 @@ public func runDLSmith(_ args: [String], cwd: URL? = nil) throws -> (
   let e = err.fileHandleForReading.readDataToEndOfFile()
   p.waitUntilExit()
   return (p.terminationStatus, o, String(decoding: e, as: UTF8.self))
+}
+
+/// Writes an executable script (mode 755) at `path`.
+public func writeExecutable(_ text: String, to path: String) throws {
+  try text.write(toFile: path, atomically: true, encoding: .utf8)
+  try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
 }
 
 /// A fresh temporary directory.
