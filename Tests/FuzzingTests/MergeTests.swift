@@ -119,6 +119,19 @@ import Testing
     #expect(try Shard.resolve(index: index, total: total, environment: env) == expected)
   }
 
+  /// Shards of one campaign seed draw disjoint model seeds (`Campaign.modelSeed`), so they never
+  /// repeat each other's models; and a shard's models follow from the campaign seed alone.
+  @Test func shardsDrawDisjointModelSeeds() {
+    for campaign: UInt64 in [0, 2026, UInt64(UInt32.max)] {
+      var seen = Set<UInt64>()
+      for shard in 0..<8 {
+        for k in 0..<5000 { seen.insert(Campaign.modelSeed(campaign, shard: shard, k: k)) }
+      }
+      #expect(seen.count == 8 * 5000, "campaign seed \(campaign)")
+    }
+    #expect(Campaign.modelSeed(7, shard: 1, k: 3) == Campaign.modelSeed(7, shard: 1, k: 3))
+  }
+
   @Test func aShardOutsideItsCountIsAnError() {
     #expect(throws: Shard.Invalid.self) {
       try Shard.resolve(index: nil, total: nil, environment: ["JOB_COMPLETION_INDEX": "3"])
