@@ -154,13 +154,38 @@ public struct Judge: Sendable {
         graph.nodes.indices.filter { $0 != k }.map {
           operators(graph.nodes[$0].op)?.family.rawValue ?? graph.nodes[$0].op
         })
+    // A wrong shape at a node that only reshapes is the Reshape's: compilers turn such nodes into
+    // Reshapes before their passes run (OpenVINO writes a Transpose that moves unit dims as a
+    // Reshape with 0 placeholders, which our reshape cannot write, so `Reducer.canonical` cannot
+    // show it with a literal Reshape in its place), and the shape they get wrong is the Reshape's.
+    let op =
+      d.kind == .shape && onlyReshapes(graph.nodes[k], input: graph.types[graph.nodes[k].inputs.first ?? -1])
+      ? "reshape" : graph.nodes[k].op
     // A node that fails behind any computed input is one cause whatever the symptom: OpenVINO's
     // StridesOptimization gives a Conv a wrong shape or wrong values depending on the length.
     let state =
       consumer
-      ? "op=\(name(graph.nodes[k].op)) after=*"
-      : "op=\(name(graph.nodes[k].op)) after=\(families.sorted().joined(separator: ",")) class=\(d.kind.rawValue)"
+      ? "op=\(name(op)) after=*"
+      : "op=\(name(op)) after=\(families.sorted().joined(separator: ",")) class=\(d.kind.rawValue)"
     return Signature(kind: kind, stage: "execute", backend: target, state: state)
+  }
+
+  /// Whether `node` only reshapes its one input: its output's elements in row-major order are the
+  /// input's (reshape, flatten, squeeze, unsqueeze, and a transpose that moves only dims of size
+  /// 1, keeping the other dims in their order).
+  static func onlyReshapes(_ node: Node, input: TensorType?) -> Bool {
+    guard node.inputs.count == 1, node.outputs.count == 1, let input else { return false }
+    switch node.op {
+    case "reshape", "flatten", "squeeze", "unsqueeze": return true
+    case "transpose":
+      guard case .ints(let perm)? = node.attributes["perm"], perm.sorted() == Array(input.shape.indices)
+      else {
+        return false
+      }
+      let moved = perm.filter { input.shape[$0] != 1 }
+      return moved == moved.sorted()
+    default: return false
+    }
   }
 
   static func dtypeKey(_ d: Discrepancy, computedAs: [DType: DType] = [:]) -> String {

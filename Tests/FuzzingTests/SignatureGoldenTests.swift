@@ -1,6 +1,8 @@
 import Foundation
 import Fuzzing
+import IR
 import ONNX
+import Operators
 import Tensors
 import Testing
 
@@ -124,6 +126,31 @@ import Testing
     #expect(state("bf16", .values) == state("f32", .values))
     #expect(state("i32", .values) == "op=Conv dtype=i32 class=values")
     #expect(state("f16", .shape) == "op=Conv class=shape")
+  }
+
+  /// A wrong shape at a node that only reshapes (its elements in row-major order are its input's)
+  /// is signed as a Reshape: OpenVINO writes a Transpose that moves unit dims as a Reshape and
+  /// deletes it after a reduction (cause A), which a literal Reshape in its place does not show.
+  /// A transpose that reorders dims larger than 1 keeps its name, and wrong values keep the node's.
+  @Test func aWrongShapeAtANodeThatOnlyReshapesIsTheReshapes() {
+    let ov = Triage(
+      target: BackendTarget(name: "ov", command: ["/bin/true"], sendsONNX: true), judge: Judge(),
+      logPath: "/dev/null")
+    func state(_ perm: [Int], _ kind: Discrepancy.Kind = .shape, shape: [Int] = [1, 2, 1, 1]) -> String {
+      var b = GraphBuilder()
+      let x = b.input(shape, .bf16)
+      let r = b("reduce_mean", x, attributes: ["axes": .ints([0]), "keepdims": .int(0)])
+      let t = b("transpose", r, attributes: ["perm": .ints(perm)])
+      let d = Discrepancy(kind: kind, output: t, expectedType: "", actualType: "")
+      return Judge.compositeSignature(
+        b.build(outputs: [t]), d, target: "ov", kind: .mismatch, consumer: false, operators: Catalogue.spec,
+        name: ov.operatorName
+      ).state
+    }
+    #expect(state([1, 0, 2]) == "op=Reshape after=reduction class=shape")
+    #expect(state([1, 0, 2], shape: [1, 2, 3, 1]) == "op=Transpose after=reduction class=shape")
+    #expect(state([1, 0, 2], .values) == "op=Transpose after=reduction class=values")
+    #expect(state([0, 2, 1]) == "op=Reshape after=reduction class=shape")
   }
 
   /// A replayed instance is judged, not triaged: it still fails the way its bucket says when the
