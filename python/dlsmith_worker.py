@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """DLSmith worker for Python-hosted ONNX backends.
 
-Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|ort-basic|ort-extended|onnx-ref|openvino|openvino-default|tvm
+Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|ort-basic|ort-extended|ort-layout|onnx-ref|openvino|openvino-default|tvm
 
-Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL; ort-basic and
-ort-extended are the levels between, which triage uses to name the level that breaks a model), onnx-ref
+Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL; ort-basic,
+ort-extended and ort-layout are the levels between, which triage uses to name the level that breaks a model), onnx-ref
 (onnx.reference), openvino (CPU plugin in f32: INFERENCE_PRECISION_HINT f32, EXECUTION_MODE_HINT
 ACCURACY), openvino-default (CPU plugin defaults: bf16 on CPUs with AVX512-BF16/AMX), tvm (Relax
 from_onnx, tvm.compile for llvm, relax.VirtualMachine).
@@ -81,7 +81,7 @@ def is_bf16(a):
 
 def ort_backend(level_name):
     """onnxruntime's CPU provider at one graph optimization level (ORT_DISABLE_ALL, ORT_ENABLE_BASIC,
-    ORT_ENABLE_EXTENDED, ORT_ENABLE_ALL); triage runs the lower levels to tell which one breaks a
+    ORT_ENABLE_EXTENDED, ORT_ENABLE_LAYOUT, ORT_ENABLE_ALL); triage runs the lower levels to tell which one breaks a
     model."""
     import ctypes
 
@@ -235,6 +235,7 @@ def tvm_backend():
 BACKENDS = {"ort": lambda: ort_backend("ORT_ENABLE_ALL"), "ort-noopt": lambda: ort_backend("ORT_DISABLE_ALL"),
             "ort-basic": lambda: ort_backend("ORT_ENABLE_BASIC"),
             "ort-extended": lambda: ort_backend("ORT_ENABLE_EXTENDED"),
+            "ort-layout": lambda: ort_backend("ORT_ENABLE_LAYOUT"),
             "onnx-ref": onnx_ref_backend, "openvino": lambda: openvino_backend(OPENVINO_F32),
             "openvino-default": lambda: openvino_backend({}), "tvm": tvm_backend}
 

@@ -172,7 +172,7 @@ public enum ProbeVersion {
   /// The Python package whose version names a worker backend's cache.
   public static func module(for backend: String) -> String? {
     switch backend {
-    case "ort", "ort-noopt", "ort-basic", "ort-extended": return "onnxruntime"
+    case "ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout": return "onnxruntime"
     case "onnx-ref": return "onnx"
     case "openvino", "openvino-default": return "openvino"
     case "tvm": return "tvm"

@@ -37,7 +37,8 @@ public enum PythonInterpreter {
 extension BackendTarget {
   /// Backends served by `python/dlsmith_worker.py`.
   public static let pythonBackends = [
-    "ort", "ort-noopt", "ort-basic", "ort-extended", "onnx-ref", "openvino", "openvino-default", "tvm",
+    "ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout", "onnx-ref", "openvino", "openvino-default",
+    "tvm",
   ]
 
   /// What the named Python targets are known to compute at another precision (measured on
@@ -120,6 +121,6 @@ extension BackendTarget {
   /// The optimization levels between `name`'s lowest and its own, lowest first (onnxruntime's graph
   /// optimization levels), which triage runs to name the level that breaks a model.
   public static func levels(between name: String) -> [String] {
-    name == "ort" ? ["ort-basic", "ort-extended"] : []
+    name == "ort" ? ["ort-basic", "ort-extended", "ort-layout"] : []
   }
 }

@@ -125,10 +125,10 @@ struct ExportBug: ParsableCommand {
 
     def run(model, feeds):
         backend = "\(backend)"
-        if backend in ("ort", "ort-noopt", "ort-basic", "ort-extended"):
+        if backend in ("ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout"):
             import onnxruntime as ort
             so = ort.SessionOptions()
-            level = {"ort": "ORT_ENABLE_ALL", "ort-noopt": "ORT_DISABLE_ALL", "ort-basic": "ORT_ENABLE_BASIC", "ort-extended": "ORT_ENABLE_EXTENDED"}[backend]
+            level = {"ort": "ORT_ENABLE_ALL", "ort-noopt": "ORT_DISABLE_ALL", "ort-basic": "ORT_ENABLE_BASIC", "ort-extended": "ORT_ENABLE_EXTENDED", "ort-layout": "ORT_ENABLE_LAYOUT"}[backend]
             so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
             s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
             return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))

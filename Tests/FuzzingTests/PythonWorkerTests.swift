@@ -102,6 +102,43 @@ import Testing
     #expect(worker.restarts == 1, "the worker served every model without restarting")
   }
 
+  /// Triage names the lowest onnxruntime optimization level that breaks a model, ORT_ENABLE_LAYOUT
+  /// included: `Transpose -> Cast -> MatMul` from f16 crashes session creation from that level on
+  /// (MatmulTransposeFusion leaves nodes without a schema, NchwcTransformer dereferences them;
+  /// microsoft/onnxruntime#28392, Docs/findings/onnxruntime/), and ORT_ENABLE_EXTENDED runs it.
+  /// Before `ort-layout` was a level, triage said `ort`. The crash is the worker's: the test (and a
+  /// campaign) goes on.
+  @Test(
+    .enabled(
+      if: hasORT, "python3 with numpy, onnx and onnxruntime is not available: Python worker not tested"))
+  func triageNamesTheLayoutLevelThatBreaksAModel() throws {
+    var b = GraphBuilder()
+    let x = b.input([1, 1, 1, 1], .f16)
+    let y = b.input([1, 1, 1])
+    let t = b("transpose", x, attributes: ["perm": .ints([1, 2, 3, 0])])
+    let f = b("cast", t, attributes: ["to": .string("f32")])
+    let c = b("matmul", f, y)
+    let g = b.build(outputs: [c])
+    let inputs = g.sampleInputs(seed: 1)
+    let target = BackendTarget.pythonTarget("ort", script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    let outcome = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+    let judge = Judge().for(target)
+    let finding = try #require(judge.finding(outcome, target: "ort", graph: g, values: values), "\(outcome)")
+    #expect(finding.signature.kind == .crash, "\(finding.signature.title)")
+    var triage = Triage(
+      target: target, judge: judge,
+      logPath: temporaryDirectory().appendingPathComponent("triage.log").path)
+    triage.limits = Self.limits
+    triage.consensus = ["ort-noopt"].map { BackendTarget.pythonTarget($0, script: Self.script) }
+    triage.minimize = false
+    let evidence = triage.run(finding, graph: g, inputs: inputs).evidence
+    let optimizer = try #require(evidence.optimizer, "\(evidence.summary)")
+    #expect(optimizer.hasSuffix("the first level that breaks it: ort-layout"), "\(optimizer)")
+  }
+
   /// The worker with `package` hidden (`sys.modules[package] = None` makes importing it fail), as on
   /// a machine without it.
   static func withoutPackage(_ backend: String, package: String) -> BackendTarget {
