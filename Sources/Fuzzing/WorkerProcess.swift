@@ -77,6 +77,10 @@ public final class WorkerProcess {
   public func stop() {
     guard let p = process else { return }
     let pid = p.processIdentifier
+    // End of input first: a worker waiting for a request exits on it (every worker speaking the
+    // protocol does), even one that ignores or blocks SIGTERM.
+    try? toWorker?.close()
+    toWorker = nil
     if p.isRunning {
       kill(-pid, SIGTERM)
       kill(pid, SIGTERM)
