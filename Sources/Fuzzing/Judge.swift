@@ -135,7 +135,9 @@ public struct Judge: Sendable {
   /// found that it fails behind any computed input (`op=conv1d after=*`: one bucket whatever feeds
   /// it and whatever the class, a wrong shape or wrong values); otherwise the pair matters and the
   /// families of the other nodes it needs are part of the cause (`op=add after=binary`: one wrong
-  /// fusion is one bucket whichever binary operator feeds it). Not the dtype: a pass that rewrites
+  /// fusion is one bucket whichever binary operator feeds it), except for a node that only moves
+  /// elements giving wrong values (`op=expand after=any`: its input's layout is the cause, whatever
+  /// led the target to it). Not the dtype: a pass that rewrites
   /// several nodes is one cause in every dtype (a kernel, the culprit of `culpritSignature`, is one
   /// per dtype).
   public static func compositeSignature(
@@ -161,12 +163,17 @@ public struct Judge: Sendable {
     let op =
       d.kind == .shape && onlyReshapes(graph.nodes[k], input: graph.types[graph.nodes[k].inputs.first ?? -1])
       ? "reshape" : graph.nodes[k].op
+    // A node that moves elements and computes none (shape and indexing families) giving wrong
+    // values reads them from the wrong places: how the target laid its input out. Which producers
+    // and which other readers lead the target to that layout varies with the one bug (OpenVINO's
+    // Tile and Broadcast read a pool's output in another dim order when an elementwise node also
+    // reads the pool, and a padded ConvTranspose's alone): `after=any`, one bucket.
+    let family = operators(graph.nodes[k].op)?.family
+    let moves = d.kind == .values && !constantFolded && (family == .shape || family == .indexing)
     // A node that fails behind any computed input is one cause whatever the symptom: OpenVINO's
     // StridesOptimization gives a Conv a wrong shape or wrong values depending on the length.
-    let state =
-      consumer
-      ? "op=\(name(op)) after=*"
-      : "op=\(name(op)) after=\(families.sorted().joined(separator: ",")) class=\(d.kind.rawValue)"
+    let after = moves ? "any" : families.sorted().joined(separator: ",")
+    let state = consumer ? "op=\(name(op)) after=*" : "op=\(name(op)) after=\(after) class=\(d.kind.rawValue)"
     return Signature(kind: kind, stage: "execute", backend: target, state: state)
   }
 

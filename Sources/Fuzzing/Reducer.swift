@@ -65,6 +65,11 @@ public struct Reducer {
   /// The target's worker to run candidates on (a campaign lane's, idle while it triages): one
   /// process start for a whole triage instead of one per step. `nil`: each step starts its own.
   public var worker: WorkerProcess?
+  /// Every target run in a process of its own, started for it and stopped after it (`worker` is
+  /// not used): for a target whose answer depends on what its process ran before (OpenVINO's CPU
+  /// plugin chooses memory layouts by what it compiled first), where minimizing on one process
+  /// stalls or keeps models that fail only after the ones before them.
+  public var freshProcessPerRun = false
   /// Target runs so far, shared by copies of this reducer (triage reports them as its steps).
   public let runs = RunCount()
 
@@ -89,8 +94,11 @@ public struct Reducer {
       return nil
     }
     runs.value += 1
+    let used =
+      freshProcessPerRun ? WorkerProcess(command: target.command, limits: limits, logPath: logPath) : worker
+    defer { if freshProcessPerRun { used.stop() } }
     return judge.for(target).finding(
-      target.run(on: worker, graph: graph, model: graph.encoded(), inputs: inputs), target: target.name,
+      target.run(on: used, graph: graph, model: graph.encoded(), inputs: inputs), target: target.name,
       graph: graph, values: values)
   }
 

@@ -20,7 +20,8 @@ public enum FindingKind: String, Codable, Sendable, CaseIterable {
 /// `op=<node producing the wrong output> after=<families of the nodes it needs> class=<c>`, or
 /// `op=<node> after=*` when it fails behind any computed input (any class: one rewrite of the node
 /// can give wrong shapes or wrong values), `after=const` when it fails only on inputs folded from
-/// constants (`Reducer.needsConstants`). A wrong shape at a node that only reshapes its input
+/// constants (`Reducer.needsConstants`), `after=any` for wrong values from a node that only moves
+/// elements (shape and indexing families). A wrong shape at a node that only reshapes its input
 /// (`Judge.onlyReshapes`) names the reshape operator.
 /// Operators are named as the target knows them: ONNX types for targets that receive ONNX. Before
 /// triage a mismatch is `ops=<sorted operators of the model> dtype=<d> class=<c>`. One wrong

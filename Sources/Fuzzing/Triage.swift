@@ -88,8 +88,14 @@ public struct Triage {
   /// The target's worker to run on (a campaign lane's, idle while it triages); `nil`: triage
   /// starts its own.
   public var worker: WorkerProcess?
-  /// When a minimized model fails only on the shared worker: triage once more on a fresh one.
+  /// When a minimized model fails only on the shared worker, or minimization stalls above 3 nodes:
+  /// triage once more with a process of its own for every target run (`freshProcessPerRun`).
   public var retryOnFreshWorker = true
+  /// Every target run in a process of its own (`Reducer.freshProcessPerRun`).
+  public var freshProcessPerRun = false
+  /// Target runs a retry with a process per run may spend on minimization (each run pays a
+  /// process start: about 1.5 s for OpenVINO).
+  public static let freshRetrySteps = 40
   /// Whether a signature is a new bucket (the campaign: no bucket folder yet). Minimization is
   /// spent on the first instance of a bucket; later ones are localized and signed only. A composite
   /// that needs several nodes is always minimized: its signature depends on what remains.
@@ -115,6 +121,7 @@ public struct Triage {
     reducer.limits = limits
     reducer.judge = judge
     reducer.minimizer.maxSteps = maxSteps
+    reducer.freshProcessPerRun = freshProcessPerRun
     // One worker for the whole triage: the given one, or one of its own.
     reducer.worker = worker
     let (targetWorker, owned) = reducer.acquireWorker()
@@ -252,22 +259,16 @@ public struct Triage {
       let again = reducer.finding(m.graph, m.inputs, worker: fresh)
       fresh.stop()
       if again?.signature.minimizationKey != current.signature.minimizationKey {
-        // Once: triage again from the start on a fresh worker, whose history is only this
-        // minimization's (what a fresh process sees), with its own standalone check.
-        if retryOnFreshWorker {
-          var retry = self
-          retry.retryOnFreshWorker = false
-          let w = WorkerProcess(command: target.command, limits: limits, logPath: logPath + ".fresh")
-          retry.worker = w
-          let r = retry.run(finding, graph: graph, inputs: inputs)
-          w.stop()
-          if let rm = r.minimized, rm.graph != graph, r.evidence.standalone == nil {
-            var e = r.evidence
-            e.standalone =
-              "the model minimized on the campaign's worker (\(m.graph.nodes.count) nodes) failed only there; minimized again on a fresh worker"
-            e.seconds = Date().timeIntervalSince(began)
-            return Result(finding: r.finding, minimized: rm, evidence: e)
-          }
+        // Once: triage again from the start with a process for every run, whose history is no
+        // other model's.
+        if retryOnFreshWorker, let r = retriedInFreshProcesses(finding, graph: graph, inputs: inputs),
+          let rm = r.minimized, rm.graph != graph
+        {
+          var e = r.evidence
+          e.standalone =
+            "the model minimized on the campaign's worker (\(m.graph.nodes.count) nodes) failed only there; minimized again with a process per run"
+          e.seconds = Date().timeIntervalSince(began)
+          return Result(finding: r.finding, minimized: rm, evidence: e)
         }
         evidence.standalone =
           "the minimized model (\(m.graph.nodes.count) nodes) failed only on the worker that had run other models; kept the original"
@@ -276,6 +277,22 @@ public struct Triage {
         evidence.localization = "composite"
         evidence.culprit = nil
       }
+    }
+    // Minimization that stalled above 3 nodes on a process that ran other models first (the
+    // campaign's worker, or triage's own after the original model): once more with a process per
+    // run. OpenVINO's CPU plugin picks memory layouts by what its process compiled first, so a
+    // 10-node model whose smaller forms all passed after it fails as 2 nodes in fresh processes.
+    let nodesLeft = minimized?.graph.nodes.count ?? graph.nodes.count
+    if minimize, retryOnFreshWorker, !freshProcessPerRun, nodesLeft > 3, current.signature.kind == .mismatch,
+      evidence.culprit == nil, isNew(signed(current, evidence, graph: minimized?.graph ?? graph)),
+      let r = retriedInFreshProcesses(finding, graph: graph, inputs: inputs), let rm = r.minimized,
+      rm.graph.nodes.count < nodesLeft
+    {
+      var e = r.evidence
+      e.standalone =
+        "minimization stalled at \(nodesLeft) nodes on a process that had run other models; minimized again with a process per run"
+      e.seconds = Date().timeIntervalSince(began)
+      return Result(finding: r.finding, minimized: rm, evidence: e)
     }
     // A culprit in a dtype the target computes at another precision: that precision's kernel when
     // it fails the same way there, else the dtype's own.
@@ -297,6 +314,20 @@ public struct Triage {
       }
     }
     return done(current, minimized)
+  }
+
+  /// This triage run again with a process of its own for every target run and a smaller budget
+  /// (`freshRetrySteps`), no retry of its own; `nil` when it finds no bug the same way.
+  func retriedInFreshProcesses(_ finding: Finding, graph: Graph, inputs: [Tensor]) -> Result? {
+    var retry = self
+    retry.retryOnFreshWorker = false
+    retry.freshProcessPerRun = true
+    retry.worker = nil
+    retry.maxSteps = Swift.min(maxSteps, Triage.freshRetrySteps)
+    let r = retry.run(finding, graph: graph, inputs: inputs)
+    guard r.finding.signature.kind == finding.signature.kind, r.evidence.verdict != .referenceDisagreement
+    else { return nil }
+    return r
   }
 
   /// The bucket signature of a triaged finding: a mismatch by its culprit (`culpritSignature`) or

@@ -9,6 +9,7 @@
 //   dlsmith-faulty-worker --mode wrong-const --on OP
 //   dlsmith-faulty-worker --mode wrong-shared --on PRODUCER,READER
 //   dlsmith-faulty-worker --mode poisoned --on A,B,P
+//   dlsmith-faulty-worker --mode first-decides --on A,B,Q,R
 //
 // Without --on it misbehaves on every model. Otherwise it answers like the reference.
 //
@@ -22,7 +23,10 @@
 // node, every other reader of it (and the graph outputs) reads it one too high (a rewrite for one
 // consumer that changes the value the others share, like OpenVINO's AbsSinking). `poisoned`: wrong
 // on every model with A and B (a bug), and on every model with A once this process has run a model
-// with P (state another model left behind). The error
+// with P (state another model left behind). `first-decides`: wrong on every model with A and B,
+// except in a process whose first model had Q, which is wrong only on models with A, B, Q and R
+// (a target that picks its memory layouts by the first model it compiled, as OpenVINO's CPU plugin
+// does: after that model, its smaller forms pass). The error
 // propagates through the rest of the graph like a real kernel bug's.
 import Backends
 import Foundation
@@ -185,6 +189,8 @@ struct FaultyBackend: Backend {
   final class Counter: @unchecked Sendable {
     var n = 0
     var seen = false
+    /// `first-decides`: whether this process's first model had Q (nil before the first model).
+    var firstHadQ: Bool? = nil
   }
 
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
@@ -202,6 +208,17 @@ struct FaultyBackend: Backend {
       let wrong = has(ops[0]) && (has(ops[1]) || counter.seen)
       if has(ops[2]) { counter.seen = true }
       // A's kernel is wrong (its first output element one too high) while the condition holds.
+      return wrong ? try runInjected(graph, inputs: inputs, mode: "wrong-kernel", trigger: ops[0]) : outputs
+    }
+    if mode == "first-decides" {
+      let ops = (trigger ?? "").split(separator: ",").map(String.init)
+      guard ops.count == 4 else {
+        throw BackendError(.compile, "faulty: --mode first-decides takes --on A,B,Q,R")
+      }
+      let has = { (op: String) in graph.nodes.contains { $0.op == op } }
+      if counter.firstHadQ == nil { counter.firstHadQ = has(ops[2]) }
+      let needed = counter.firstHadQ == true ? ops : Array(ops.prefix(2))
+      let wrong = needed.allSatisfy(has)
       return wrong ? try runInjected(graph, inputs: inputs, mode: "wrong-kernel", trigger: ops[0]) : outputs
     }
     guard trigger == nil || graph.nodes.contains(where: { $0.op == trigger }) else { return outputs }

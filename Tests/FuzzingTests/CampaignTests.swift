@@ -308,7 +308,7 @@ extension CampaignTests {
   @Test(arguments: [
     (
       "reduce_sum,reshape|flatten|unsqueeze", "reduce_sum,reshape,flatten,unsqueeze,add,relu",
-      "op=reshape after=reduction class=values"
+      "op=reshape after=any class=values"
     ),
     (
       "global_avg_pool|reduce_mean,batch_norm", "global_avg_pool,reduce_mean,batch_norm,add,relu",
@@ -318,6 +318,16 @@ extension CampaignTests {
   func oneCauseThroughEquivalentOperatorsIsOneBucket(_ on: String, _ ops: String, _ state: String) throws {
     let titles = try injectedBucketTitles("wrong-fusion", on: on, ops: ops)
     #expect(titles == ["mismatch in faulty execute: \(state)"], "\(titles)")
+  }
+
+  /// A node that only moves elements, wrong after several producers (OpenVINO's Tile and Broadcast
+  /// reading a pool's or a ConvTranspose's output in the wrong dim order): one bucket, `after=any`,
+  /// the Tile's models signed as the Expand in its place (without `after=any`: one bucket per
+  /// producer family).
+  @Test func wrongValuesFromAMovingNodeAfterSeveralProducersAreOneBucket() throws {
+    let titles = try injectedBucketTitles(
+      "wrong-fusion", on: "avg_pool2d|conv2d,expand|tile", ops: "avg_pool2d,conv2d,expand,tile,abs,add,relu")
+    #expect(titles == ["mismatch in faulty execute: op=expand after=any class=values"], "\(titles)")
   }
 
   /// A wrong shape from the shape computation reductions share (OpenVINO drops a kept axis of
@@ -420,7 +430,27 @@ extension CampaignTests {
     #expect(
       ops == ["add", "relu"],
       "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
-    #expect(result.evidence.standalone?.contains("minimized again on a fresh worker") == true)
+    #expect(result.evidence.standalone?.contains("minimized again with a process per run") == true)
+  }
+
+  /// A target that picks its layouts by the first model its process compiled (OpenVINO's CPU
+  /// plugin): after the original model, none of its smaller forms fails, so minimization on that
+  /// process stalls at the original's 4 nodes; triage minimizes once more with a process per run,
+  /// where the 2-node repro fails (without the retry: 4 nodes).
+  @Test func aMinimizationThatStallsOnAUsedProcessIsRetriedWithAProcessPerRun() throws {
+    let faulty = FaultyTriage(["--mode", "first-decides", "--on", "add,relu,exp,tanh"])
+    defer { faulty.stop() }
+    var b = GraphBuilder()
+    let e = b("exp", b.input([4]))
+    let t = b("tanh", b.input([4]))
+    let r = b("relu", b("add", e, t))
+    let g = b.build(outputs: [r])
+    let result = try #require(try faulty.triage(g, inputs: g.sampleInputs(seed: 1), onWorker: true))
+    let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
+    #expect(
+      ops == ["add", "relu"],
+      "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
+    #expect(result.evidence.standalone?.contains("minimized again with a process per run") == true)
   }
 
   /// A target whose caches carry state between models fails on a model only after it ran others:
