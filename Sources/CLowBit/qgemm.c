@@ -45,18 +45,27 @@ static void store_tile(const int32_t *tile, ptrdiff_t nr, int32_t *c, ptrdiff_t 
 
 // MARK: - AVX2, int16 × int16 → int32 (vpmaddwd)
 
-enum { S16_MR = 6, S16_NR = 16, S16_KC = 256, S16_MC = 72, S16_NC = 1024 };
+enum { S16_MR = 6, S16_NR = 16, S16_KC = 384, S16_MC = 192, S16_NC = 512 };
 
 /// Packs B[0..<kc, 0..<nc] (row stride ldb) into NR-column panels of kp = ⌈kc/2⌉ steps; step p of a
 /// panel is 32 int16: (B[2p, j], B[2p+1, j]) for its 16 columns j, so one 256-bit load holds the
 /// k-pairs of 8 columns, the layout vpmaddwd multiplies against a broadcast (A[i, 2p], A[i, 2p+1]).
-static void pack_b_s16(const int16_t *b, ptrdiff_t ldb, ptrdiff_t kc, ptrdiff_t nc, int16_t *dst) {
+__attribute__((target("avx2"))) static void pack_b_s16(const int16_t *b, ptrdiff_t ldb, ptrdiff_t kc,
+                                                        ptrdiff_t nc, int16_t *dst) {
   const ptrdiff_t kp = (kc + 1) / 2;
   for (ptrdiff_t jr = 0; jr < nc; jr += S16_NR) {
     const ptrdiff_t cols = min_pd(S16_NR, nc - jr);
     for (ptrdiff_t p = 0; p < kp; p++) {
       const int16_t *r0 = b + 2 * p * ldb + jr;
       const int has1 = 2 * p + 1 < kc;
+      if (cols == S16_NR && has1) {  // the common case, without per-element tests
+        for (ptrdiff_t j = 0; j < S16_NR; j++) {
+          dst[2 * j] = r0[j];
+          dst[2 * j + 1] = r0[ldb + j];
+        }
+        dst += 2 * S16_NR;
+        continue;
+      }
       for (ptrdiff_t j = 0; j < S16_NR; j++) {
         dst[2 * j] = j < cols ? r0[j] : 0;
         dst[2 * j + 1] = (j < cols && has1) ? r0[ldb + j] : 0;
@@ -69,10 +78,20 @@ static void pack_b_s16(const int16_t *b, ptrdiff_t ldb, ptrdiff_t kc, ptrdiff_t 
 /// Packs A[0..<mc, 0..<kc] (row stride lda) into MR-row panels; step p of a panel holds, per row,
 /// the pair (A[i, 2p], A[i, 2p+1]) as one 32-bit word (even element in the low half, as vpmaddwd
 /// pairs them with the low half of B's word).
-static void pack_a_s16(const int16_t *a, ptrdiff_t lda, ptrdiff_t mc, ptrdiff_t kc, uint32_t *dst) {
+__attribute__((target("avx2"))) static void pack_a_s16(const int16_t *a, ptrdiff_t lda, ptrdiff_t mc,
+                                                        ptrdiff_t kc, uint32_t *dst) {
   const ptrdiff_t kp = (kc + 1) / 2;
   for (ptrdiff_t ir = 0; ir < mc; ir += S16_MR) {
     const ptrdiff_t rows = min_pd(S16_MR, mc - ir);
+    if (rows == S16_MR) {  // full panel: whole pairs as 32-bit words (little-endian: even element low)
+      for (ptrdiff_t i = 0; i < S16_MR; i++) {
+        const int16_t *row = a + (ir + i) * lda;
+        for (ptrdiff_t p = 0; p < kc / 2; p++) memcpy(&dst[p * S16_MR + i], row + 2 * p, 4);
+        if (kc & 1) dst[(kp - 1) * S16_MR + i] = (uint16_t)row[kc - 1];
+      }
+      dst += kp * S16_MR;
+      continue;
+    }
     for (ptrdiff_t p = 0; p < kp; p++) {
       for (ptrdiff_t i = 0; i < S16_MR; i++) {
         uint32_t lo = 0, hi = 0;
@@ -145,8 +164,9 @@ __attribute__((target("avx2"))) static void kernel_s16_6x16(const uint32_t *pa, 
   store_tile(tile, S16_NR, c, ldc, rows, cols, accumulate);
 }
 
-void lowbit_gemm_s16_avx2(const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t m, ptrdiff_t k,
-                          ptrdiff_t n) {
+__attribute__((target("avx2"))) void lowbit_gemm_s16_avx2(const int16_t *a, const int16_t *b,
+                                                          int32_t *c, ptrdiff_t m, ptrdiff_t k,
+                                                          ptrdiff_t n) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     memset(c, 0, (size_t)(m * n) * sizeof(int32_t));
@@ -185,12 +205,23 @@ enum { Q_MR = 8, Q_NR = 32, Q_KC = 512, Q_MC = 96, Q_NC = 1024 };
 /// Packs B[0..<kc, 0..<nc] shifted to s8 (`B[p, j] − shift[j]`, in −128...127 by the caller's
 /// range check) into NR-column panels of kq = ⌈kc/4⌉ steps; step q of a panel is 128 bytes: the 4
 /// bytes (B[4q..<4q+4, j]) of each of its 32 columns j, the k-quads vpdpbusd multiplies.
-static void pack_b_s8(const int16_t *b, ptrdiff_t ldb, const int32_t *shift, ptrdiff_t kc,
-                      ptrdiff_t nc, int8_t *dst) {
+#define LOWBIT_VNNI "avx512f,avx512bw,avx512vl,avx512vnni"
+
+__attribute__((target(LOWBIT_VNNI))) static void pack_b_s8(const int16_t *b, ptrdiff_t ldb,
+                                                           const int32_t *shift, ptrdiff_t kc,
+                                                           ptrdiff_t nc, int8_t *dst) {
   const ptrdiff_t kq = (kc + 3) / 4;
   for (ptrdiff_t jr = 0; jr < nc; jr += Q_NR) {
     const ptrdiff_t cols = min_pd(Q_NR, nc - jr);
     for (ptrdiff_t q = 0; q < kq; q++) {
+      if (cols == Q_NR && 4 * q + 4 <= kc) {  // the common case, without per-element tests
+        for (ptrdiff_t r = 0; r < 4; r++) {
+          const int16_t *row = b + (4 * q + r) * ldb + jr;
+          for (ptrdiff_t j = 0; j < Q_NR; j++) dst[4 * j + r] = (int8_t)(row[j] - shift[jr + j]);
+        }
+        dst += 4 * Q_NR;
+        continue;
+      }
       for (ptrdiff_t j = 0; j < Q_NR; j++) {
         for (ptrdiff_t r = 0; r < 4; r++) {
           const ptrdiff_t p = 4 * q + r;
@@ -204,11 +235,22 @@ static void pack_b_s8(const int16_t *b, ptrdiff_t ldb, const int32_t *shift, ptr
 
 /// Packs A[0..<mc, 0..<kc] shifted to u8 (`A[i, p] − shift[i]`, in 0...255) into MR-row panels;
 /// step q holds each row's k-quad as one 32-bit word (byte r = element 4q + r).
-static void pack_a_u8(const int16_t *a, ptrdiff_t lda, const int32_t *shift, ptrdiff_t mc,
-                      ptrdiff_t kc, uint8_t *dst) {
+__attribute__((target(LOWBIT_VNNI))) static void pack_a_u8(const int16_t *a, ptrdiff_t lda,
+                                                           const int32_t *shift, ptrdiff_t mc,
+                                                           ptrdiff_t kc, uint8_t *dst) {
   const ptrdiff_t kq = (kc + 3) / 4;
   for (ptrdiff_t ir = 0; ir < mc; ir += Q_MR) {
     const ptrdiff_t rows = min_pd(Q_MR, mc - ir);
+    if (rows == Q_MR) {  // full panel: row-wise, zero past kc
+      for (ptrdiff_t i = 0; i < Q_MR; i++) {
+        const int16_t *row = a + (ir + i) * lda;
+        const int32_t sh = shift[ir + i];
+        for (ptrdiff_t p = 0; p < kc; p++) dst[((p / 4) * Q_MR + i) * 4 + p % 4] = (uint8_t)(row[p] - sh);
+        for (ptrdiff_t p = kc; p < 4 * kq; p++) dst[((p / 4) * Q_MR + i) * 4 + p % 4] = 0;
+      }
+      dst += kq * Q_MR * 4;
+      continue;
+    }
     for (ptrdiff_t q = 0; q < kq; q++) {
       for (ptrdiff_t i = 0; i < Q_MR; i++) {
         for (ptrdiff_t r = 0; r < 4; r++) {
@@ -226,7 +268,7 @@ static void pack_a_u8(const int16_t *a, ptrdiff_t lda, const int32_t *shift, ptr
 /// Σ_{r<4} u8(A[i,4q+r])·s8(B[4q+r,j]) to each int32 lane: every product fits int16 exactly
 /// (|255·−128| < 2^15) and the sum goes to int32 with wraparound and no saturation (unlike
 /// vpdpbusds), so the tile is exactly Σ_p a_u·b_s modulo 2^32.
-__attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void kernel_u8s8_8x32(
+__attribute__((target(LOWBIT_VNNI))) static void kernel_u8s8_8x32(
     const uint8_t *pa, const int8_t *pb, ptrdiff_t kq, int32_t *c, ptrdiff_t ldc, ptrdiff_t rows,
     ptrdiff_t cols, int accumulate) {
   __m512i c00 = _mm512_setzero_si512(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
@@ -295,8 +337,9 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni"))) static void kern
 ///                     = Σ_p a_u·b_s + sb[j]·Σ_p a_u + sa[i]·Σ_p b_s + k·sa[i]·sb[j].
 /// Reducing both sides modulo 2^32 keeps the equality, so computing every term with uint32
 /// wraparound gives exactly the wrapped int32 result of the int16 kernels and the reference.
-int lowbit_gemm_s16_vnni(const int16_t *a, const int16_t *b, int32_t *c, ptrdiff_t m, ptrdiff_t k,
-                         ptrdiff_t n) {
+__attribute__((target(LOWBIT_VNNI))) int lowbit_gemm_s16_vnni(const int16_t *a, const int16_t *b,
+                                                               int32_t *c, ptrdiff_t m, ptrdiff_t k,
+                                                               ptrdiff_t n) {
   if (m <= 0 || n <= 0) return 1;
   if (k <= 0) {
     memset(c, 0, (size_t)(m * n) * sizeof(int32_t));

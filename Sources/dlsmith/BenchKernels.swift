@@ -128,7 +128,7 @@ struct BenchKernels: ParsableCommand {
             }
           }
         }
-        let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 19, withPad: " ", startingAt: 0)
+        let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 21, withPad: " ", startingAt: 0)
         print(
           label + path.description.padding(toLength: 10, withPad: " ", startingAt: 0)
             + kernel.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
