@@ -18,7 +18,9 @@ let package = Package(
     .target(name: "Tensors"),
     .target(name: "SMT", dependencies: ["Symbolic", "CZ3"]),
     .target(name: "Inference", dependencies: ["Symbolic", "SMT", "Tensors"]),
-    .target(name: "Kernels", dependencies: ["Tensors", "CBLAS"]),
+    // Runtime-dispatched AVX2 / AVX-512 low-bit kernels (C with per-function target attributes).
+    .target(name: "CLowBit"),
+    .target(name: "Kernels", dependencies: ["Tensors", "CBLAS", "CLowBit"]),
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
     .target(name: "IR", dependencies: ["Operators"]),
     .target(name: "Backends", dependencies: ["IR", "Kernels"]),

@@ -9,12 +9,13 @@ struct BenchKernels: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "kernels",
     abstract:
-      "Kernel throughput as ratios against a baseline measured in the same run (one thread): fast float32 matmul/conv2d vs raw cblas_sgemm, int8 GEMM vs sgemm, binary conv vs float32 conv, event-driven vs dense LIF.",
+      "Kernel throughput as ratios against a baseline measured in the same run (one thread): fast float32 matmul/conv2d vs raw cblas_sgemm, int8 GEMM vs sgemm and binary conv vs float32 conv on every low-bit path the CPU supports, event-driven vs dense LIF.",
     discussion:
       "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs."
   )
 
   @Option(help: "Minimum measuring time per figure, in seconds.") var seconds: Double = 0.3
+  @Flag(help: "Print the low-bit paths (supported, default) and exit without measuring.") var paths = false
 
   struct Case {
     let name: String
@@ -63,7 +64,17 @@ struct BenchKernels: ParsableCommand {
     return bestTime
   }
 
+  /// The supported low-bit paths and the process default.
+  static var pathsLine: String {
+    "low-bit paths: \(LowBitPath.supported.map(\.description).joined(separator: ", ")) supported; "
+      + "default \(LowBitPath.processDefault) (DLSMITH_LOWBIT_PATH overrides it)"
+  }
+
   func run() throws {
+    if paths {
+      print(Self.pathsLine)
+      return
+    }
     BLAS.useSingleThread()
     var rng = SplitMix64(seed: 1)
     print("shape                                   fast GFLOPS   sgemm GFLOPS   ratio")
@@ -86,10 +97,14 @@ struct BenchKernels: ParsableCommand {
     lowBit(&rng)
   }
 
-  /// The low-bit kernels against their float baselines.
+  /// The low-bit kernels against their float baselines, once per low-bit path this CPU supports (the
+  /// baseline is measured once per shape, in the same run).
   func lowBit(_ rng: inout SplitMix64) {
-    print("\nint8 GEMM (int16 operands after zero-point subtraction, int32 accumulation) vs cblas_sgemm")
-    print("shape                                   int8 GOPS     sgemm GFLOPS   ratio")
+    let paths = LowBitPath.supported
+    print("\n" + Self.pathsLine)
+
+    print("\nint8 GEMM (int8 data offset to int16 operands, int32 accumulation: gemmS16) vs cblas_sgemm")
+    print("shape              path      kernel                   int8 GOPS  sgemm GFLOPS   ratio")
     for size in [256, 512, 1024] {
       let (m, n, k) = (size, size, size)
       let a = (0..<(m * k)).map { _ in Int16(rng.int(in: -128...127)) }
@@ -98,22 +113,31 @@ struct BenchKernels: ParsableCommand {
       let fa = a.map(Float.init)
       let fb = b.map(Float.init)
       let ops = 2.0 * Double(m * n) * Double(k)
-      let q = best {
-        a.withUnsafeBufferPointer { pa in
-          b.withUnsafeBufferPointer { pb in
-            c.withUnsafeMutableBufferPointer { pc in
-              Quant.Optimized.gemmS16(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n)
+      let f = best { _ = BLAS.sgemm(fa, fb, m: m, n: n, k: k) }
+      for path in paths {
+        var kernel = Quant.Optimized.GEMMKernel.swiftS16
+        let q = best {
+          LowBitPath.withPath(path) {
+            a.withUnsafeBufferPointer { pa in
+              b.withUnsafeBufferPointer { pb in
+                c.withUnsafeMutableBufferPointer { pc in
+                  kernel = Quant.Optimized.gemmS16(
+                    pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n)
+                }
+              }
             }
           }
         }
+        let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 21, withPad: " ", startingAt: 0)
+        print(
+          label + path.description.padding(toLength: 10, withPad: " ", startingAt: 0)
+            + kernel.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
+            + String(format: "%11.1f %13.1f %7.2f", ops / q / 1e9, ops / f / 1e9, f / q))
       }
-      let f = best { _ = BLAS.sgemm(fa, fb, m: m, n: n, k: k) }
-      let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 40, withPad: " ", startingAt: 0)
-      print(label + String(format: "%10.1f %14.1f %7.2f", ops / q / 1e9, ops / f / 1e9, f / q))
     }
 
     print("\nbinary conv2d (XOR-popcount, packed NHWC) vs float32 conv2d (fast backend, im2col + sgemm)")
-    print("shape                                   binary ms      float ms   speed-up")
+    print("shape                        path       binary ms      float ms   speed-up")
     guard let floatConv = FastKernels.table["conv2d"] else { return }
     for (hw, c, o) in [(56, 256, 256), (28, 512, 512), (14, 256, 256)] {
       let shape = Binary.Conv2DShape(
@@ -121,7 +145,6 @@ struct BenchKernels: ParsableCommand {
         padBottom: 1, padRight: 1, dilationH: 1, dilationW: 1, groups: 1, padding: .one)
       let input = (0..<(hw * hw * Binary.words(c))).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
       let filter = (0..<(o * 9 * Binary.words(c))).map { _ in UInt32(truncatingIfNeeded: rng.next()) }
-      let bin = best { _ = Binary.Optimized.conv2d(input: input, filter: filter, shape: shape) }
       let x = FastTensor(
         floats: (0..<(c * hw * hw)).map { _ in Float(rng.unit() * 2 - 1) }, shape: [1, c, hw, hw])
       let w = FastTensor(
@@ -130,11 +153,22 @@ struct BenchKernels: ParsableCommand {
         "strides": .ints([1, 1]), "pads": .ints([1, 1, 1, 1]), "dilations": .ints([1, 1]), "group": .int(1),
       ])
       let fl = best { _ = floatConv(attrs, [x, w]) }
-      let label = "conv 3x3 \(hw)x\(hw) C\(c) O\(o)".padding(toLength: 40, withPad: " ", startingAt: 0)
-      print(label + String(format: "%9.2f %13.2f %10.1fx", bin * 1e3, fl * 1e3, fl / bin))
+      for path in paths {
+        let bin = best {
+          LowBitPath.withPath(path) {
+            _ = Binary.Optimized.conv2d(input: input, filter: filter, shape: shape)
+          }
+        }
+        let label = "conv 3x3 \(hw)x\(hw) C\(c) O\(o)".padding(toLength: 29, withPad: " ", startingAt: 0)
+        print(
+          label + path.description.padding(toLength: 8, withPad: " ", startingAt: 0)
+            + String(format: "%12.2f %13.2f %10.1fx", bin * 1e3, fl * 1e3, fl / bin))
+      }
     }
 
-    print("\nspiking linear + LIF, T=8, N=16, 1024 -> 1024: event-driven vs dense, by input spike rate")
+    print(
+      "\nspiking linear + LIF, T=8, N=16, 1024 -> 1024: event-driven vs dense, by input spike rate "
+        + "(path: portable; the spiking kernels have no dispatched path)")
     print("spike rate                              event ms       dense ms   speed-up")
     let (t, n, i, o) = (8, 16, 1024, 1024)
     let weight = (0..<(o * i)).map { _ in rng.unit() * 0.2 - 0.1 }

@@ -87,3 +87,28 @@ extension CLITests {
     #expect(r.stderr.contains("/nonexistent.dlsmith.json"))
   }
 }
+
+extension CLITests {
+  /// `DLSMITH_LOWBIT_PATH` picks the low-bit kernels' default path; unset, the best supported one; a
+  /// bad name warns and keeps the best.
+  @Test func lowBitPathEnvironmentVariable() throws {
+    func line(_ value: String?) throws -> (supported: [String], chosen: String, stderr: String) {
+      let r = try runDLSmith(["bench", "kernels", "--paths"], environment: ["DLSMITH_LOWBIT_PATH": value])
+      #expect(r.status == 0, "\(r.stderr)")
+      // "low-bit paths: portable, avx2 supported; default avx2 (DLSMITH_LOWBIT_PATH overrides it)"
+      let text = String(decoding: r.stdout, as: UTF8.self)
+      let list = text.components(separatedBy: "low-bit paths: ").last?.components(separatedBy: " supported;")
+      let supported = list?.first?.components(separatedBy: ", ") ?? []
+      let chosen = text.components(separatedBy: "; default ").last?.components(separatedBy: " ").first ?? ""
+      return (supported, chosen, r.stderr)
+    }
+    let unset = try line(nil)
+    #expect(unset.supported.first == "portable")
+    #expect(unset.chosen == unset.supported.last)
+    #expect(try line("portable").chosen == "portable")
+    let bad = try line("sse9")
+    #expect(bad.chosen == unset.supported.last)
+    #expect(bad.stderr.contains("DLSMITH_LOWBIT_PATH=sse9 is not portable, avx2 or avx512"))
+    if unset.supported.contains("avx2") { #expect(try line("avx2").chosen == "avx2") }
+  }
+}

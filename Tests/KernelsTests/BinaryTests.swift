@@ -354,34 +354,38 @@ extension BinaryTests {
 // MARK: - Randomized: Reference vs Optimized, Reference vs float
 
 extension BinaryTests {
-  @Test func optimizedConvMatchesReference() {
-    var rng = SplitMix64(seed: 2024)
-    var tablePath = 0
-    for i in 0..<320 {
-      let s = Self.randomShape(&rng, large: i % 5 == 0)
-      if s.n * s.outH * s.outW >= 64 { tablePath += 1 }
-      let (input, filter) = Self.operands(s, &rng)
-      let reference = Binary.Reference.conv2d(input: input, filter: filter, shape: s)
-      let optimized = Binary.Optimized.conv2d(input: input, filter: filter, shape: s)
-      #expect(reference.count == s.n * s.outH * s.outW * s.o)
-      #expect(optimized == reference, "\(s)")
-      if optimized != reference { return }
+  @Test(arguments: LowBitPath.allCases) func optimizedConvMatchesReference(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 2024)
+      var tablePath = 0
+      for i in 0..<320 {
+        let s = Self.randomShape(&rng, large: i % 5 == 0)
+        if s.n * s.outH * s.outW >= 64 { tablePath += 1 }
+        let (input, filter) = Self.operands(s, &rng)
+        let reference = Binary.Reference.conv2d(input: input, filter: filter, shape: s)
+        let optimized = Binary.Optimized.conv2d(input: input, filter: filter, shape: s)
+        #expect(reference.count == s.n * s.outH * s.outW * s.o)
+        #expect(optimized == reference, "\(s)")
+        if optimized != reference { return }
+      }
+      #expect(tablePath >= 60)
     }
-    #expect(tablePath >= 60)
   }
 
-  @Test func kernelsIgnoreTailBits() {
-    var rng = SplitMix64(seed: 99)
-    for large in [false, true] {
-      var s = Self.randomShape(&rng, large: large)
-      s.c = 37 * s.groups  // 5 tail bits per group
-      let (input, filter) = Self.operands(s, &rng)
-      let dirty = { (words: [UInt32]) in
-        words.enumerated().map { $0.offset % 2 == 1 ? $0.element | 0xFFFF_FFE0 : $0.element }
+  @Test(arguments: LowBitPath.allCases) func kernelsIgnoreTailBits(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 99)
+      for large in [false, true] {
+        var s = Self.randomShape(&rng, large: large)
+        s.c = 37 * s.groups  // 5 tail bits per group
+        let (input, filter) = Self.operands(s, &rng)
+        let dirty = { (words: [UInt32]) in
+          words.enumerated().map { $0.offset % 2 == 1 ? $0.element | 0xFFFF_FFE0 : $0.element }
+        }
+        let clean = Binary.Reference.conv2d(input: input, filter: filter, shape: s)
+        #expect(Binary.Reference.conv2d(input: dirty(input), filter: dirty(filter), shape: s) == clean)
+        #expect(Binary.Optimized.conv2d(input: dirty(input), filter: dirty(filter), shape: s) == clean)
       }
-      let clean = Binary.Reference.conv2d(input: input, filter: filter, shape: s)
-      #expect(Binary.Reference.conv2d(input: dirty(input), filter: dirty(filter), shape: s) == clean)
-      #expect(Binary.Optimized.conv2d(input: dirty(input), filter: dirty(filter), shape: s) == clean)
     }
   }
 
@@ -399,36 +403,41 @@ extension BinaryTests {
     }
   }
 
-  @Test func optimizedDenseMatchesReference() {
-    var rng = SplitMix64(seed: 5)
-    var shapes: [(n: Int, c: Int, o: Int)] = []
-    for _ in 0..<40 { shapes.append((rng.int(in: 0...5), rng.int(in: 1...200), rng.int(in: 1...10))) }
-    // Larger ones run on byte tables; 2600 channels = 325 row bytes also drain the 16-bit counters twice.
-    shapes += [
-      (n: 70, c: 100, o: 40), (n: 64, c: 33, o: 32), (n: 100, c: 257, o: 3), (n: 80, c: 2600, o: 64),
-    ]
-    for (n, c, o) in shapes {
-      let input = Binary.pack(Self.signs(n * c, &rng), channels: c)
-      let filter = Binary.pack(Self.signs(o * c, &rng), channels: c)
-      let reference = Binary.Reference.dense(input: input, filter: filter, n: n, c: c, o: o)
-      #expect(reference.count == n * o)
-      #expect(
-        Binary.Optimized.dense(input: input, filter: filter, n: n, c: c, o: o) == reference, "\(n) \(c) \(o)")
-    }
-    // Against a plain dot product of the unpacked values.
-    let input = Binary.pack(Self.signs(3 * 50, &rng), channels: 50)
-    let filter = Binary.pack(Self.signs(2 * 50, &rng), channels: 50)
-    let a = Binary.unpack(input, channels: 50, outer: 3)
-    let w = Binary.unpack(filter, channels: 50, outer: 2)
-    var plain: [Double] = []
-    for i in 0..<3 {
-      for j in 0..<2 {
-        var dot = 0.0
-        for k in 0..<50 { dot += a[i * 50 + k] * w[j * 50 + k] }
-        plain.append(dot)
+  @Test(arguments: LowBitPath.allCases) func optimizedDenseMatchesReference(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 5)
+      var shapes: [(n: Int, c: Int, o: Int)] = []
+      for _ in 0..<40 { shapes.append((rng.int(in: 0...5), rng.int(in: 1...200), rng.int(in: 1...10))) }
+      // Larger ones run on byte tables; 2600 channels = 325 row bytes also drain the 16-bit counters twice.
+      shapes += [
+        (n: 70, c: 100, o: 40), (n: 64, c: 33, o: 32), (n: 100, c: 257, o: 3), (n: 80, c: 2600, o: 64),
+        // 9000 channels = 1125 row bytes: the AVX2 byte counters are flushed after 31 vectors.
+        (n: 5, c: 9000, o: 6),
+      ]
+      for (n, c, o) in shapes {
+        let input = Binary.pack(Self.signs(n * c, &rng), channels: c)
+        let filter = Binary.pack(Self.signs(o * c, &rng), channels: c)
+        let reference = Binary.Reference.dense(input: input, filter: filter, n: n, c: c, o: o)
+        #expect(reference.count == n * o)
+        #expect(
+          Binary.Optimized.dense(input: input, filter: filter, n: n, c: c, o: o) == reference,
+          "\(n) \(c) \(o)")
       }
+      // Against a plain dot product of the unpacked values.
+      let input = Binary.pack(Self.signs(3 * 50, &rng), channels: 50)
+      let filter = Binary.pack(Self.signs(2 * 50, &rng), channels: 50)
+      let a = Binary.unpack(input, channels: 50, outer: 3)
+      let w = Binary.unpack(filter, channels: 50, outer: 2)
+      var plain: [Double] = []
+      for i in 0..<3 {
+        for j in 0..<2 {
+          var dot = 0.0
+          for k in 0..<50 { dot += a[i * 50 + k] * w[j * 50 + k] }
+          plain.append(dot)
+        }
+      }
+      #expect(
+        Binary.Reference.dense(input: input, filter: filter, n: 3, c: 50, o: 2).map { Double($0) } == plain)
     }
-    #expect(
-      Binary.Reference.dense(input: input, filter: filter, n: 3, c: 50, o: 2).map { Double($0) } == plain)
   }
 }

@@ -163,138 +163,149 @@ private func randomQuantRange(_ rng: inout SplitMix64) -> (lo: Int, hi: Int, zp:
 }
 
 extension QuantizedGEMMTests {
-  @Test func randomGEMMsMatchReference() {
-    var rng = SplitMix64(seed: 0x5EED_6E33)
-    for trial in 0..<160 {
-      // Mostly small shapes; a few that cross the k (512), m (24) and n (1024) blocks.
-      var (m, k, n) = (rng.int(in: 1...13), rng.int(in: 0...37), rng.int(in: 1...19))
-      switch trial % 40 {
-      case 1: k = rng.int(in: 513...1100)
-      case 2: m = rng.int(in: 25...60)
-      case 3: (m, k, n) = (rng.int(in: 1...3), rng.int(in: 1...4), rng.int(in: 1025...1100))
-      default: break
+  @Test(arguments: LowBitPath.allCases) func randomGEMMsMatchReference(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 0x5EED_6E33)
+      for trial in 0..<160 {
+        // Mostly small shapes; a few that cross the k (512), m (24) and n (1024) blocks.
+        var (m, k, n) = (rng.int(in: 1...13), rng.int(in: 0...37), rng.int(in: 1...19))
+        switch trial % 40 {
+        case 1: k = rng.int(in: 513...1100)
+        case 2: m = rng.int(in: 25...60)
+        case 3: (m, k, n) = (rng.int(in: 1...3), rng.int(in: 1...4), rng.int(in: 1025...1100))
+        default: break
+        }
+        let ra = randomQuantRange(&rng)
+        let rb = randomQuantRange(&rng)
+        let a = randomQuantValues(m * k, &rng, lo: ra.lo, hi: ra.hi)
+        let b = randomQuantValues(k * n, &rng, lo: rb.lo, hi: rb.hi)
+        let perColumn = rng.int(in: 0...1) == 1
+        let zpB = perColumn ? (0..<n).map { _ in Int32(rng.int(in: rb.lo...rb.hi)) } : [rb.zp]
+        let bias: [Int32]? =
+          rng.int(in: 0...2) == 0 ? nil : (0..<n).map { _ in Int32(rng.int(in: -70_000...70_000)) }
+        let ref = Quant.Reference.gemm(
+          a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
+        let opt = Quant.Optimized.gemm(
+          a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
+        #expect(ref == opt, "trial \(trial): m \(m) k \(k) n \(n)")
       }
-      let ra = randomQuantRange(&rng)
-      let rb = randomQuantRange(&rng)
-      let a = randomQuantValues(m * k, &rng, lo: ra.lo, hi: ra.hi)
-      let b = randomQuantValues(k * n, &rng, lo: rb.lo, hi: rb.hi)
-      let perColumn = rng.int(in: 0...1) == 1
-      let zpB = perColumn ? (0..<n).map { _ in Int32(rng.int(in: rb.lo...rb.hi)) } : [rb.zp]
-      let bias: [Int32]? =
-        rng.int(in: 0...2) == 0 ? nil : (0..<n).map { _ in Int32(rng.int(in: -70_000...70_000)) }
-      let ref = Quant.Reference.gemm(
-        a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
-      let opt = Quant.Optimized.gemm(
-        a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
-      #expect(ref == opt, "trial \(trial): m \(m) k \(k) n \(n)")
     }
   }
 
-  @Test func randomInt4GEMMsMatchReference() {
-    var rng = SplitMix64(seed: 44)
-    for trial in 0..<40 {
-      let (m, k, n) = (rng.int(in: 1...9), rng.int(in: 1...41), rng.int(in: 1...17))
-      let ra = randomQuantRange(&rng)
-      let a = randomQuantValues(m * k, &rng, lo: ra.lo, hi: ra.hi)
-      let b = randomQuantValues(k * n, &rng, lo: -8, hi: 7)
-      let zpB = rng.int(in: 0...1) == 1 ? (0..<n).map { _ in Int32(rng.int(in: -8...7)) } : [0]
-      let bias: [Int32]? = (0..<n).map { _ in Int32(rng.int(in: -999...999)) }
-      let ref = Quant.Reference.gemm(
-        a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
-      let opt = Quant.Optimized.gemm(
-        a: a, zeroPointA: ra.zp, int4B: Quant.packInt4(b), zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
-      #expect(ref == opt, "trial \(trial): m \(m) k \(k) n \(n)")
+  @Test(arguments: LowBitPath.allCases) func randomInt4GEMMsMatchReference(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 44)
+      for trial in 0..<40 {
+        let (m, k, n) = (rng.int(in: 1...9), rng.int(in: 1...41), rng.int(in: 1...17))
+        let ra = randomQuantRange(&rng)
+        let a = randomQuantValues(m * k, &rng, lo: ra.lo, hi: ra.hi)
+        let b = randomQuantValues(k * n, &rng, lo: -8, hi: 7)
+        let zpB = rng.int(in: 0...1) == 1 ? (0..<n).map { _ in Int32(rng.int(in: -8...7)) } : [0]
+        let bias: [Int32]? = (0..<n).map { _ in Int32(rng.int(in: -999...999)) }
+        let ref = Quant.Reference.gemm(
+          a: a, zeroPointA: ra.zp, b: b, zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
+        let opt = Quant.Optimized.gemm(
+          a: a, zeroPointA: ra.zp, int4B: Quant.packInt4(b), zeroPointB: zpB, bias: bias, m: m, k: k, n: n)
+        #expect(ref == opt, "trial \(trial): m \(m) k \(k) n \(n)")
+      }
     }
   }
 
-  @Test func randomConvolutionsMatchReference() {
-    var rng = SplitMix64(seed: 2024)
-    for trial in 0..<200 {
-      let groups = rng.int(in: 1...3)
-      let pointwise = trial % 10 == 0
-      let kh = pointwise ? 1 : rng.int(in: 1...3)
-      let kw = pointwise ? 1 : rng.int(in: 1...3)
-      let shape = QConv2DShape(
-        n: rng.int(in: 1...2), c: groups * rng.int(in: 1...3), h: rng.int(in: 1...7), w: rng.int(in: 1...7),
-        o: groups * rng.int(in: 1...3), kh: kh, kw: kw,
-        strideH: pointwise ? 1 : rng.int(in: 1...3), strideW: pointwise ? 1 : rng.int(in: 1...3),
-        padTop: pointwise ? 0 : rng.int(in: 0...2), padLeft: pointwise ? 0 : rng.int(in: 0...2),
-        padBottom: pointwise ? 0 : rng.int(in: 0...2), padRight: pointwise ? 0 : rng.int(in: 0...2),
-        dilationH: rng.int(in: 1...2), dilationW: rng.int(in: 1...2), groups: groups)
-      let int4 = trial % 4 == 3
-      let ri = randomQuantRange(&rng)
-      let (wlo, whi) = int4 ? (-8, 7) : (-127, 127)
-      let input = randomQuantValues(shape.n * shape.c * shape.h * shape.w, &rng, lo: ri.lo, hi: ri.hi)
-      let weight = randomQuantValues(shape.o * (shape.c / groups) * kh * kw, &rng, lo: wlo, hi: whi)
-      let zpW = rng.int(in: 0...1) == 1 ? (0..<shape.o).map { _ in Int32(rng.int(in: wlo...whi)) } : [0]
-      let bias: [Int32]? =
-        rng.int(in: 0...3) == 0 ? nil : (0..<shape.o).map { _ in Int32(rng.int(in: -5000...5000)) }
-      let ref = Quant.Reference.conv2d(
-        input: input, zeroPointInput: ri.zp, weight: weight, zeroPointWeight: zpW, bias: bias, shape: shape)
-      let opt =
-        int4
-        ? Quant.Optimized.conv2d(
-          input: input, zeroPointInput: ri.zp, int4Weight: Quant.packInt4(weight), zeroPointWeight: zpW,
-          bias: bias,
-          shape: shape)
-        : Quant.Optimized.conv2d(
+  @Test(arguments: LowBitPath.allCases) func randomConvolutionsMatchReference(path: LowBitPath) {
+    onPath(path) {
+      var rng = SplitMix64(seed: 2024)
+      for trial in 0..<200 {
+        let groups = rng.int(in: 1...3)
+        let pointwise = trial % 10 == 0
+        let kh = pointwise ? 1 : rng.int(in: 1...3)
+        let kw = pointwise ? 1 : rng.int(in: 1...3)
+        let shape = QConv2DShape(
+          n: rng.int(in: 1...2), c: groups * rng.int(in: 1...3), h: rng.int(in: 1...7), w: rng.int(in: 1...7),
+          o: groups * rng.int(in: 1...3), kh: kh, kw: kw,
+          strideH: pointwise ? 1 : rng.int(in: 1...3), strideW: pointwise ? 1 : rng.int(in: 1...3),
+          padTop: pointwise ? 0 : rng.int(in: 0...2), padLeft: pointwise ? 0 : rng.int(in: 0...2),
+          padBottom: pointwise ? 0 : rng.int(in: 0...2), padRight: pointwise ? 0 : rng.int(in: 0...2),
+          dilationH: rng.int(in: 1...2), dilationW: rng.int(in: 1...2), groups: groups)
+        let int4 = trial % 4 == 3
+        let ri = randomQuantRange(&rng)
+        let (wlo, whi) = int4 ? (-8, 7) : (-127, 127)
+        let input = randomQuantValues(shape.n * shape.c * shape.h * shape.w, &rng, lo: ri.lo, hi: ri.hi)
+        let weight = randomQuantValues(shape.o * (shape.c / groups) * kh * kw, &rng, lo: wlo, hi: whi)
+        let zpW = rng.int(in: 0...1) == 1 ? (0..<shape.o).map { _ in Int32(rng.int(in: wlo...whi)) } : [0]
+        let bias: [Int32]? =
+          rng.int(in: 0...3) == 0 ? nil : (0..<shape.o).map { _ in Int32(rng.int(in: -5000...5000)) }
+        let ref = Quant.Reference.conv2d(
           input: input, zeroPointInput: ri.zp, weight: weight, zeroPointWeight: zpW, bias: bias, shape: shape)
-      #expect(ref == opt, "trial \(trial): \(shape)")
+        let opt =
+          int4
+          ? Quant.Optimized.conv2d(
+            input: input, zeroPointInput: ri.zp, int4Weight: Quant.packInt4(weight), zeroPointWeight: zpW,
+            bias: bias,
+            shape: shape)
+          : Quant.Optimized.conv2d(
+            input: input, zeroPointInput: ri.zp, weight: weight, zeroPointWeight: zpW, bias: bias,
+            shape: shape)
+        #expect(ref == opt, "trial \(trial): \(shape)")
+      }
     }
   }
 
-  @Test func randomWideOperandsTakeTheExactInt32Path() {
-    // Offsets outside int16 (not 8-bit data): Optimized falls back to wrapping int32 and must still
-    // agree with the reference's wrapped Int64 sums, including huge products that overflow.
-    var rng = SplitMix64(seed: 77)
-    for trial in 0..<20 {
-      let (m, k, n) = (rng.int(in: 1...6), rng.int(in: 1...9), rng.int(in: 1...6))
-      let big = Int(Int32.max)
-      let a = randomQuantValues(m * k, &rng, lo: -big, hi: big)
-      let b = randomQuantValues(k * n, &rng, lo: -40_000, hi: 40_000)
-      let zpA = Int32(rng.int(in: -big...big))
-      let ref = Quant.Reference.gemm(
-        a: a, zeroPointA: zpA, b: b, zeroPointB: [7], bias: nil, m: m, k: k, n: n)
-      let opt = Quant.Optimized.gemm(
-        a: a, zeroPointA: zpA, b: b, zeroPointB: [7], bias: nil, m: m, k: k, n: n)
-      #expect(ref == opt, "trial \(trial)")
-      let shape = QConv2DShape(n: 1, c: 2, h: 4, w: 3, o: 2, kh: 2, kw: 2, padTop: 1, padRight: 1)
-      let input = randomQuantValues(24, &rng, lo: -big, hi: big)
-      let weight = randomQuantValues(16, &rng, lo: -70_000, hi: 70_000)
-      let refConv = Quant.Reference.conv2d(
-        input: input, zeroPointInput: zpA, weight: weight, zeroPointWeight: [1, -1], bias: [3, 4],
-        shape: shape)
-      let optConv = Quant.Optimized.conv2d(
-        input: input, zeroPointInput: zpA, weight: weight, zeroPointWeight: [1, -1], bias: [3, 4],
-        shape: shape)
-      #expect(refConv == optConv, "conv trial \(trial)")
+  @Test(arguments: LowBitPath.allCases) func randomWideOperandsTakeTheExactInt32Path(path: LowBitPath) {
+    onPath(path) {
+      // Offsets outside int16 (not 8-bit data): Optimized falls back to wrapping int32 and must still
+      // agree with the reference's wrapped Int64 sums, including huge products that overflow.
+      var rng = SplitMix64(seed: 77)
+      for trial in 0..<20 {
+        let (m, k, n) = (rng.int(in: 1...6), rng.int(in: 1...9), rng.int(in: 1...6))
+        let big = Int(Int32.max)
+        let a = randomQuantValues(m * k, &rng, lo: -big, hi: big)
+        let b = randomQuantValues(k * n, &rng, lo: -40_000, hi: 40_000)
+        let zpA = Int32(rng.int(in: -big...big))
+        let ref = Quant.Reference.gemm(
+          a: a, zeroPointA: zpA, b: b, zeroPointB: [7], bias: nil, m: m, k: k, n: n)
+        let opt = Quant.Optimized.gemm(
+          a: a, zeroPointA: zpA, b: b, zeroPointB: [7], bias: nil, m: m, k: k, n: n)
+        #expect(ref == opt, "trial \(trial)")
+        let shape = QConv2DShape(n: 1, c: 2, h: 4, w: 3, o: 2, kh: 2, kw: 2, padTop: 1, padRight: 1)
+        let input = randomQuantValues(24, &rng, lo: -big, hi: big)
+        let weight = randomQuantValues(16, &rng, lo: -70_000, hi: 70_000)
+        let refConv = Quant.Reference.conv2d(
+          input: input, zeroPointInput: zpA, weight: weight, zeroPointWeight: [1, -1], bias: [3, 4],
+          shape: shape)
+        let optConv = Quant.Optimized.conv2d(
+          input: input, zeroPointInput: zpA, weight: weight, zeroPointWeight: [1, -1], bias: [3, 4],
+          shape: shape)
+        #expect(refConv == optConv, "conv trial \(trial)")
+      }
     }
   }
 
-  @Test func gemmS16MatchesNaiveProduct() {
-    // The raw kernel over pre-offset int16 operands, including full-range values and ragged edges.
-    var rng = SplitMix64(seed: 16)
-    for _ in 0..<12 {
-      let (m, k, n) = (rng.int(in: 1...30), rng.int(in: 1...70), rng.int(in: 1...30))
-      let a = (0..<(m * k)).map { _ in Int16(truncatingIfNeeded: rng.next()) }
-      let b = (0..<(k * n)).map { _ in Int16(truncatingIfNeeded: rng.next()) }
-      var c = [Int32](repeating: 7, count: m * n)
-      a.withUnsafeBufferPointer { pa in
-        b.withUnsafeBufferPointer { pb in
-          c.withUnsafeMutableBufferPointer { pc in
-            if let a = pa.baseAddress, let b = pb.baseAddress, let c = pc.baseAddress {
-              Quant.Optimized.gemmS16(a, b, c, m: m, k: k, n: n)
+  @Test(arguments: LowBitPath.allCases) func gemmS16MatchesNaiveProduct(path: LowBitPath) {
+    onPath(path) {
+      // The raw kernel over pre-offset int16 operands, including full-range values and ragged edges.
+      var rng = SplitMix64(seed: 16)
+      for _ in 0..<12 {
+        let (m, k, n) = (rng.int(in: 1...30), rng.int(in: 1...70), rng.int(in: 1...30))
+        let a = (0..<(m * k)).map { _ in Int16(truncatingIfNeeded: rng.next()) }
+        let b = (0..<(k * n)).map { _ in Int16(truncatingIfNeeded: rng.next()) }
+        var c = [Int32](repeating: 7, count: m * n)
+        a.withUnsafeBufferPointer { pa in
+          b.withUnsafeBufferPointer { pb in
+            c.withUnsafeMutableBufferPointer { pc in
+              if let a = pa.baseAddress, let b = pb.baseAddress, let c = pc.baseAddress {
+                Quant.Optimized.gemmS16(a, b, c, m: m, k: k, n: n)
+              }
             }
           }
         }
-      }
-      var expected = [Int32](repeating: 0, count: m * n)
-      for i in 0..<m {
-        for j in 0..<n {
-          for p in 0..<k { expected[i * n + j] &+= Int32(a[i * k + p]) &* Int32(b[p * n + j]) }
+        var expected = [Int32](repeating: 0, count: m * n)
+        for i in 0..<m {
+          for j in 0..<n {
+            for p in 0..<k { expected[i * n + j] &+= Int32(a[i * k + p]) &* Int32(b[p * n + j]) }
+          }
         }
+        #expect(c == expected, "m \(m) k \(k) n \(n)")
       }
-      #expect(c == expected, "m \(m) k \(k) n \(n)")
     }
   }
 }

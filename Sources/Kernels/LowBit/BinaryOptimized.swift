@@ -1,3 +1,5 @@
+import CLowBit
+
 extension Binary {
   /// Fast binary kernels; results are bit for bit those of `Binary.Reference` (exact integer dots).
   ///
@@ -14,6 +16,9 @@ extension Binary {
   ///   use byte tables ("Four Russians"): per tile, for each row byte position and 64 filters, the 256
   ///   rows `popcount(q XOR w_f)` (`q` = every byte value) are built once, and a pixel's counts are sums of
   ///   table rows, 64 filters per row. Both are exact integer sums, so they agree with each other.
+  /// - On the `avx2` and `avx512` paths (`LowBitPath`) the contraction is a C kernel instead: rows padded
+  ///   to 32 bytes, register tiles of pixels × filters, `vpshufb` nibble-table popcount (AVX2) or `vpopcntq`
+  ///   (AVX512_VPOPCNTDQ); no byte tables. Same exact counts (`Sources/CLowBit/popcount.c`).
   /// - `.zero` padding: `S[oc, t] = Σ_c w(oc, t, c) = cg − 2·popcount(w(oc, t))` is precomputed per
   ///   (filter, tap) and subtracted for each out-of-image tap of a border pixel (LCE
   ///   `zero_padding_correction`).
@@ -24,7 +29,7 @@ extension Binary {
     /// - Precondition: the shape is valid and the operands have the sizes `Conv2DShape` describes.
     public static func conv2d(input: [UInt32], filter: [UInt32], shape s: Conv2DShape) -> [Int32] {
       s.validate(input: input.count, filter: filter.count, "Binary.Optimized.conv2d")
-      let plan = ConvPlan(s)
+      let plan = ConvPlan(s, path: LowBitPath.current)
       if plan.pixels == 0 { return [] }
       let wc = Binary.words(plan.cg)
       let activations = compactBytes(input, rows: s.n * s.h * s.w * s.groups, wordsPerRow: wc, bits: plan.cg)
@@ -95,12 +100,15 @@ extension Binary.Optimized {
     let tapBytes: Int
     /// Bytes per im2col / filter row (`taps · tapBytes`).
     let rowBytes: Int
-    /// `rowBytes` rounded up to a multiple of 16 (row stride of the vector kernel).
+    /// `rowBytes` rounded up to a multiple of 16 (32 on the C paths): the row stride of the vector kernel.
     let rowStride: Int
+    /// The dispatch path (`portable` runs the Swift kernels).
+    let path: LowBitPath
     /// `K = taps · cg`.
     let k: Int
 
-    init(_ s: Binary.Conv2DShape) {
+    init(_ s: Binary.Conv2DShape, path: LowBitPath) {
+      self.path = path
       self.s = s
       outH = s.outH
       outW = s.outW
@@ -110,7 +118,8 @@ extension Binary.Optimized {
       og = s.o / s.groups
       tapBytes = (cg + 7) / 8
       rowBytes = taps * tapBytes
-      rowStride = (rowBytes + 15) / 16 * 16
+      let align = path == .portable ? 16 : 32
+      rowStride = (rowBytes + align - 1) / align * align
       k = taps * cg
     }
 
@@ -124,6 +133,7 @@ extension Binary.Optimized {
     /// a table costs ~3000 per row byte and 64 filters to build, ~6 per pixel to use; the vector kernel
     /// ~0.8 per row byte, filter and pixel.
     func prefersTables(tile: Int) -> Bool {
+      if path != .portable { return false }
       let tableSets = (og + TableProduct.filters - 1) / TableProduct.filters
       return Double(tile * og) * 0.8 > Double(tableSets) * (3000 + 6 * Double(tile))
     }
@@ -227,12 +237,23 @@ extension Binary.Optimized {
       }
     }
 
-    /// Stores `dots[p·o + f] = K − 2·popcount(row_p XOR filter_f)` using 128-bit XORs (four packed words)
-    /// and a byte-wise SWAR popcount; rows and filters have stride `rowStride`.
+    /// Stores `dots[p·o + f] = K − 2·popcount(row_p XOR filter_f)`; rows and filters have stride
+    /// `rowStride`. The C kernel of `path`, or (portable) 128-bit XORs (four packed words) and a byte-wise
+    /// SWAR popcount.
     func vectorProduct(
       _ rows: UnsafeMutablePointer<UInt8>, pixels count: Int, filters: UnsafeMutablePointer<UInt8>,
       dots: UnsafeMutablePointer<Int32>
     ) {
+      switch path {
+      case .avx512:
+        lowbit_xor_popcount_avx512(rows, count, filters, og, rowStride, Int32(k), dots, s.o)
+        return
+      case .avx2:
+        lowbit_xor_popcount_avx2(rows, count, filters, og, rowStride, Int32(k), dots, s.o)
+        return
+      case .portable:
+        break
+      }
       let vectors = rowStride / 16
       for p in 0..<count {
         let a = UnsafeRawPointer(rows + p * rowStride)

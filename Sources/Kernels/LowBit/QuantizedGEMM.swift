@@ -1,10 +1,13 @@
+import CLowBit
+
 // Integer GEMM and convolution accumulators for quantized kernels: a plain reference and an
 // optimized (zero-point-offset int16, cache-blocked, SIMD) version that agrees with it bit for bit.
 //
 // Arithmetic contract shared by both: every accumulator is an int32 with two's-complement
 // wraparound, i.e. the exact integer sum of `(q − zp)·(w − zpW)` products (+ bias) reduced
 // modulo 2^32. For 8-bit operands no wrap ever happens in practice; the contract only pins down
-// what out-of-range inputs produce. Only the Swift standard library is used.
+// what out-of-range inputs produce. The int16 GEMM at the core of the optimized version dispatches at
+// run time to C SIMD kernels (`CLowBit`, see `LowBitPath`); everything else is plain Swift.
 
 /// Shape and hyper-parameters of a 2-D convolution over NCHW input.
 ///
@@ -193,7 +196,7 @@ extension Quant {
 // MARK: - Optimized: public entry points
 
 extension Quant {
-  /// Fast integer kernels, bit-identical to `Reference` for every input.
+  /// Fast integer kernels, bit-identical to `Reference` for every input, on every `LowBitPath`.
   ///
   /// Zero points are subtracted once (int32 wrapping `&-`) while converting the operands to int16
   /// panels; `(q − zp)` fits in 16 bits for any 8-bit `q` and `zp`. The product then runs in
@@ -294,12 +297,49 @@ extension Quant {
     /// the baseline x86-64 (SSE2) target. Packing buffers are allocated per call; nothing is cached
     /// across calls.
     ///
+    /// Runs on the path `LowBitPath.current`: this Swift kernel (`portable`), the C AVX2 kernel
+    /// (`vpmaddwd` on 256-bit vectors, 6×16 tile), or the C AVX-512 VNNI kernel (`vpdpbusd` on the
+    /// operands shifted to u8×s8 per row of `A` and column of `B`, then corrected; it applies when
+    /// every row and column spans at most 256 values, as 8-bit data minus zero points does, else the
+    /// AVX2 kernel runs). All three give the same result (see `Sources/CLowBit/qgemm.c`).
+    ///
+    /// - Returns: the kernel that ran.
     /// - Precondition: `m, k, n >= 0`; the pointers address at least `m·k`, `k·n`, `m·n` elements.
+    @discardableResult
     public static func gemmS16(
       _ a: UnsafePointer<Int16>, _ b: UnsafePointer<Int16>, _ c: UnsafeMutablePointer<Int32>,
       m: Int, k: Int, n: Int
-    ) {
+    ) -> GEMMKernel {
       precondition(m >= 0 && k >= 0 && n >= 0, "gemmS16: sizes must be >= 0")
+      switch LowBitPath.current {
+      case .avx512:
+        if lowbit_gemm_s16_vnni(a, b, c, m, k, n) != 0 { return .vnniU8S8 }
+        lowbit_gemm_s16_avx2(a, b, c, m, k, n)
+        return .avx2S16
+      case .avx2:
+        lowbit_gemm_s16_avx2(a, b, c, m, k, n)
+        return .avx2S16
+      case .portable:
+        gemmS16Portable(a, b, c, m: m, k: k, n: n)
+        return .swiftS16
+      }
+    }
+
+    /// The kernels behind `gemmS16`.
+    public enum GEMMKernel: String, Sendable {
+      /// The Swift `SIMD8<Int16>` kernel (`portable`).
+      case swiftS16 = "swift int16"
+      /// The C AVX2 `vpmaddwd` kernel.
+      case avx2S16 = "avx2 vpmaddwd int16"
+      /// The C AVX-512 VNNI `vpdpbusd` kernel on operands shifted to u8×s8.
+      case vnniU8S8 = "avx512 vpdpbusd u8s8"
+    }
+
+    /// The Swift `gemmS16` kernel (the `portable` path).
+    static func gemmS16Portable(
+      _ a: UnsafePointer<Int16>, _ b: UnsafePointer<Int16>, _ c: UnsafeMutablePointer<Int32>,
+      m: Int, k: Int, n: Int
+    ) {
       if m == 0 || n == 0 { return }
       if k == 0 {
         c.update(repeating: 0, count: m * n)
