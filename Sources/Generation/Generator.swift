@@ -340,6 +340,9 @@ extension State {
       return first.dtypes.allowed.contains(t.dtype)
         && (first.ranks.allowed([], maxRank: options.maxRank)?.contains(t.shape.count) ?? false)
     }
+    // A fresh current input now and then (not on every draw: `lif_fixed` would then crowd the
+    // float-fed spiking operators out of the models).
+    if State.takesFixedPointCurrents(spec), rng.chance(0.1) { return insertFixedPointEntry(spec, &gen) }
     guard !candidates.isEmpty else {
       gen.stats.rejectedSignature += 1
       return false
@@ -377,6 +380,39 @@ extension State {
       }
     }
     return propose(spec, operands: operands, vars: vars, replacing: nil, &gen)
+  }
+
+  /// A spiking operator whose first input is integer currents (`lif_fixed`): no glue operator
+  /// produces them, so the generator gives it a fresh integer graph input, the fixed-point
+  /// current path of a neuromorphic chip (Loihi takes integer synaptic input).
+  static func takesFixedPointCurrents(_ spec: OperatorSpec) -> Bool {
+    spec.family == .spiking && spec.inputs.count == 1
+      && spec.inputs[0].dtypes.allowed.allSatisfy { $0.isInteger && !$0.isQuantized }
+  }
+
+  /// Forward insertion of a `takesFixedPointCurrents` operator on a fresh integer input.
+  mutating func insertFixedPointEntry(_ spec: OperatorSpec, _ gen: inout Generator) -> Bool {
+    let input = spec.inputs[0]
+    guard let allowed = input.ranks.allowed([], maxRank: options.maxRank), !allowed.isEmpty else {
+      gen.stats.rejectedSignature += 1
+      return false
+    }
+    let r = rng.int(in: allowed)
+    let names = (0..<r).map { "x0.\($0)" }
+    let operand = Operand(existing: nil, dtype: rng.pick(input.dtypes.allowed), dims: names.map(Dim.symbol))
+    return propose(
+      spec, operands: [operand], vars: names.map { Variable($0, 1...options.maxDim) }, replacing: nil, &gen)
+  }
+
+  /// Fixed-point currents inside `domain` (for `lif_fixed`, -4096...4096): `0...m` or `-m...m` with
+  /// `m` binned over the domain, so small and near-full-scale currents both occur.
+  mutating func fixedPointCurrents(_ domain: ValueDomain?) -> Interval? {
+    guard let allowed = domain?.allowed, allowed.lo.isFinite, allowed.hi.isFinite, allowed.hi >= 1 else {
+      return nil
+    }
+    let m = Double(ResidualSolver.binned(1, Int(allowed.hi), &rng))
+    let r = Interval(rng.chance(0.5) ? Swift.max(-m, allowed.lo.rounded(.up)) : 0, m)
+    return domain!.contains(r) ? r : nil
   }
 
   mutating func insertBackward(_ spec: OperatorSpec, _ gen: inout Generator) -> Bool {
@@ -503,10 +539,12 @@ extension State {
         }
         inRanges.append(r)
       } else {
-        guard
-          let r = spec.inputs[i].packed
-            ? State.bitPatterns(op.dtype) : freshRange(op.dtype, spec.inputs[i].role, domain)
-        else {
+        let fresh =
+          spec.inputs[i].packed
+          ? State.bitPatterns(op.dtype)
+          : i == 0 && State.takesFixedPointCurrents(spec)
+            ? fixedPointCurrents(domain) : freshRange(op.dtype, spec.inputs[i].role, domain)
+        guard let r = fresh else {
           gen.stats.rejectedValues += 1
           return false
         }

@@ -30,6 +30,12 @@ public struct Quantizer {
     "flatten", "transpose", "concat",
   ]
 
+  /// Whether gemm's C of `shape` is one value per output column (or one for all): a bias QGemm
+  /// takes. A C with several rows is not.
+  static func isColumnBias(_ shape: [Int], columns: Int) -> Bool {
+    shape.dropLast().allSatisfy { $0 == 1 } && [1, columns].contains(shape.last ?? 1)
+  }
+
   /// Activation parameters of one value: scale (f32-representable) and zero point.
   struct Params: Equatable {
     var scale: Double
@@ -104,10 +110,13 @@ public struct Quantizer {
       return f
     }
     func variant() -> AttributeValue { .string(rng.pick(variants).rawValue) }
-    /// Symmetric weights: per output channel along `axis` (or per tensor), `bits` wide.
-    func weights(_ v: ValueID, axis: Int, bits: Int) -> (w: ValueID, s: ValueID, z: ValueID, scales: [Double])
-    {
-      let t = values[v]!
+    /// Symmetric weights of `factor · v`: per output channel along `axis` (or per tensor), `bits`
+    /// wide.
+    func weights(_ v: ValueID, axis: Int, bits: Int, factor: Double = 1) -> (
+      w: ValueID, s: ValueID, z: ValueID, scales: [Double]
+    ) {
+      var t = values[v]!
+      if factor != 1 { t.storage = t.storage.map { $0 * factor } }
       let perChannel = rng.chance(0.5)
       let channels = perChannel ? t.shape[axis] : 1
       let inner = perChannel ? t.shape[(axis + 1)...].reduce(1, *) : t.count
@@ -129,6 +138,18 @@ public struct Quantizer {
       let z = b.constant(shape, .i8, data: [Double](repeating: 0, count: channels))
       return (w, s, z, scales)
     }
+    /// A computed value quantized as an int8 weight operand: zero point 0, one scale from its
+    /// largest observed magnitude, then clipped to the symmetric range −127…127 (an input beyond
+    /// the calibrated range saturates to −128, which weight operands never hold).
+    func symmetricActivation(_ v: ValueID) -> (w: ValueID, s: ValueID, z: ValueID, scales: [Double]) {
+      let m = values[v]!.storage.map { abs($0) }.max() ?? 0
+      let scale = scaled(Swift.max(m / 127, 0x1p-12))
+      let s = b.constant([], .f32, data: [scale])
+      let z = b.constant([], .i8, data: [0])
+      let q = b("quantize_linear", float(v), s, z, attributes: ["axis": .int(0), "requant": .string("onnx")])
+      let w = b("qclip", q, b.constant([], .i8, data: [-127]), b.constant([], .i8, data: [127]))
+      return (w, s, z, [scale])
+    }
     /// An int32 bias of scale `inScale * wScale[o]` holding the real bias `real[o]`.
     func bias(_ real: [Double], inScale: Double, wScales: [Double]) -> ValueID {
       let data = real.enumerated().map { o, r -> Double in
@@ -141,9 +162,11 @@ public struct Quantizer {
     for node in graph.nodes {
       let out = node.outputs[0]
       let isConstant = { (v: ValueID) in constantIDs.contains(v) }
-      // Only f32 tensors of rank >= 1 are quantized (scalars and other dtypes stay as they are).
+      // Only f32 tensors of rank >= 1 are quantized (scalars and other dtypes stay as they are);
+      // gemm's C becomes an int32 bias, so it may be a scalar.
       let ranked = (node.inputs + node.outputs).allSatisfy {
-        (graph.types[$0]?.shape.count ?? 0) >= 1 && graph.types[$0]?.dtype == .f32
+        graph.types[$0]?.dtype == .f32
+          && ((graph.types[$0]?.shape.count ?? 0) >= 1 || (node.op == "gemm" && $0 == node.inputs[2]))
       }
       let convert = ranked && Quantizer.quantizable.contains(node.op) && rng.chance(conversionRate)
       let a = node.attributes
@@ -170,10 +193,15 @@ public struct Quantizer {
               ])[0]
           done = true
         case "matmul"
-        where isConstant(node.inputs[1]) && (2...3).contains(graph.types[node.inputs[0]]!.shape.count)
+        where (2...3).contains(graph.types[node.inputs[0]]!.shape.count)
           && graph.types[node.inputs[1]]!.shape.count == 2:
+          // A generated matmul's right operand is an activation, not a constant: it is quantized
+          // like a weight (int8, symmetric, per tensor, from its observed range) by a
+          // quantize_linear in the graph.
           let x = node.inputs[0]
-          let (w, ws, wz, _) = weights(node.inputs[1], axis: 1, bits: 8)
+          let (w, ws, wz, _) =
+            isConstant(node.inputs[1])
+            ? weights(node.inputs[1], axis: 1, bits: 8) : symmetricActivation(node.inputs[1])
           let (xs, xz) = constants(calibrated(x))
           let (ys, yz) = constants(calibrated(out))
           quantValue[out] =
@@ -181,12 +209,18 @@ public struct Quantizer {
               "qlinear_matmul", [quantized(x), xs, xz, w, ws, wz, ys, yz], ["requant": variant()])[0]
           done = true
         case "gemm"
-        where isConstant(node.inputs[1]) && isConstant(node.inputs[2]) && a.int("trans_a") == 0
-          && a.float("alpha") == 1 && graph.types[node.inputs[2]]!.shape.count <= 1:
+        where isConstant(node.inputs[1]) && isConstant(node.inputs[2])
+          && Quantizer.isColumnBias(graph.types[node.inputs[2]]!.shape, columns: node.types[0].shape[1]):
+          // QGemm has alpha = 1 and no trans_a, as converters produce it: alpha is folded into the
+          // weights (alpha · A'B' = A'(alpha · B'), quantized symmetrically, so a negative alpha
+          // flips their signs), and a transposed A is an int8 transpose (same parameters) first.
           let x = node.inputs[0]
           let tb = a.int("trans_b") == 1
-          let (w, ws, wz, scales) = weights(node.inputs[1], axis: tb ? 0 : 1, bits: 8)
+          let (w, ws, wz, scales) = weights(
+            node.inputs[1], axis: tb ? 0 : 1, bits: 8, factor: a.float("alpha"))
           let (xs, xz) = constants(calibrated(x))
+          var qx = quantized(x)
+          if a.int("trans_a") == 1 { qx = b.node("transpose", [qx], ["perm": .ints([1, 0])])[0] }
           let (ys, yz) = constants(calibrated(out))
           let c = values[node.inputs[2]]!.storage
           let n = node.types[0].shape[1]
@@ -194,7 +228,7 @@ public struct Quantizer {
           let bv = bias(real, inScale: calibrated(x).scale, wScales: scales)
           quantValue[out] =
             b.node(
-              "qgemm", [quantized(x), xs, xz, w, ws, wz, bv, ys, yz],
+              "qgemm", [qx, xs, xz, w, ws, wz, bv, ys, yz],
               ["trans_b": .int(tb ? 1 : 0), "requant": variant()])[0]
           done = true
         case "add", "mul":

@@ -18,7 +18,7 @@ struct BenchGenerate: ParsableCommand {
     abstract:
       "Generate models, then verify and run each on the reference; print throughput, validity, finiteness and diversity.",
     discussion:
-      "Throughput counts generation only (one core). Validity: the model verifies and runs on the reference. Finite: every reference output is finite."
+      "Throughput counts generation only (one core). Validity: the model verifies and runs on the reference. Finite: every reference output is finite. For a low-bit --kind, one line per operator of the kind's families: how many models contain it, and the share."
   )
 
   @Option(help: "Number of models.") var count: Int = 500
@@ -51,7 +51,10 @@ struct BenchGenerate: ParsableCommand {
     var pairs = Set<String>()
     var shapes = Set<String>()
     var opsUsed = Set<String>()
+    let kind = generation.generatorOptions.kind
+    var coverage = OperatorCoverage(kind: kind)
     for (i, g) in graphs.enumerated() {
+      coverage.add(g)
       do {
         try g.verify()
         let outs = try reference.run(g, inputs: g.sampleInputs(seed: 0))
@@ -89,6 +92,10 @@ struct BenchGenerate: ParsableCommand {
     print(
       "insertions: \(s.forwardInserted) forward, \(s.backwardInserted) backward over \(s.attempts) attempts; residual problems: \(s.fastPathSolved) solved by propagation/sampling, \(s.provedInfeasible) proved infeasible, \(s.solverCalls) by Z3 (\(s.solverSat) sat, \(s.solverUnknown) unknown,  \(s.solverContexts) contexts in \(String(format: "%.2f", s.contextSeconds)) s, \(String(format: "%.2f", s.solverSeconds)) s); rejected: \(s.rejectedSignature) signature, \(s.rejectedUnsolved) unsolved, \(s.rejectedValues) value range"
     )
+    if !coverage.rows.isEmpty {
+      print("operators of --kind \(kind.rawValue) (models containing each):")
+      for line in coverage.lines { print("  \(line)") }
+    }
     for f in failures { log("invalid: \(f)") }
   }
 }

@@ -112,7 +112,8 @@ public enum QuantizedOps {
 
   /// ONNX QLinearConv (2-D, NCHW) with an int32 bias: `acc[o] = Σ (x - x_zp)(w - w_zp[o]) + bias[o]`
   /// (padding taps read the input zero point, i.e. real 0), then requantized with the real
-  /// multiplier `x_scale * w_scale[o] / y_scale` to `y_zp`'s dtype.
+  /// multiplier `x_scale * w_scale[o] / y_scale` to `y_zp`'s dtype. With `optimized` and
+  /// `weightBits` 4, the (clamped) weights are packed two per byte and the packed-weight kernel runs.
   public static func conv2d(
     _ x: Tensor, xScale: Tensor, xZero: Tensor, _ w: Tensor, wScale: Tensor, wZero: Tensor,
     yScale: Tensor, yZero: Tensor, bias: Tensor, strides: [Int], pads: [Int], dilations: [Int], group: Int,
@@ -129,12 +130,20 @@ public enum QuantizedOps {
     let xz = ints(xZero)[0]
     let wq = weights(w, bits: weightBits)
     let b = ints(bias)
-    let acc =
-      optimized
-      ? Quant.Optimized.conv2d(
+    let acc: [Int32]
+    if !optimized {
+      acc = Quant.Reference.conv2d(
         input: xin, zeroPointInput: xz, weight: wq, zeroPointWeight: wz, bias: b, shape: shape)
-      : Quant.Reference.conv2d(
+    } else if weightBits == 4 {
+      // int4 weights are packed two per byte (`Quant.packInt4`, low nibble first) and the kernel
+      // reads the nibbles back, as a deployment of 4-bit weights does.
+      acc = Quant.Optimized.conv2d(
+        input: xin, zeroPointInput: xz, int4Weight: Quant.packInt4(wq), zeroPointWeight: wz, bias: b,
+        shape: shape)
+    } else {
+      acc = Quant.Optimized.conv2d(
         input: xin, zeroPointInput: xz, weight: wq, zeroPointWeight: wz, bias: b, shape: shape)
+    }
     let multipliers = ws.map { xScale.storage[0] * $0 / yScale.storage[0] }
     let out = requantize(
       acc, channels: o, inner: shape.outH * shape.outW, multipliers: multipliers, zero: ints(yZero)[0],
