@@ -22,30 +22,36 @@ let package = Package(
     .target(name: "CLowBit"),
     .target(name: "Kernels", dependencies: ["Tensors", "CBLAS", "CLowBit"]),
     .target(name: "Operators", dependencies: ["Symbolic", "Tensors", "Kernels"]),
-    .target(name: "IR", dependencies: ["Operators"]),
-    .target(name: "Backends", dependencies: ["IR", "Kernels"]),
-    .target(name: "Generation", dependencies: ["IR", "SMT", "Backends"]),
+    .target(name: "IR", dependencies: ["Symbolic", "Tensors", "Operators"]),
+    .target(name: "Backends", dependencies: ["Symbolic", "Tensors", "Kernels", "Operators", "IR"]),
+    .target(
+      name: "Generation",
+      dependencies: ["Symbolic", "Tensors", "SMT", "Kernels", "Operators", "IR", "Backends"]),
     .target(
       name: "ONNX",
       dependencies: [
-        "IR", "Operators", "Tensors", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        "Symbolic", "Tensors", "Operators", "IR", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
     .target(
       name: "Rulebook", dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic"]),
     .target(name: "CProcess"),
-    .target(name: "Fuzzing", dependencies: ["Generation", "Backends", "CProcess", "ONNX"]),
+    .target(
+      name: "Fuzzing",
+      dependencies: [
+        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "CProcess",
+      ]),
 
     // MARK: - Tool (thin front end)
     .executableTarget(
       name: "dlsmith",
       dependencies: [
-        "Fuzzing", "Generation", "Backends", "ONNX", "Rulebook",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "Rulebook",
+        "Fuzzing", .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
     // MARK: - Tests
     .executableTarget(
-      name: "dlsmith-faulty-worker", dependencies: ["Fuzzing", "Backends", "Operators"],
+      name: "dlsmith-faulty-worker", dependencies: ["Tensors", "Operators", "IR", "Backends", "Fuzzing"],
       path: "Tests/FaultyWorker"),
     .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
@@ -53,22 +59,25 @@ let package = Package(
     .testTarget(name: "InferenceTests", dependencies: ["Inference", "Symbolic", "Tensors"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensors", "TestSupport"]),
     .testTarget(
-      name: "OperatorsTests", dependencies: ["Operators", "IR", "SMT", "Backends", "TestSupport"]),
-    .testTarget(name: "IRTests", dependencies: ["IR", "TestSupport"]),
+      name: "OperatorsTests",
+      dependencies: ["Symbolic", "Tensors", "SMT", "Operators", "IR", "Backends", "TestSupport"]),
+    .testTarget(name: "IRTests", dependencies: ["Tensors", "Operators", "IR", "TestSupport"]),
     .testTarget(
-      name: "GenerationTests", dependencies: ["Generation", "Backends", "IR", "TestSupport"]),
+      name: "GenerationTests",
+      dependencies: ["Tensors", "Operators", "IR", "Backends", "Generation", "TestSupport"]),
     .testTarget(
       name: "BackendsTests",
       dependencies: ["Backends", "Kernels", "Operators", "IR", "Symbolic", "Tensors", "TestSupport"]),
     .testTarget(
       name: "FuzzingTests",
       dependencies: [
-        "Fuzzing", "Backends", "Generation", "Kernels", "Operators", "IR", "Tensors", "TestSupport",
+        "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "Fuzzing", "TestSupport",
       ],
       // Golden data, read by path (`#filePath`).
       exclude: ["Fixtures"]),
     .testTarget(
-      name: "ONNXTests", dependencies: ["ONNX", "IR", "Operators", "Generation", "Backends", "TestSupport"]),
+      name: "ONNXTests",
+      dependencies: ["Tensors", "Operators", "IR", "Backends", "Generation", "ONNX", "TestSupport"]),
     .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
     .testTarget(
       name: "RulebookTests",
