@@ -1,3 +1,6 @@
+// Two-operand elementwise operators (the `binary` family: add, mul, comparisons, ...) and cast.
+// Not the 1-bit ("binarized") networks: those are BinarizedFamily.swift and Kernels/LowBit/Binary*.
+
 import Foundation
 import Kernels
 import Symbolic
