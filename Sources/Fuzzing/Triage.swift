@@ -250,6 +250,9 @@ public struct Triage {
           minimized)
       }
     }
+    // Why to triage once more with a process per run (`retriedInFreshProcesses`), and which of its
+    // results to take: one retry, whichever reason holds.
+    var retry: (because: String, takes: (Graph) -> Bool)?
     // The repro must stand alone: the shared worker has run other models, and a target's caches
     // can make a model fail only after those. A minimized model that does not fail on a fresh
     // worker is dropped for the original one. Checked for a new bucket's first instance, the one
@@ -259,38 +262,36 @@ public struct Triage {
       let again = reducer.finding(m.graph, m.inputs, worker: fresh)
       fresh.stop()
       if again?.signature.minimizationKey != current.signature.minimizationKey {
-        // Once: triage again from the start with a process for every run, whose history is no
-        // other model's.
-        if retryOnFreshWorker, let r = retriedInFreshProcesses(finding, graph: graph, inputs: inputs),
-          let rm = r.minimized, rm.graph != graph
-        {
-          var e = r.evidence
-          e.standalone =
-            "the model minimized on the campaign's worker (\(m.graph.nodes.count) nodes) failed only there; minimized again with a process per run"
-          e.seconds = Date().timeIntervalSince(began)
-          return Result(finding: r.finding, minimized: rm, evidence: e)
-        }
         evidence.standalone =
           "the minimized model (\(m.graph.nodes.count) nodes) failed only on the worker that had run other models; kept the original"
         minimized = nil
         current = finding
         evidence.localization = "composite"
         evidence.culprit = nil
+        retry = (
+          "the model minimized on the campaign's worker (\(m.graph.nodes.count) nodes) failed only there",
+          { $0 != graph }
+        )
       }
     }
     // Minimization that stalled above 3 nodes on a process that ran other models first (the
-    // campaign's worker, or triage's own after the original model): once more with a process per
-    // run. OpenVINO's CPU plugin picks memory layouts by what its process compiled first, so a
-    // 10-node model whose smaller forms all passed after it fails as 2 nodes in fresh processes.
+    // campaign's worker, or triage's own after the original model). OpenVINO's CPU plugin picks
+    // memory layouts by what its process compiled first, so a 10-node model whose smaller forms all
+    // passed after it fails as 2 nodes in fresh processes.
     let nodesLeft = minimized?.graph.nodes.count ?? graph.nodes.count
-    if minimize, retryOnFreshWorker, !freshProcessPerRun, nodesLeft > 3, current.signature.kind == .mismatch,
-      evidence.culprit == nil, isNew(signed(current, evidence, graph: minimized?.graph ?? graph)),
-      let r = retriedInFreshProcesses(finding, graph: graph, inputs: inputs), let rm = r.minimized,
-      rm.graph.nodes.count < nodesLeft
+    if retry == nil, minimize, !freshProcessPerRun, nodesLeft > 3, current.signature.kind == .mismatch,
+      evidence.culprit == nil, isNew(signed(current, evidence, graph: minimized?.graph ?? graph))
+    {
+      retry = (
+        "minimization stalled at \(nodesLeft) nodes on a process that had run other models",
+        { $0.nodes.count < nodesLeft }
+      )
+    }
+    if let retry, retryOnFreshWorker, let r = retriedInFreshProcesses(finding, graph: graph, inputs: inputs),
+      let rm = r.minimized, retry.takes(rm.graph)
     {
       var e = r.evidence
-      e.standalone =
-        "minimization stalled at \(nodesLeft) nodes on a process that had run other models; minimized again with a process per run"
+      e.standalone = retry.because + "; minimized again with a process per run"
       e.seconds = Date().timeIntervalSince(began)
       return Result(finding: r.finding, minimized: rm, evidence: e)
     }
