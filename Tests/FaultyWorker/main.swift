@@ -193,32 +193,34 @@ struct FaultyBackend: Backend {
     var firstHadQ: Bool? = nil
   }
 
+  /// Modes that inject one cause into the model (`runInjected`).
+  static let injected: Set = [
+    "wrong-kernel", "wrong-fusion", "wrong-shape-fusion", "wrong-after", "wrong-const", "wrong-shared",
+  ]
+  /// Modes whose fault depends on the process's history, with the operators `--on` names.
+  static let historyModes = ["poisoned": "A,B,P", "first-decides": "A,B,Q,R"]
+
   func run(_ graph: Graph, inputs: [Tensor]) throws(BackendError) -> [Tensor] {
-    if ["wrong-kernel", "wrong-fusion", "wrong-shape-fusion", "wrong-after", "wrong-const", "wrong-shared"]
-      .contains(
-        mode)
-    {
+    if Self.injected.contains(mode) {
       return try runInjected(graph, inputs: inputs, mode: mode, trigger: trigger ?? "", onlyDType: onlyDType)
     }
     var outputs = try ReferenceBackend().run(graph, inputs: inputs)
-    if mode == "poisoned" {
+    // Modes whose fault depends on what this process ran before: A's kernel is wrong (its first
+    // output element one too high) while the mode's condition holds.
+    if let usage = Self.historyModes[mode] {
       let ops = (trigger ?? "").split(separator: ",").map(String.init)
-      guard ops.count == 3 else { throw BackendError(.compile, "faulty: --mode poisoned takes --on A,B,P") }
-      let has = { (op: String) in graph.nodes.contains { $0.op == op } }
-      let wrong = has(ops[0]) && (has(ops[1]) || counter.seen)
-      if has(ops[2]) { counter.seen = true }
-      // A's kernel is wrong (its first output element one too high) while the condition holds.
-      return wrong ? try runInjected(graph, inputs: inputs, mode: "wrong-kernel", trigger: ops[0]) : outputs
-    }
-    if mode == "first-decides" {
-      let ops = (trigger ?? "").split(separator: ",").map(String.init)
-      guard ops.count == 4 else {
-        throw BackendError(.compile, "faulty: --mode first-decides takes --on A,B,Q,R")
+      guard ops.count == usage.split(separator: ",").count else {
+        throw BackendError(.compile, "faulty: --mode \(mode) takes --on \(usage)")
       }
       let has = { (op: String) in graph.nodes.contains { $0.op == op } }
-      if counter.firstHadQ == nil { counter.firstHadQ = has(ops[2]) }
-      let needed = counter.firstHadQ == true ? ops : Array(ops.prefix(2))
-      let wrong = needed.allSatisfy(has)
+      let wrong: Bool
+      if mode == "poisoned" {
+        wrong = has(ops[0]) && (has(ops[1]) || counter.seen)
+        if has(ops[2]) { counter.seen = true }
+      } else {
+        if counter.firstHadQ == nil { counter.firstHadQ = has(ops[2]) }
+        wrong = (counter.firstHadQ == true ? ops : Array(ops.prefix(2))).allSatisfy(has)
+      }
       return wrong ? try runInjected(graph, inputs: inputs, mode: "wrong-kernel", trigger: ops[0]) : outputs
     }
     guard trigger == nil || graph.nodes.contains(where: { $0.op == trigger }) else { return outputs }

@@ -408,10 +408,21 @@ extension CampaignTests {
     #expect(result.finding.signature.state == state)
   }
 
+  /// Triages `graph` on the faulty target's worker and expects the repro `add` and `relu`, found by
+  /// triage's retry with a process per run.
+  func expectAddAndReluAfterARetryWithAProcessPerRun(_ faulty: FaultyTriage, _ graph: Graph) throws {
+    let result = try #require(try faulty.triage(graph, inputs: graph.sampleInputs(seed: 1), onWorker: true))
+    let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
+    #expect(
+      ops == ["add", "relu"],
+      "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
+    #expect(result.evidence.standalone?.contains("minimized again with a process per run") == true)
+  }
+
   /// The campaign's worker ran a model that left state behind (a `mul`), after which every model
   /// with an `add` is wrong there; the bug itself needs `add` and `relu`. Minimized on that worker
   /// the finding becomes `add` alone, which a fresh worker runs right; triage then minimizes again
-  /// on a fresh worker and gets the standalone repro, `add` and `relu`.
+  /// with a process per run and gets the standalone repro, `add` and `relu`.
   @Test func aReproThatNeedsTheWorkersHistoryIsMinimizedAgainOnAFreshWorker() throws {
     let faulty = FaultyTriage(["--mode", "poisoned", "--on", "add,relu,mul"])
     defer { faulty.stop() }
@@ -425,12 +436,7 @@ extension CampaignTests {
     let e = b("exp", x)
     let r = b("relu", b("add", e, y))
     let g = b.build(outputs: [r])
-    let result = try #require(try faulty.triage(g, inputs: g.sampleInputs(seed: 1), onWorker: true))
-    let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
-    #expect(
-      ops == ["add", "relu"],
-      "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
-    #expect(result.evidence.standalone?.contains("minimized again with a process per run") == true)
+    try expectAddAndReluAfterARetryWithAProcessPerRun(faulty, g)
   }
 
   /// A target that picks its layouts by the first model its process compiled (OpenVINO's CPU
@@ -445,12 +451,7 @@ extension CampaignTests {
     let t = b("tanh", b.input([4]))
     let r = b("relu", b("add", e, t))
     let g = b.build(outputs: [r])
-    let result = try #require(try faulty.triage(g, inputs: g.sampleInputs(seed: 1), onWorker: true))
-    let ops = result.minimized.map { $0.graph.nodes.map(\.op).sorted() }
-    #expect(
-      ops == ["add", "relu"],
-      "\(String(describing: ops)) \(result.evidence) \(result.finding.signature.state)")
-    #expect(result.evidence.standalone?.contains("minimized again with a process per run") == true)
+    try expectAddAndReluAfterARetryWithAProcessPerRun(faulty, g)
   }
 
   /// A target whose caches carry state between models fails on a model only after it ran others:
