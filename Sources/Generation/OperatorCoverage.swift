@@ -39,7 +39,10 @@ public struct OperatorCoverage: Sendable {
   }
 
   /// The share of models containing `row`'s operator, in percent.
-  public func percent(_ row: Row) -> Double { total == 0 ? 0 : 100 * Double(row.models) / Double(total) }
+  public func percent(_ row: Row) -> Double { percent(row.models) }
+
+  /// `models` as a share of all models counted, in percent.
+  func percent(_ models: Int) -> Double { total == 0 ? 0 : 100 * Double(models) / Double(total) }
 
   /// `x` with one decimal, without Foundation.
   static func oneDecimal(_ x: Double) -> String {
@@ -56,9 +59,8 @@ public struct OperatorCoverage: Sendable {
         + "\(r.models)/\(total) models (\(Self.oneDecimal(percent(r)))%)"
     }
     if rows.contains(where: { $0.op == "qlinear_conv2d" }) {
-      let p = total == 0 ? 0 : 100 * Double(int4Models) / Double(total)
       out.append(
-        "  of which int4 weights (qlinear_conv2d weight_bits 4): \(int4Models)/\(total) models (\(Self.oneDecimal(p))%)"
+        "  of which int4 weights (qlinear_conv2d weight_bits 4): \(int4Models)/\(total) models (\(Self.oneDecimal(percent(int4Models))))%)"
       )
     }
     return out

@@ -17,6 +17,31 @@ func onPath(_ path: LowBitPath, _ body: () throws -> Void) rethrows {
   try LowBitPath.withPath(path, body)
 }
 
+/// `Quant.Optimized.gemmS16` of `a` [m, k] and `b` [k, n] on the current path (`c` starts as 7s, which
+/// the kernel must overwrite), and the kernel that ran.
+func gemmS16(_ a: [Int16], _ b: [Int16], m: Int, k: Int, n: Int) -> ([Int32], Quant.Optimized.GEMMKernel) {
+  var c = [Int32](repeating: 7, count: m * n)
+  let kernel = a.withUnsafeBufferPointer { pa in
+    b.withUnsafeBufferPointer { pb in
+      c.withUnsafeMutableBufferPointer { pc in
+        Quant.Optimized.gemmS16(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n)
+      }
+    }
+  }
+  return (c, kernel)
+}
+
+/// The int32 product with two's-complement wraparound, one multiply-add at a time.
+func naiveS16Product(_ a: [Int16], _ b: [Int16], m: Int, k: Int, n: Int) -> [Int32] {
+  var expected = [Int32](repeating: 0, count: m * n)
+  for i in 0..<m {
+    for j in 0..<n {
+      for p in 0..<k { expected[i * n + j] &+= Int32(a[i * k + p]) &* Int32(b[p * n + j]) }
+    }
+  }
+  return expected
+}
+
 /// The path machinery itself; the bit-exactness of each path against the reference kernels is checked by
 /// the randomized tests of `QuantizedGEMMTests` and `BinaryTests`, which run once per `LowBitPath`.
 @Suite struct LowBitPathTests {
@@ -56,21 +81,8 @@ func onPath(_ path: LowBitPath, _ body: () throws -> Void) rethrows {
       func product(_ a: [Int16], _ b: [Int16], _ m: Int, _ k: Int, _ n: Int) -> (
         [Int32], Quant.Optimized.GEMMKernel
       ) {
-        var c = [Int32](repeating: 7, count: m * n)
-        let kernel = a.withUnsafeBufferPointer { pa in
-          b.withUnsafeBufferPointer { pb in
-            c.withUnsafeMutableBufferPointer { pc in
-              Quant.Optimized.gemmS16(pa.baseAddress!, pb.baseAddress!, pc.baseAddress!, m: m, k: k, n: n)
-            }
-          }
-        }
-        var expected = [Int32](repeating: 0, count: m * n)
-        for i in 0..<m {
-          for j in 0..<n {
-            for p in 0..<k { expected[i * n + j] &+= Int32(a[i * k + p]) &* Int32(b[p * n + j]) }
-          }
-        }
-        #expect(c == expected, "\(path) m \(m) k \(k) n \(n)")
+        let (c, kernel) = gemmS16(a, b, m: m, k: k, n: n)
+        #expect(c == naiveS16Product(a, b, m: m, k: k, n: n), "\(path) m \(m) k \(k) n \(n)")
         return (c, kernel)
       }
       let eightBit: Quant.Optimized.GEMMKernel =
