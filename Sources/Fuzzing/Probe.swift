@@ -171,8 +171,8 @@ public struct ProbeUnavailable: Error, Sendable, CustomStringConvertible {
 public enum ProbeVersion {
   /// The Python package whose version names a worker backend's cache.
   public static func module(for backend: String) -> String? {
+    if BackendTarget.onnxruntimeLevels.contains(where: { $0.key == backend }) { return "onnxruntime" }
     switch backend {
-    case "ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout": return "onnxruntime"
     case "onnx-ref": return "onnx"
     case "openvino", "openvino-default": return "openvino"
     case "tvm": return "tvm"

@@ -35,11 +35,17 @@ public enum PythonInterpreter {
 }
 
 extension BackendTarget {
-  /// Backends served by `python/dlsmith_worker.py`.
-  public static let pythonBackends = [
-    "ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout", "onnx-ref", "openvino", "openvino-default",
-    "tvm",
+  /// onnxruntime's CPU provider as worker backends and the graph optimization level each runs at:
+  /// `ort` (all), then the lower levels, lowest first (`python/dlsmith_worker.py` and the bundles'
+  /// `repro.py` map the same names).
+  public static let onnxruntimeLevels: KeyValuePairs<String, String> = [
+    "ort": "ORT_ENABLE_ALL", "ort-noopt": "ORT_DISABLE_ALL", "ort-basic": "ORT_ENABLE_BASIC",
+    "ort-extended": "ORT_ENABLE_EXTENDED", "ort-layout": "ORT_ENABLE_LAYOUT",
   ]
+
+  /// Backends served by `python/dlsmith_worker.py`.
+  public static let pythonBackends =
+    onnxruntimeLevels.map(\.key) + ["onnx-ref", "openvino", "openvino-default", "tvm"]
 
   /// What the named Python targets are known to compute at another precision (measured on
   /// OpenVINO 2026.4.1, CPU plugin, and confirmed by `dlsmith probe`): `openvino` (f32 inference
@@ -121,6 +127,7 @@ extension BackendTarget {
   /// The optimization levels between `name`'s lowest and its own, lowest first (onnxruntime's graph
   /// optimization levels), which triage runs to name the level that breaks a model.
   public static func levels(between name: String) -> [String] {
-    name == "ort" ? ["ort-basic", "ort-extended", "ort-layout"] : []
+    // Those of `onnxruntimeLevels` after `ort` (the target) and `ort-noopt` (its lowest).
+    name == "ort" ? onnxruntimeLevels.dropFirst(2).map(\.key) : []
   }
 }

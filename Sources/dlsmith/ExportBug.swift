@@ -106,126 +106,127 @@ struct ExportBug: ParsableCommand {
 
   /// A standalone script: numpy + the target package only.
   func reproScript(backend: String, rtol: Double, atol: Double, exact: [String]) -> String {
-    """
-    #!/usr/bin/env python3
-    \"\"\"DLSmith bug report: runs model.onnx on \(backend) with inputs.npz and compares with expected.npz
-    (computed by DLSmith's float64 reference, rounded per operator to the model's dtypes).
-    Exit 1 when the bug reproduces (error, crash or values out of tolerance), 0 when fixed.\"\"\"
-    import os, sys
-    import numpy as np
+    let ortLevels = BackendTarget.onnxruntimeLevels
+    return """
+      #!/usr/bin/env python3
+      \"\"\"DLSmith bug report: runs model.onnx on \(backend) with inputs.npz and compares with expected.npz
+      (computed by DLSmith's float64 reference, rounded per operator to the model's dtypes).
+      Exit 1 when the bug reproduces (error, crash or values out of tolerance), 0 when fixed.\"\"\"
+      import os, sys
+      import numpy as np
 
-    HERE = os.path.dirname(os.path.abspath(__file__))
-    RTOL, ATOL = \(rtol), \(atol)
-    # Outputs every faithful implementation computes bit for bit (correctly rounded operations on
-    # exact values): compared exactly.
-    EXACT = {\(exact.map { "\"\($0)\"" }.joined(separator: ", "))}
-    # int8/uint8 outputs may differ by this many quantization steps (a rounding-policy difference of
-    # an external implementation, judged unstable by dlsmith); other integer outputs must be equal.
-    QSLACK = \(Oracle.quantizedSlack(external: true))
+      HERE = os.path.dirname(os.path.abspath(__file__))
+      RTOL, ATOL = \(rtol), \(atol)
+      # Outputs every faithful implementation computes bit for bit (correctly rounded operations on
+      # exact values): compared exactly.
+      EXACT = {\(exact.map { "\"\($0)\"" }.joined(separator: ", "))}
+      # int8/uint8 outputs may differ by this many quantization steps (a rounding-policy difference of
+      # an external implementation, judged unstable by dlsmith); other integer outputs must be equal.
+      QSLACK = \(Oracle.quantizedSlack(external: true))
 
-    def run(model, feeds):
-        backend = "\(backend)"
-        if backend in ("ort", "ort-noopt", "ort-basic", "ort-extended", "ort-layout"):
-            import onnxruntime as ort
-            so = ort.SessionOptions()
-            level = {"ort": "ORT_ENABLE_ALL", "ort-noopt": "ORT_DISABLE_ALL", "ort-basic": "ORT_ENABLE_BASIC", "ort-extended": "ORT_ENABLE_EXTENDED", "ort-layout": "ORT_ENABLE_LAYOUT"}[backend]
-            so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-            s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
-            return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
-        if backend == "onnx-ref":
-            import onnx
-            from onnx.reference import ReferenceEvaluator
-            m = onnx.load(model)
-            return dict(zip([o.name for o in m.graph.output], ReferenceEvaluator(m).run(None, feeds)))
-        if backend in ("openvino", "openvino-default"):
-            import openvino as ov
-            config = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"} if backend == "openvino" else {}
-            c = ov.Core().compile_model(ov.Core().read_model(model), "CPU", config)
-            r = c(feeds)
-            # By position, as the ONNX outputs are declared: OpenVINO may give a result the names of
-            # several tensors (an output whose producer it removed), so get_any_name is not the output's.
-            import onnx
-            return dict(zip([o.name for o in onnx.load(model).graph.output], [r[o] for o in c.outputs]))
-        if backend == "tvm":
-            import onnx, tvm
-            from tvm import relax
-            from tvm.relax.frontend.onnx import from_onnx
-            mod = from_onnx(onnx.load(model), keep_params_in_input=False)
-            vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
-            out = vm["main"](*[tvm.runtime.tensor(feeds[k]) for k in feeds])
-            m = onnx.load(model)
-            outs = [out] if len(m.graph.output) == 1 else list(out)
-            conv = lambda x: x.numpy() if hasattr(x, "numpy") else np.asarray([int(d) for d in x] if hasattr(x, "__len__") else x)
-            return {o.name: conv(x) for o, x in zip(m.graph.output, outs)}
-        raise SystemExit("unknown backend " + backend)
+      def run(model, feeds):
+          backend = "\(backend)"
+          if backend in (\(ortLevels.map { "\"\($0.key)\"" }.joined(separator: ", "))):
+              import onnxruntime as ort
+              so = ort.SessionOptions()
+              level = {\(ortLevels.map { "\"\($0.key)\": \"\($0.value)\"" }.joined(separator: ", "))}[backend]
+              so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+              s = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
+              return dict(zip([o.name for o in s.get_outputs()], s.run(None, feeds)))
+          if backend == "onnx-ref":
+              import onnx
+              from onnx.reference import ReferenceEvaluator
+              m = onnx.load(model)
+              return dict(zip([o.name for o in m.graph.output], ReferenceEvaluator(m).run(None, feeds)))
+          if backend in ("openvino", "openvino-default"):
+              import openvino as ov
+              config = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"} if backend == "openvino" else {}
+              c = ov.Core().compile_model(ov.Core().read_model(model), "CPU", config)
+              r = c(feeds)
+              # By position, as the ONNX outputs are declared: OpenVINO may give a result the names of
+              # several tensors (an output whose producer it removed), so get_any_name is not the output's.
+              import onnx
+              return dict(zip([o.name for o in onnx.load(model).graph.output], [r[o] for o in c.outputs]))
+          if backend == "tvm":
+              import onnx, tvm
+              from tvm import relax
+              from tvm.relax.frontend.onnx import from_onnx
+              mod = from_onnx(onnx.load(model), keep_params_in_input=False)
+              vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+              out = vm["main"](*[tvm.runtime.tensor(feeds[k]) for k in feeds])
+              m = onnx.load(model)
+              outs = [out] if len(m.graph.output) == 1 else list(out)
+              conv = lambda x: x.numpy() if hasattr(x, "numpy") else np.asarray([int(d) for d in x] if hasattr(x, "__len__") else x)
+              return {o.name: conv(x) for o, x in zip(m.graph.output, outs)}
+          raise SystemExit("unknown backend " + backend)
 
-    def bf16_names(model):
-        # Graph inputs and outputs of type bfloat16: the .npz files hold their bit patterns as uint16.
-        try:
-            import onnx
-        except ImportError:
-            return set()
-        g = onnx.load(model).graph
-        return {v.name for v in list(g.input) + list(g.output) if v.type.tensor_type.elem_type == 16}
+      def bf16_names(model):
+          # Graph inputs and outputs of type bfloat16: the .npz files hold their bit patterns as uint16.
+          try:
+              import onnx
+          except ImportError:
+              return set()
+          g = onnx.load(model).graph
+          return {v.name for v in list(g.input) + list(g.output) if v.type.tensor_type.elem_type == 16}
 
-    def main():
-        model = os.path.join(HERE, "model.onnx")
-        bf16 = bf16_names(model)
-        feeds = dict(np.load(os.path.join(HERE, "inputs.npz")))
-        expected = dict(np.load(os.path.join(HERE, "expected.npz")))
-        if bf16:
-            import ml_dtypes  # installed with onnx
-            feeds = {k: v.view(ml_dtypes.bfloat16) if k in bf16 else v for k, v in feeds.items()}
-            expected = {k: v.view(ml_dtypes.bfloat16) if k in bf16 else v for k, v in expected.items()}
-        try:
-            actual = run(model, feeds)
-        except Exception as e:
-            print(f"reproduced: {type(e).__name__}: {e}")
-            return 1
-        bad = False
-        for name, e in expected.items():
-            a = np.asarray(actual[name])
-            if a.shape != e.shape:
-                print(f"{name}: shape {a.shape} != expected {e.shape}")
-                bad = True
-                continue
-            if a.dtype == np.float16 and name in bf16 and e.dtype != np.float16:
-                import ml_dtypes  # OpenVINO returns bf16 results as float16 arrays holding bf16 bits
-                a = a.view(ml_dtypes.bfloat16)
-            if a.dtype != e.dtype:
-                print(f"{name}: dtype {a.dtype} != expected {e.dtype}")
-                bad = True
-                continue
-            e64, a64 = e.astype(np.float64), a.astype(np.float64)
-            scale = max(1.0, float(np.nanmax(np.abs(e64[np.isfinite(e64)]))) if np.isfinite(e64).any() else 1.0)
-            both_nan = np.isnan(e64) & np.isnan(a64)
-            err = np.abs(a64 - e64)
-            ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
-            if name in EXACT:
-                ok = both_nan | (e64 == a64)
-            if e.dtype in (np.int8, np.uint8) and name not in bf16:
-                ok = np.abs(e64 - a64) <= QSLACK
-            elif e.dtype.kind in "biu" and name not in bf16:
-                ok = e64 == a64
-            n = int((~ok).sum())
-            worst = float(np.nanmax(np.where(ok, 0, err))) if n else 0.0
-            print(f"{name}: {n} of {e.size} element(s) differ, max abs err {worst}")
-            bad = bad or n > 0
-        print("reproduced" if bad else "fixed")
-        return 1 if bad else 0
+      def main():
+          model = os.path.join(HERE, "model.onnx")
+          bf16 = bf16_names(model)
+          feeds = dict(np.load(os.path.join(HERE, "inputs.npz")))
+          expected = dict(np.load(os.path.join(HERE, "expected.npz")))
+          if bf16:
+              import ml_dtypes  # installed with onnx
+              feeds = {k: v.view(ml_dtypes.bfloat16) if k in bf16 else v for k, v in feeds.items()}
+              expected = {k: v.view(ml_dtypes.bfloat16) if k in bf16 else v for k, v in expected.items()}
+          try:
+              actual = run(model, feeds)
+          except Exception as e:
+              print(f"reproduced: {type(e).__name__}: {e}")
+              return 1
+          bad = False
+          for name, e in expected.items():
+              a = np.asarray(actual[name])
+              if a.shape != e.shape:
+                  print(f"{name}: shape {a.shape} != expected {e.shape}")
+                  bad = True
+                  continue
+              if a.dtype == np.float16 and name in bf16 and e.dtype != np.float16:
+                  import ml_dtypes  # OpenVINO returns bf16 results as float16 arrays holding bf16 bits
+                  a = a.view(ml_dtypes.bfloat16)
+              if a.dtype != e.dtype:
+                  print(f"{name}: dtype {a.dtype} != expected {e.dtype}")
+                  bad = True
+                  continue
+              e64, a64 = e.astype(np.float64), a.astype(np.float64)
+              scale = max(1.0, float(np.nanmax(np.abs(e64[np.isfinite(e64)]))) if np.isfinite(e64).any() else 1.0)
+              both_nan = np.isnan(e64) & np.isnan(a64)
+              err = np.abs(a64 - e64)
+              ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
+              if name in EXACT:
+                  ok = both_nan | (e64 == a64)
+              if e.dtype in (np.int8, np.uint8) and name not in bf16:
+                  ok = np.abs(e64 - a64) <= QSLACK
+              elif e.dtype.kind in "biu" and name not in bf16:
+                  ok = e64 == a64
+              n = int((~ok).sum())
+              worst = float(np.nanmax(np.where(ok, 0, err))) if n else 0.0
+              print(f"{name}: {n} of {e.size} element(s) differ, max abs err {worst}")
+              bad = bad or n > 0
+          print("reproduced" if bad else "fixed")
+          return 1 if bad else 0
 
-    if __name__ == "__main__":
-        # The target runs in a child process: a target that crashes (a signal) reproduces the bug
-        # too, and this script still exits 1.
-        if os.environ.get("DLSMITH_REPRO_CHILD") != "1":
-            import subprocess
-            r = subprocess.run([sys.executable, os.path.abspath(__file__)], env={**os.environ, "DLSMITH_REPRO_CHILD": "1"})
-            if r.returncode < 0:
-                print(f"reproduced: the target was killed by signal {-r.returncode}")
-                sys.exit(1)
-            sys.exit(r.returncode)
-        sys.exit(main())
+      if __name__ == "__main__":
+          # The target runs in a child process: a target that crashes (a signal) reproduces the bug
+          # too, and this script still exits 1.
+          if os.environ.get("DLSMITH_REPRO_CHILD") != "1":
+              import subprocess
+              r = subprocess.run([sys.executable, os.path.abspath(__file__)], env={**os.environ, "DLSMITH_REPRO_CHILD": "1"})
+              if r.returncode < 0:
+                  print(f"reproduced: the target was killed by signal {-r.returncode}")
+                  sys.exit(1)
+              sys.exit(r.returncode)
+          sys.exit(main())
 
-    """
+      """
   }
 }
