@@ -73,10 +73,23 @@ def describe(e):
 
 
 # ---------------------------------------------------------------------------------------------
-# Backends: make(onnx_bytes) -> run(list of numpy arrays) -> list of numpy arrays.
+# Backends: make(onnx_bytes, rewrites) -> (run, rewritten): run(list of numpy arrays) -> list of numpy
+# arrays; rewritten is the output names of the nodes the target's optimizer rewrote, or None when not
+# asked for or not known for the backend.
 
 def is_bf16(a):
     return bfloat16 is not None and a.dtype == np.dtype(bfloat16)
+
+
+def rewritten_nodes(before, after):
+    """The output names (first output) of the nodes of `before` that `after` no longer computes the
+    same way: no node of the same op_type and domain produces that name (removed, or fused into
+    another op). Both are onnx GraphProtos; this is how a campaign tells which grafted optimizer
+    patterns fired (Docs/Patterns.md)."""
+    def key(n):
+        return (n.op_type, "" if n.domain in ("", "ai.onnx") else n.domain)
+    producers = {o: key(n) for n in after.node for o in n.output}
+    return [n.output[0] for n in before.node if n.output and producers.get(n.output[0]) != key(n)]
 
 
 def ort_backend(level_name):
@@ -110,19 +123,39 @@ def ort_backend(level_name):
             raise Unsupported("bf16 outputs (ml_dtypes is not installed)")
         return bits.view(bfloat16).reshape(shape)
 
-    def make(model):
+    def make(model, rewrites=False):
+        """The session's run function; with `rewrites`, also the nodes the optimizer rewrote, read
+        from the optimized model the same session saves (`optimized_model_filepath`)."""
         opts = ort.SessionOptions()
         opts.graph_optimization_level = level
         opts.intra_op_num_threads = 1  # deterministic, and campaigns parallelize by worker
         opts.inter_op_num_threads = 1
+        scratch = None
+        if rewrites:
+            import tempfile
+            scratch = tempfile.mkdtemp(prefix="dlsmith-ort-")
+            opts.optimized_model_filepath = os.path.join(scratch, "optimized.onnx")
         try:
             sess = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+            rewritten = None
+            if scratch:
+                import onnx
+                rewritten = rewritten_nodes(onnx.load_from_string(model).graph,
+                                            onnx.load(opts.optimized_model_filepath, load_external_data=False).graph)
         except ort.capi.onnxruntime_pybind11_state.NotImplemented as e:
             raise Unsupported(f"not implemented in onnxruntime: {e}") from e
+        finally:
+            if scratch:
+                import shutil
+                shutil.rmtree(scratch, ignore_errors=True)
         names = [i.name for i in sess.get_inputs()]
         if not any(i.type == "tensor(bfloat16)" for i in sess.get_inputs() + sess.get_outputs()):
-            return lambda xs: sess.run(None, dict(zip(names, xs)))
-        return lambda xs: [fetch(v) for v in sess.run_with_ort_values(None, {n: feed(x) for n, x in zip(names, xs)})]
+            def run(xs):
+                return sess.run(None, dict(zip(names, xs)))
+        else:
+            def run(xs):
+                return [fetch(v) for v in sess.run_with_ort_values(None, {n: feed(x) for n, x in zip(names, xs)})]
+        return run, rewritten
     return make
 
 
@@ -131,7 +164,7 @@ def onnx_ref_backend():
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import RuntimeImplementationError
 
-    def make(model):
+    def make(model, rewrites=False):
         try:
             ref = ReferenceEvaluator(onnx.load_from_string(model))
         except NotImplementedError as e:
@@ -145,7 +178,7 @@ def onnx_ref_backend():
             for tail in (", known functions", ", schema.has_function"):  # long lists and advice follow
                 message = message.split(tail)[0]
             raise Unsupported(f"not implemented in onnx.reference: {message}") from e
-        return lambda xs: ref.run(None, dict(zip(ref.input_names, xs)))
+        return (lambda xs: ref.run(None, dict(zip(ref.input_names, xs)))), None
     return make
 
 
@@ -166,7 +199,7 @@ def openvino_backend(config):
         """A bf16 array as a bf16 Tensor (explicitly: OpenVINO knows no ml_dtypes)."""
         return ov.Tensor(np.asarray(x, order="C").view(np.uint16), list(x.shape), ov.Type.bf16) if is_bf16(x) else x
 
-    def make(model):
+    def make(model, rewrites=False):
         compiled = core.compile_model(core.read_model(model=model), "CPU", config)
         # OpenVINO returns a bf16 result as a float16 array of the bf16 bit patterns.
         bf16_outputs = [o.get_element_type() == ov.Type.bf16 for o in compiled.outputs]
@@ -182,7 +215,7 @@ def openvino_backend(config):
                     a = np.array(a).view(np.uint16).view(bfloat16)
                 outs.append(a)
             return outs
-        return run
+        return run, None
     return make
 
 
@@ -208,7 +241,7 @@ def tvm_backend():
             return np.array(value, dtype=dtype)
         raise TypeError(f"unexpected output {type(value).__name__}: {value!r}")
 
-    def make(model):
+    def make(model, rewrites=False):
         proto = onnx.load_from_string(model)
         elem_types = [o.type.tensor_type.elem_type for o in proto.graph.output]
         try:
@@ -228,7 +261,7 @@ def tvm_backend():
             if len(outs) != len(elem_types):
                 raise TypeError(f"{len(outs)} outputs for {len(elem_types)} graph outputs")
             return [to_numpy(o, t) for o, t in zip(outs, elem_types)]
-        return run
+        return run, None
     return make
 
 
@@ -302,7 +335,7 @@ def serve(backend_name):
         make, unavailable = BACKENDS[backend_name](), None
     except Exception as e:  # ImportError, or a broken installation
         make, unavailable = None, f"unavailable: {describe(e)}"
-    cached_hash, cached_run = None, None
+    cached_hash, cached_run, cached_rewritten = None, None, None
     while (frame := channel.read()) is not None:
         try:
             request = json.loads(frame)
@@ -318,16 +351,20 @@ def serve(backend_name):
             if not model:
                 raise Unsupported("the request carries no ONNX model")
             xs = [decode_tensor(t) for t in inputs]
-            digest = hashlib.sha256(model).hexdigest()
+            rewrites = bool(request.get("rewrites"))
+            digest = (hashlib.sha256(model).hexdigest(), rewrites)
             if digest != cached_hash:
-                cached_hash, cached_run = None, None
+                cached_hash, cached_run, cached_rewritten = None, None, None
                 if bfloat16 is None and bf16_boundary(model):
                     raise Unsupported("bf16 graph inputs or outputs (ml_dtypes is not installed)")
-                cached_run, cached_hash = make(model), digest
+                (cached_run, cached_rewritten), cached_hash = make(model, rewrites), digest
             channel.send({"event": "compiled"})
             stage = "execute"
             outputs = [encode_tensor(o) for o in cached_run(xs)]
-            channel.send({"event": "result", "outputs": outputs})
+            reply = {"event": "result", "outputs": outputs}
+            if cached_rewritten is not None:
+                reply["rewritten"] = cached_rewritten
+            channel.send(reply)
         except Unsupported as e:
             channel.send({"event": "result", "unsupported": str(e)})
         except Exception as e:

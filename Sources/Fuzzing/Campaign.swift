@@ -107,6 +107,14 @@ public struct CampaignStats: Codable, Sendable {
   public var updatedAt = ""
   /// Precision capabilities per target (`PrecisionProbe`), as sentences.
   public var capabilities: [String: [String]]? = nil
+  /// Grafted optimizer patterns per target and pattern key (`PatternFiring.key`): instances run,
+  /// instances the target rewrote.
+  public var patterns: [String: [String: PatternCount]]? = nil
+  /// Models per target whose rewrites the worker reported (every grafted model, and every 8th
+  /// model), and how many of them the target's optimizer rewrote anything in. (These three are
+  /// absent from the stats.json of earlier versions.)
+  public var rewriteChecks: [String: Int]? = nil
+  public var modelsRewritten: [String: Int]? = nil
 
   /// Run time over every run of the shard (resumes included).
   public var totalRunTime: Double { previousRunTime + runTime }

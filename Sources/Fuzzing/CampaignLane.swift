@@ -22,6 +22,10 @@ struct CampaignLane {
   let writeStats: () -> Void
 
   var shardState: String { journal.shardState }
+  /// The grafted patterns by name.
+  var patternTable: [String: Pattern] {
+    Dictionary(config.generator.patterns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+  }
 
   func run() {
     var generator = Generator(options: config.generator)
@@ -93,14 +97,24 @@ struct CampaignLane {
     }
     if !values.isEmpty { counters.update { $0.modelsValid += 1 } }
     let expected = graph.outputs.compactMap { values[$0] }
+    // Which nodes the targets rewrote: asked for every model with grafted patterns (to count which
+    // fired) and every 8th model (the share of models a target's optimizer rewrites anything in).
+    let askRewrites = graph.nodes.contains { $0.pattern != nil } || k % 8 == 0
     var found = false
     for (index, (target, worker)) in zip(targets, workers).enumerated() {
       // Without expected values (the oracle target failed), only the oracle's own failure counts.
       if values.isEmpty && oracleRun?.index != index { continue }
       var outcome =
         oracleRun?.index == index
-        ? oracleRun!.outcome : target.run(on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx)
+        ? oracleRun!.outcome
+        : target.run(
+          on: worker, graph: graph, model: model, inputs: inputs, onnx: onnx, rewrites: askRewrites)
       counters.update { $0.execs[target.name, default: 0] += 1 }
+      if askRewrites, oracleRun?.index != index, let rewritten = worker.lastRewritten {
+        counters.update {
+          $0.recordRewrites(target: target.name, graph: graph, rewritten: rewritten, patterns: patternTable)
+        }
+      }
       if case .hang(let stage) = outcome {
         // Confirm on a fresh worker with twice the time, as AFL++ does.
         var longer = config.limits

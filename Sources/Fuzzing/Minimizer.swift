@@ -328,9 +328,15 @@ private struct Search {
     let types = g.types
     for n in g.nodes where n.inputs.contains(where: { inputs[$0] != nil || constants[$0] != nil }) {
       guard let spec = minimizer.operators(n.op) else { continue }
+      var splats: [Int: Double] = [:]
+      for (i, v) in n.inputs.enumerated() {
+        if let d = constants[v]?.data, let first = d.first, d.allSatisfy({ $0 == first }) {
+          splats[i] = first
+        }
+      }
       let context = ValueContext(
         shapes: n.inputs.map { types[$0]?.shape ?? [] }, dtypes: n.inputs.map { types[$0]?.dtype ?? .f32 },
-        attributes: n.attributes)
+        attributes: n.attributes, splats: splats)
       let domains = spec.domain(context)
       for (i, v) in n.inputs.enumerated() where i < domains.count {
         // Seeded constants are materialized only when a domain reads them.

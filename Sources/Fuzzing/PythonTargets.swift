@@ -95,13 +95,14 @@ extension BackendTarget {
   /// needs it. `onnx` is a precomputed export (shared by several targets); without it the graph is
   /// exported here. A model that cannot be exported is `.unsupported("cannot export: ...")` and never
   /// reaches the worker.
+  /// With `rewrites`, the worker is asked which nodes the target rewrote (`worker.lastRewritten`).
   public func run(
     on worker: WorkerProcess, graph: Graph, model: Data, inputs: [Tensor],
-    onnx: Result<Data, ONNXExportFailure>? = nil
+    onnx: Result<Data, ONNXExportFailure>? = nil, rewrites: Bool = false
   ) -> WorkerOutcome {
-    guard sendsONNX else { return worker.run(model: model, inputs: inputs) }
+    guard sendsONNX else { return worker.run(model: model, inputs: inputs, rewrites: rewrites) }
     switch onnx ?? BackendTarget.exportONNX(graph) {
-    case .success(let bytes): return worker.run(model: model, inputs: inputs, onnx: bytes)
+    case .success(let bytes): return worker.run(model: model, inputs: inputs, onnx: bytes, rewrites: rewrites)
     case .failure(let f): return .unsupported("cannot export: \(f.message)")
     }
   }

@@ -43,6 +43,9 @@ public final class WorkerProcess {
   private var fromWorker: Int32 = -1
   private var served = 0
   public private(set) var restarts = 0
+  /// What the last `run` with `rewrites` learned: the output names of the nodes the target rewrote,
+  /// or `nil` (not asked, the run failed, or the worker cannot tell).
+  public private(set) var lastRewritten: [String]?
 
   public init(command: [String], limits: WorkerLimits, logPath: String) {
     precondition(!command.isEmpty, "a worker command")
@@ -108,7 +111,9 @@ public final class WorkerProcess {
 
   /// Runs one model. Never throws for a misbehaving target: the outcome says what happened.
   /// `onnx` is the model's ONNX bytes, sent along for workers that need them.
-  public func run(model: Data, inputs: [Tensor], onnx: Data? = nil) -> WorkerOutcome {
+  /// With `rewrites`, the worker also reports the nodes its optimizer rewrote (`lastRewritten`).
+  public func run(model: Data, inputs: [Tensor], onnx: Data? = nil, rewrites: Bool = false) -> WorkerOutcome {
+    lastRewritten = nil
     if process == nil || served >= limits.maxModels {
       stop()
       do { try start() } catch {
@@ -118,7 +123,8 @@ public final class WorkerProcess {
     }
     served += 1
     let request = Frames.encode(
-      WorkerRequest(model: model, inputs: inputs.map(EncodedTensor.init), onnx: onnx))
+      WorkerRequest(
+        model: model, inputs: inputs.map(EncodedTensor.init), onnx: onnx, rewrites: rewrites ? true : nil))
     var stage = "compile"
     guard let out = toWorker, Frames.write(request, to: out.fileDescriptor) else {
       return finishDead(stage: stage)
@@ -152,6 +158,7 @@ public final class WorkerProcess {
           stop()
           return .error(stage: "execute", message: "worker sent a malformed tensor")
         }
+        lastRewritten = message.rewritten
         return .outputs(outputs)
       }
       // Wait for more bytes, watching the clock and the memory.

@@ -15,10 +15,14 @@ public struct WorkerRequest: Codable, Sendable {
   public var inputs: [EncodedTensor]
   /// The model as ONNX bytes, for targets that need it (`BackendTarget.sendsONNX`); omitted otherwise.
   public var onnx: Data? = nil
-  public init(model: Data, inputs: [EncodedTensor], onnx: Data? = nil) {
+  /// Asks the worker which nodes its target's optimizer rewrote (`WorkerMessage.rewritten`);
+  /// omitted when not asked.
+  public var rewrites: Bool? = nil
+  public init(model: Data, inputs: [EncodedTensor], onnx: Data? = nil, rewrites: Bool? = nil) {
     self.model = model
     self.inputs = inputs
     self.onnx = onnx
+    self.rewrites = rewrites
   }
 }
 
@@ -29,6 +33,9 @@ public struct WorkerMessage: Codable, Sendable {
   public var stage: String?
   public var error: String?
   public var unsupported: String?
+  /// With the result, when asked and the worker knows: the first output names (`vN`) of the model's
+  /// nodes that the target's optimizer rewrote (removed, or fused into another operator).
+  public var rewritten: [String]?
 }
 
 /// A tensor with its values as the base64 of little-endian float64 bit patterns (bit-exact, NaN kept).

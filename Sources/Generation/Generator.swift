@@ -22,6 +22,9 @@ public struct GenerationStats: Sendable {
   /// Wall time spent in the Z3 fallback, including context creation.
   public var solverSeconds = 0.0
   public var contextSeconds = 0.0
+  /// Patterns grafted whole, and graft attempts that failed (no fitting graft point or shapes).
+  public var grafted = 0
+  public var graftsFailed = 0
   public init() {}
 }
 
@@ -89,6 +92,14 @@ struct Slot {
   var uses = 0
   var seed: UInt64 = 0
   var data: [Double]? = nil
+
+  /// The one value of a constant whose elements are all equal.
+  var splat: Double? {
+    guard kind == .constant, let d = data, let first = d.first, d.allSatisfy({ $0 == first }) else {
+      return nil
+    }
+    return first
+  }
 }
 
 struct State {
@@ -163,6 +174,14 @@ struct State {
     while nodes.count < target && attempts < budget {
       attempts += 1
       gen.stats.attempts += 1
+      if !options.patterns.isEmpty, rng.chance(options.patternRate) {
+        if graft(rng.pick(options.patterns), room: target - nodes.count, &gen) {
+          gen.stats.grafted += 1
+        } else {
+          gen.stats.graftsFailed += 1
+        }
+        continue
+      }
       let spec = rng.pick(options.operators)
       let forward = rng.chance(options.forwardProbability)
       if forward {
@@ -293,12 +312,17 @@ extension State {
   }
 
   /// Samples concrete attributes and names symbolic ones.
-  mutating func attributes(_ spec: OperatorSpec, ranks: [Int], outputDType: DType?) -> (
-    SymbolicAttributes, [Variable]
-  )? {
+  mutating func attributes(
+    _ spec: OperatorSpec, ranks: [Int], outputDType: DType?, pins: [String: AttributeValue] = [:]
+  ) -> (SymbolicAttributes, [Variable])? {
     var attrs = SymbolicAttributes()
     var vars: [Variable] = []
     for a in spec.attributes {
+      if let pinned = pins[a.name] {
+        guard a.accepts(pinned, ranks: ranks) else { return nil }
+        attrs.values[a.name] = SymbolicAttribute(pinned)
+        continue
+      }
       switch a.kind {
       case .int(let r):
         vars.append(Variable("@\(a.name)", r))
@@ -332,7 +356,11 @@ extension State {
     return (attrs, vars)
   }
 
-  mutating func insertForward(_ spec: OperatorSpec, _ gen: inout Generator) -> Bool {
+  /// Forward insertion of `spec`; its operand 0 is `forced` when given (a tap of a grafted pattern),
+  /// else an existing value drawn at random.
+  mutating func insertForward(_ spec: OperatorSpec, consuming forced: Int? = nil, _ gen: inout Generator)
+    -> Bool
+  {
     guard let first = spec.inputs.first else { return false }
     // Operand 0: an existing value of an acceptable dtype and rank.
     let candidates = (order + nodes.flatMap(\.outputs)).filter { id in
@@ -342,14 +370,22 @@ extension State {
     }
     // A fresh current input now and then (not on every draw: `lif_fixed` would then crowd the
     // float-fed spiking operators out of the models).
-    if State.takesFixedPointCurrents(spec), rng.chance(0.1) { return insertFixedPointEntry(spec, &gen) }
+    if forced == nil, State.takesFixedPointCurrents(spec), rng.chance(0.1) {
+      return insertFixedPointEntry(spec, &gen)
+    }
     guard !candidates.isEmpty else {
       gen.stats.rejectedSignature += 1
       return false
     }
-    // Prefer values nobody consumes yet, so models grow deep rather than wide.
-    let unused = candidates.filter { slots[$0]!.uses == 0 && slots[$0]!.kind == .node }
-    let pick = (!unused.isEmpty && rng.chance(0.7)) ? rng.pick(unused) : rng.pick(candidates)
+    let pick: Int
+    if let forced {
+      guard candidates.contains(forced) else { return false }
+      pick = forced
+    } else {
+      // Prefer values nobody consumes yet, so models grow deep rather than wide.
+      let unused = candidates.filter { slots[$0]!.uses == 0 && slots[$0]!.kind == .node }
+      pick = (!unused.isEmpty && rng.chance(0.7)) ? rng.pick(unused) : rng.pick(candidates)
+    }
     var operands = [
       Operand(existing: pick, dtype: slots[pick]!.type.dtype, dims: slots[pick]!.type.shape.map(Dim.constant))
     ]
@@ -451,13 +487,19 @@ extension State {
   }
 
   /// Solves the residual problem of one insertion and commits it if everything checks out.
+  ///
+  /// A grafted pattern node passes its pinned attributes (`pins`), how its fresh operands are made
+  /// (`fresh`: `.constant`, `.splat`, `.input`; otherwise by role) and its `tag`.
   mutating func propose(
     _ spec: OperatorSpec, operands: [Operand], vars dimVars: [Variable], replacing target: Int?,
+    pins: [String: AttributeValue] = [:], fresh: [Int: PatternOperand] = [:], tag: PatternTag? = nil,
     _ gen: inout Generator
   ) -> Bool {
     let ranks = operands.map(\.dims.count)
     let targetType = target.map { slots[$0]!.type }
-    guard let (symAttrs, attrVars) = attributes(spec, ranks: ranks, outputDType: targetType?.dtype) else {
+    guard
+      let (symAttrs, attrVars) = attributes(spec, ranks: ranks, outputDType: targetType?.dtype, pins: pins)
+    else {
       gen.stats.rejectedSignature += 1
       return false
     }
@@ -526,18 +568,38 @@ extension State {
     guard totalBytes + newBytes <= options.maxTotalBytes else { return false }
 
     // Values: domains for operands, ranges for results.
-    let valueContext = ValueContext(shapes: shapes, dtypes: operands.map(\.dtype), attributes: attributes)
+    var splats: [Int: Double] = [:]
+    for (i, op) in operands.enumerated() {
+      if let id = op.existing {
+        if let v = slots[id]!.splat { splats[i] = v }
+      } else if case .splat(let v) = fresh[i] {
+        splats[i] = op.dtype.rounded(v)
+      }
+    }
+    let valueContext = ValueContext(
+      shapes: shapes, dtypes: operands.map(\.dtype), attributes: attributes, splats: splats)
     let domains = spec.domain(valueContext)
     var inRanges: [Interval] = []
     for (i, op) in operands.enumerated() {
       let domain = i < domains.count ? domains[i] : nil
       if let id = op.existing {
         let r = slots[id]!.range
-        if let domain, !domain.contains(r) {
+        // A grafted pattern's own values may come closer to zero than range analysis can prove
+        // (LayerNorm divides by sqrt(variance + epsilon)); its structure keeps them away, so only
+        // the domain's interval holds for them. Results are still capped below.
+        let inDomain = tag != nil ? domain.map { $0.allowed.contains(r) } : domain.map { $0.contains(r) }
+        if inDomain == false {
           gen.stats.rejectedValues += 1
           return false
         }
         inRanges.append(r)
+      } else if case .splat(let v) = fresh[i] {
+        let x = op.dtype.rounded(v)
+        guard x.isFinite, domain?.contains(Interval(x, x)) ?? true else {
+          gen.stats.rejectedValues += 1
+          return false
+        }
+        inRanges.append(Interval(x, x))
       } else {
         let fresh =
           spec.inputs[i].packed
@@ -572,10 +634,19 @@ extension State {
         continue
       }
       let id = next.newID()
-      let isConstant = spec.inputs[i].role == .weight
+      let isConstant: Bool
+      var data: [Double]? = nil
+      switch fresh[i] {
+      case .constant?: isConstant = true
+      case .splat?:
+        isConstant = true
+        data = [Double](repeating: inRanges[i].lo, count: TensorType(op.dtype, shapes[i]).elementCount)
+      case .input?: isConstant = false
+      default: isConstant = spec.inputs[i].role == .weight
+      }
       next.slots[id] = Slot(
         type: TensorType(op.dtype, shapes[i]), range: inRanges[i], kind: isConstant ? .constant : .input,
-        uses: 1, seed: isConstant ? next.rng.next() : 0)
+        uses: 1, seed: isConstant && data == nil ? next.rng.next() : 0, data: data)
       next.order.append(id)
       inputIDs.append(id)
     }
@@ -589,7 +660,7 @@ extension State {
     }
     let node = Node(
       op: spec.id, inputs: inputIDs, outputs: outputIDs, attributes: attributes,
-      types: zip(outDTypes, outShapes).map { TensorType($0, $1) })
+      types: zip(outDTypes, outShapes).map { TensorType($0, $1) }, pattern: tag)
     if let target {
       next.order.removeAll { $0 == target }
       next.nodes.insert(node, at: 0)
@@ -632,8 +703,11 @@ extension State {
         return false
       }
       let ins = node.inputs.map { slots[$0]! }
+      var splats: [Int: Double] = [:]
+      for (i, s) in ins.enumerated() { if let v = s.splat { splats[i] = v } }
       let ctx = ValueContext(
-        shapes: ins.map(\.type.shape), dtypes: ins.map(\.type.dtype), attributes: node.attributes)
+        shapes: ins.map(\.type.shape), dtypes: ins.map(\.type.dtype), attributes: node.attributes,
+        splats: splats)
       let domains = spec.domain(ctx)
       for (i, s) in ins.enumerated() where i < domains.count {
         if let d = domains[i], !d.contains(s.range) { return false }

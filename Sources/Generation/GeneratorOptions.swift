@@ -33,6 +33,13 @@ public struct GeneratorOptions: Sendable {
   /// Requantization variants quantized models draw from (one per node); `[.onnx]` for models that
   /// export to ONNX exactly.
   public var requantVariants: [RequantVariant] = RequantVariant.allCases
+  /// Optimizer patterns to graft (`Pattern`); empty grafts none and draws exactly what a generator
+  /// without patterns draws.
+  public var patterns: [Pattern] = []
+  /// Probability that a growth step grafts a pattern (when `patterns` is not empty).
+  public var patternRate = 0.3
+  /// Probability that a graft is one of the pattern's near misses rather than the pattern itself.
+  public var nearMissRate = 0.3
 
   public init() {}
 

@@ -57,16 +57,37 @@ public struct Node: Hashable, Sendable, Codable {
   public var outputs: [ValueID]
   public var attributes: Attributes
   public var types: [TensorType]
+  /// The optimizer pattern this node was grafted from, if any (absent from the file otherwise).
+  public var pattern: PatternTag?
 
   public init(
     op: OperatorSpec.ID, inputs: [ValueID], outputs: [ValueID], attributes: Attributes = Attributes(),
-    types: [TensorType]
+    types: [TensorType], pattern: PatternTag? = nil
   ) {
     self.op = op
     self.inputs = inputs
     self.outputs = outputs
     self.attributes = attributes
     self.types = types
+    self.pattern = pattern
+  }
+}
+
+/// Marks a node as node `node` of one grafted instance of a pattern (`Pattern` in Generation), so a
+/// campaign can tell whether the target rewrote it, and a reader of the model sees where it came
+/// from. `instance` tells two grafts of the same pattern apart within a model.
+public struct PatternTag: Hashable, Sendable, Codable {
+  public var name: String
+  /// The near miss grafted, or `nil` for the exact pattern.
+  public var variant: String?
+  public var instance: Int
+  public var node: Int
+
+  public init(name: String, variant: String?, instance: Int, node: Int) {
+    self.name = name
+    self.variant = variant
+    self.instance = instance
+    self.node = node
   }
 }
 

@@ -180,7 +180,8 @@ public enum ONNXExport {
     return model
   }
 
-  static func name(_ v: ValueID) -> String { "v\(v)" }
+  /// The ONNX name of value `v`: `vN`.
+  public static func name(_ v: ValueID) -> String { "v\(v)" }
 
   // MARK: - Per-operator emission
 

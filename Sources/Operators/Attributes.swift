@@ -273,7 +273,7 @@ public struct AttributeSpec: Sendable {
       return r.contains(v) || (Double(Float(r.lowerBound))...Double(Float(r.upperBound))).contains(v)
     case (.choice(let cs), .string(let s)): return cs.contains(s)
     case (.axis(let i, let extra), .int(let a)):
-      guard let r = rank(i) else { return false }
+      guard let r = rank(i), r + extra > 0 else { return false }
       return (-(r + extra)...(r + extra - 1)).contains(a)
     case (.axes(let i), .ints(let axs)):
       guard let r = rank(i), !axs.isEmpty else { return false }

@@ -302,9 +302,13 @@ public struct ValueContext: Sendable {
   public let shapes: [[Int]]
   public let dtypes: [DType]
   public let attributes: Attributes
-  public init(shapes: [[Int]], dtypes: [DType], attributes: Attributes) {
+  /// Operands known to hold one repeated value (a splat constant), by input index: `pow` with an
+  /// integer exponent takes any base.
+  public let splats: [Int: Double]
+  public init(shapes: [[Int]], dtypes: [DType], attributes: Attributes, splats: [Int: Double] = [:]) {
     self.shapes = shapes
     self.dtypes = dtypes
     self.attributes = attributes
+    self.splats = splats
   }
 }

@@ -32,6 +32,7 @@ extension OperatorSpec {
   static func binary(
     _ id: String, _ doc: String, dtypes: TypeConstraint = .numeric, output: OutputType = .same("T"),
     domains: [ValueDomain?] = [], traits: Set<Trait> = [],
+    domain: (@Sendable (ValueContext) -> [ValueDomain?])? = nil,
     range: (@Sendable (Interval, Interval) -> Interval)? = nil,
     _ scalar: @escaping @Sendable (Double, Double) -> Double
   ) -> OperatorSpec {
@@ -40,7 +41,7 @@ extension OperatorSpec {
       inputs: [InputSpec("a", ranks: .range(0...6), dtypes), InputSpec("b", ranks: .range(0...6), dtypes)],
       outputTypes: [output], traits: traits.union([.elementwise]),
       rule: { c in broadcastRule(c[0], c[1]) },
-      domain: { _ in domains },
+      domain: domain ?? { _ in domains },
       range: { _, ins in [range?(ins[0], ins[1]) ?? ins[0].image(ins[1], scalar)] },
       reference: { _, t in
         let dtype: DType
@@ -50,6 +51,20 @@ extension OperatorSpec {
         }
         return [Reference.broadcast(t[0], t[1], to: dtype, scalar)]
       })
+  }
+
+  /// `pow`'s base must be positive, unless the exponent is a splat integer in 0...3.
+  @Sendable static func powDomain(_ c: ValueContext) -> [ValueDomain?] {
+    let integer = c.splats[1].map { $0.rounded() == $0 && (0...3).contains($0) } ?? false
+    return [integer ? .within(-10, 10) : .within(0.1, 10), .within(-3, 3)]
+  }
+
+  /// `pow`'s range: exact for a point integer exponent in 0...3, else sampled.
+  @Sendable static func powRange(_ a: Interval, _ b: Interval) -> Interval {
+    guard b.lo == b.hi, b.lo.rounded() == b.lo, (0...3).contains(b.lo), a.isFinite else {
+      return a.image(b, Foundation.pow)
+    }
+    return a.integerPower(Int(b.lo))
   }
 
   static func comparison(_ id: String, _ symbol: String, _ f: @escaping @Sendable (Double, Double) -> Bool)
@@ -106,9 +121,10 @@ extension OperatorSpec {
         return [Reference.broadcast(t[0], t[1]) { divide($0, $1, integer: integer) }]
       }),
     binary(
-      "pow", "a ^ b (C pow). Generated bases are positive and exponents in [-3, 3].",
-      dtypes: .float, domains: [.within(0.1, 10), .within(-3, 3)]
-    ) { Foundation.pow($0, $1) },
+      "pow",
+      "a ^ b (C pow). Generated bases are positive and exponents in [-3, 3]; a splat integer exponent (a grafted x^2, as in LayerNorm) takes any base.",
+      dtypes: .float,
+      domain: powDomain, range: powRange, { Foundation.pow($0, $1) }),
     binary("min", "NaN-propagating elementwise minimum.", traits: [.commutative, .exact]) { nanMin($0, $1) },
     binary("max", "NaN-propagating elementwise maximum.", traits: [.commutative, .exact]) { nanMax($0, $1) },
     comparison("equal", "==") { $0 == $1 },

@@ -43,6 +43,16 @@ public struct ValueDomain: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension Interval {
+  /// `x^n` over this interval for `n` in 0...3, exactly: odd powers are monotone, even ones are 0
+  /// where the interval crosses zero.
+  public func integerPower(_ n: Int) -> Interval {
+    func p(_ x: Double) -> Double { (0..<n).reduce(1.0) { r, _ in r * x } }
+    if n == 0 { return Interval(1, 1) }
+    if n % 2 == 1 { return Interval(p(lo), p(hi)) }
+    let low = lo <= 0 && hi >= 0 ? 0 : Swift.min(abs(lo), abs(hi))
+    return Interval(p(low), p(Swift.max(abs(lo), abs(hi))))
+  }
+
   /// The image of `f` over this interval, estimated by sampling both ends and 255 interior points,
   /// then widened by 1% of its width. Exact at the ends for monotone `f`; sound in practice for the
   /// smooth or piecewise-monotone scalar functions of the catalogue. Infinite intervals map to

@@ -30,7 +30,7 @@ struct BenchGenerate: ParsableCommand {
   }
 
   func run() throws {
-    var generator = Generator(options: generation.generatorOptions)
+    var generator = Generator(options: try generation.generatorOptions())
     var times: [Double] = []
     var graphs: [Graph] = []
     let clock = ContinuousClock()
@@ -51,10 +51,12 @@ struct BenchGenerate: ParsableCommand {
     var pairs = Set<String>()
     var shapes = Set<String>()
     var opsUsed = Set<String>()
-    let kind = generation.generatorOptions.kind
+    let kind = generator.options.kind
     var coverage = OperatorCoverage(kind: kind)
+    var patternCoverage = PatternCoverage(patterns: generator.options.patterns)
     for (i, g) in graphs.enumerated() {
       coverage.add(g)
+      patternCoverage.add(g)
       do {
         try g.verify()
         let outs = try reference.run(g, inputs: g.sampleInputs(seed: 0))
@@ -96,6 +98,10 @@ struct BenchGenerate: ParsableCommand {
       print("operators of --kind \(kind.rawValue) (models containing each):")
       for line in coverage.lines { print("  \(line)") }
     }
+    if !patternCoverage.patterns.isEmpty {
+      print("grafts: \(s.grafted) patterns grafted, \(s.graftsFailed) graft attempts failed")
+      for line in patternCoverage.lines { print(line) }
+    }
     for f in failures { log("invalid: \(f)") }
   }
 }
@@ -120,7 +126,7 @@ struct BenchDiff: ParsableCommand {
   }
 
   func run() throws {
-    var generator = Generator(options: generation.generatorOptions)
+    var generator = Generator(options: try generation.generatorOptions())
     let differential = Differential()
     // One backend each (worker-backed ones keep their worker across models).
     let chosen = splitList(backends).map {

@@ -105,7 +105,7 @@ struct Fuzz: ParsableCommand {
     let python = selection.interpreter(near: [output])
     var config = CampaignConfig(
       directory: output, seed: campaignSeed, targets: selection.targets(near: [output]))
-    config.generator = generation.generatorOptions
+    config.generator = try generation.generatorOptions(backends: selection.targets.map(\.name))
     config.maxModels = maxModels
     config.maxTime = maxTime?.seconds
     if maxModels == nil && maxTime == nil { config.maxTime = nil }

@@ -31,6 +31,11 @@ struct GenerationOptions: ParsableArguments {
   ) var method: String = "spec"
   @Option(help: "Rules directory for --method rules|records|hybrid.") var rulesDir = "Rules"
   @Option(help: "Target whose learned rules --method uses.") var rulesTarget = "reference"
+  @Option(
+    help:
+      "Optimizer patterns to graft: none, all (every library in --patterns-dir), target (the libraries of a campaign's --backends) or library names (comma-separated: ort, openvino, tvm, fast)."
+  ) var patterns = "none"
+  @Option(help: "Directory of the pattern libraries (<target>.json).") var patternsDir = "Patterns"
 
   func validate() throws {
     guard let m = GenerationMethod(rawValue: method) else {
@@ -68,6 +73,17 @@ struct GenerationOptions: ParsableArguments {
     {
       throw ValidationError(e.description)
     }
+    if patterns != "target" {
+      do { _ = try generatorOptions() } catch { throw ValidationError("\(error)") }
+    }
+  }
+
+  /// The generator's options with the patterns `--patterns` selects (`backends` resolve `target`).
+  func generatorOptions(backends: [String] = []) throws -> GeneratorOptions {
+    var o = baseOptions
+    o.patterns = try PatternLibrary.select(
+      patterns, backends: backends, directory: patternsDir, operators: o.operators)
+    return o
   }
 
   /// The operators of `pool` with their shape rules from `--method`.
@@ -111,7 +127,7 @@ struct GenerationOptions: ParsableArguments {
     return { table[$0] ?? Catalogue.spec($0) }
   }
 
-  var generatorOptions: GeneratorOptions {
+  private var baseOptions: GeneratorOptions {
     var o = GeneratorOptions()
     o.nodes = nodes
     o.dtype = dtype == "mixed" ? nil : DType(rawValue: dtype)
@@ -161,7 +177,7 @@ struct Generate: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      let options = generation.generatorOptions
+      let options = try generation.generatorOptions()
       var generator = Generator(options: options)
       let graph: Graph
       if let seedModel, let model = SeedModels.model(named: seedModel) {
