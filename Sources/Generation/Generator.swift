@@ -60,6 +60,18 @@ public struct Generator {
     return state.finish()
   }
 
+  /// A model that is `pattern` (or its near miss) grafted on one fresh graph input, plus one
+  /// consumer of its last node's output (several passes leave a node whose output is a graph
+  /// output alone): what a pattern's firing test runs. `nil` if this seed's input does not fit.
+  public mutating func graftOnly(_ pattern: Pattern, nearMiss: Pattern.NearMiss? = nil, seed: UInt64)
+    -> Graph?
+  {
+    stats.models += 1
+    var state = State(options: options, seed: seed)
+    guard state.graftAlone(pattern.variant(nearMiss), &self) else { return nil }
+    return state.finish()
+  }
+
   /// Generates one model from `seed`.
   public mutating func generate(seed: UInt64) -> Graph {
     stats.models += 1
@@ -268,7 +280,12 @@ extension State {
   }
 
   /// Binds the dtype variables of `spec` for the given fixed choices; picks the rest.
-  mutating func chooseDTypes(_ spec: OperatorSpec, fixed: [Int: DType], output: DType?) -> [DType]? {
+  /// Grafted patterns (`quantized`) may also pick quantized dtypes (a QDQ pair's zero point).
+  mutating func chooseDTypes(
+    _ spec: OperatorSpec, fixed: [Int: DType], output: DType?, quantized: Bool = false
+  )
+    -> [DType]?
+  {
     var bound: [String: DType] = [:]
     if let output, let first = spec.outputTypes.first {
       switch first {
@@ -301,7 +318,9 @@ extension State {
       if c.allowed.contains(base) && !(options.dtype == nil && rng.chance(0.2)) {
         d = base
       } else {
-        let pool = c.allowed.filter { !$0.isQuantized && (!$0.isFloat || options.dtype == nil || $0 == base) }
+        let pool = c.allowed.filter {
+          (quantized || !$0.isQuantized) && (!$0.isFloat || options.dtype == nil || $0 == base)
+        }
         guard !pool.isEmpty else { return nil }
         d = rng.pick(pool)
       }

@@ -29,6 +29,7 @@ extension State {
       let t = slots[id]!.type
       return input.dtypes.allowed.contains(t.dtype) && (!t.dtype.isFloat || dtypes.contains(t.dtype))
         && (input.ranks.allowed([], maxRank: options.maxRank)?.contains(t.shape.count) ?? true)
+        && graft.fits(t.shape)
     }
     for _ in 0..<4 where !candidates.isEmpty {
       let unused = candidates.filter { slots[$0]!.uses == 0 && slots[$0]!.kind == .node }
@@ -96,7 +97,9 @@ extension State {
       }
       var fixed: [Int: DType] = [:]
       for (i, o) in operands.enumerated() where o.existing != nil { fixed[i] = o.dtype }
-      guard let dtypes = next.chooseDTypes(spec, fixed: fixed, output: nil) else { return false }
+      guard let dtypes = next.chooseDTypes(spec, fixed: fixed, output: nil, quantized: true) else {
+        return false
+      }
       for i in operands.indices where operands[i].existing == nil { operands[i].dtype = dtypes[i] }
       if let allowed = graft.dtypes,
         operands.contains(where: { $0.dtype.isFloat && !allowed.contains($0.dtype) })
@@ -118,6 +121,55 @@ extension State {
     }
     self = next
     return true
+  }
+
+  /// `graft` on a fresh input of a rank and dtype that fit the graft point's first use, then a
+  /// consumer of the last node's output (`Generator.graftOnly`).
+  mutating func graftAlone(_ graft: Graft, _ gen: inout Generator) -> Bool {
+    var specs: [OperatorSpec] = []
+    for n in graft.nodes {
+      guard let spec = options.operators.first(where: { $0.id == n.op }) ?? Catalogue.spec(n.op) else {
+        return false
+      }
+      specs.append(spec)
+    }
+    var point: Int? = nil
+    if let (k, i) = firstUse(of: .graftPoint, in: graft) {
+      let input = specs[k].inputs[i]
+      guard let ranks = input.ranks.allowed([], maxRank: options.maxRank), !ranks.isEmpty else {
+        return false
+      }
+      let dtypes = input.dtypes.allowed.filter { d in
+        !d.isFloat || (graft.dtypes.map { $0.contains(d) } ?? (d == base))
+      }
+      guard !dtypes.isEmpty else { return false }
+      let dtype = dtypes.contains(base) ? base : rng.pick(dtypes)
+      var shape: [Int] = []
+      var budget = options.maxElements
+      let rank = graft.graftPoint?.count ?? rng.int(in: ranks)
+      for i in 0..<rank {
+        var d = ResidualSolver.binned(1, Swift.max(1, Swift.min(options.maxDim, budget)), &rng)
+        if case .literal(let v)? = graft.graftPoint?[i] { d = v }
+        shape.append(d)
+        budget = Swift.max(1, budget / d)
+      }
+      let id = newID()
+      let range = dtype.isFloat ? Interval.unit : State.defaultIntegerRange
+      slots[id] = Slot(type: TensorType(dtype, shape), range: range, kind: .input)
+      order.append(id)
+      totalBytes += TensorType(dtype, shape).byteCount
+      point = id
+      // x computed by a node, as in a real model: some passes leave graph inputs alone.
+      if let neg = Catalogue.spec("neg"), neg.inputs[0].dtypes.allowed.contains(dtype),
+        insertForward(neg, consuming: id, &gen), let out = nodes.last?.outputs.first
+      {
+        point = out
+      }
+    }
+    guard place(graft, specs, at: point, &gen), let last = nodes.last?.outputs.first else { return false }
+    // One consumer of the last output (`neg` where it fits, else any operator of the selection).
+    if let neg = Catalogue.spec("neg"), insertForward(neg, consuming: last, &gen) { return true }
+    return tap(last, &gen)
   }
 
   /// A second consumer of `value`: a random operator of the selection, forward-inserted on it.

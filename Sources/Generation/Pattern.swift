@@ -21,6 +21,9 @@ public struct Pattern: Sendable, Hashable {
   public var level: String?
   /// Float dtypes the pass accepts; `nil` for any.
   public var dtypes: [DType]?
+  /// The graft point's dims, when the pass needs them (its rank, or exact sizes that pinned
+  /// attributes depend on); `nil` for any value that fits the first use.
+  public var graftPoint: [PatternDim]?
   public var nodes: [PatternNode]
   /// The nodes the target rewrites when the pattern fires.
   public var rewritten: [Int]
@@ -44,12 +47,15 @@ public struct Pattern: Sendable, Hashable {
   /// The pattern as grafted: nodes with a near miss's changes applied.
   public func variant(_ nearMiss: NearMiss?) -> Graft {
     guard let m = nearMiss else {
-      return Graft(pattern: name, variant: nil, nodes: nodes, taps: [], dtypes: dtypes)
+      return Graft(
+        pattern: name, variant: nil, graftPoint: graftPoint, nodes: nodes, taps: [], dtypes: dtypes)
     }
     var ns = nodes
     for (k, attrs) in m.attributes { ns[k].attributes.merge(attrs) { _, new in new } }
     for (slot, operand) in m.inputs { ns[slot.node].inputs[slot.input] = operand }
-    return Graft(pattern: name, variant: m.name, nodes: ns, taps: m.taps, dtypes: m.dtypes ?? dtypes)
+    return Graft(
+      pattern: name, variant: m.name, graftPoint: graftPoint, nodes: ns, taps: m.taps,
+      dtypes: m.dtypes ?? dtypes)
   }
 }
 
@@ -162,7 +168,18 @@ public enum PatternDim: Sendable, Hashable {
 public struct Graft: Sendable, Hashable {
   public var pattern: String
   public var variant: String?
+  public var graftPoint: [PatternDim]?
   public var nodes: [PatternNode]
+
+  /// Whether a value of `shape` can be the graft point.
+  func fits(_ shape: [Int]) -> Bool {
+    guard let dims = graftPoint else { return true }
+    guard dims.count == shape.count else { return false }
+    return zip(dims, shape).allSatisfy { d, s in
+      if case .literal(let v) = d { return v == s }
+      return true
+    }
+  }
   public var taps: [PatternOperand]
   public var dtypes: [DType]?
 }
@@ -291,6 +308,7 @@ struct PatternFile: Decodable {
     var origin: String
     var level: String?
     var dtypes: [String]?
+    var x: [String]?
     var nodes: [NodeEntry]
     var rewritten: [Int]
     var conditions: String?
@@ -400,10 +418,19 @@ extension PatternFile.Entry {
         throw PatternError("near miss '\(m.name)': \(e.message)")
       }
     }
+    let point = try x.map { dims in
+      try dims.map { d -> PatternDim in
+        switch PatternDim(d) {
+        case .literal(let v)?: return .literal(v)
+        case .free?: return .free
+        default: throw PatternError("x: '\(d)' is not a dim of the graft point (a size, or *)")
+        }
+      }
+    }
     return Pattern(
-      name: name, origin: origin, level: level, dtypes: try dtypeList(dtypes), nodes: parsed,
-      rewritten: rewritten,
-      conditions: conditions ?? "", nearMisses: misses)
+      name: name, origin: origin, level: level, dtypes: try dtypeList(dtypes), graftPoint: point,
+      nodes: parsed,
+      rewritten: rewritten, conditions: conditions ?? "", nearMisses: misses)
   }
 
   private func operand(_ text: String, at k: Int, input i: Int, specs: [OperatorSpec]) throws

@@ -9,7 +9,9 @@ import Tensors
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure DLSmith itself.",
-    subcommands: [BenchGenerate.self, BenchDiff.self, BenchKernels.self, BenchExport.self])
+    subcommands: [
+      BenchGenerate.self, BenchDiff.self, BenchKernels.self, BenchExport.self, BenchPatterns.self,
+    ])
 }
 
 struct BenchGenerate: ParsableCommand {
@@ -169,6 +171,41 @@ struct BenchDiff: ParsableCommand {
     let changed = passes.selected.map { "\($0.name) \(rewrites[$0.name] ?? 0)" }.joined(separator: ", ")
     print("models rewritten per pass: \(changed)")
     if findings > 0 { throw ExitCode(77) }
+  }
+}
+
+struct BenchPatterns: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "patterns",
+    abstract: "Whether each optimizer pattern of a library fires on the installed target.",
+    discussion: """
+      Each pattern is grafted alone on a fresh input (plus one consumer), run on the target's worker, \
+      which reports the nodes its optimizer rewrote; a pattern fires when the target rewrote every node \
+      its `rewritten` lists. onnxruntime patterns run at their level (ort-basic, ort-extended, \
+      ort-layout), tvm patterns on tvm-opt. One line per pattern, then a summary.
+      """)
+
+  @Option(help: "The library: Patterns/<target>.json.") var target: String
+  @Option(help: "Directory of the pattern libraries.") var patternsDir = "Patterns"
+  @Flag(help: "Also check every near miss (whether the target still rewrites it).") var nearMisses = false
+
+  func run() throws {
+    try reportingErrors {
+      let library = try PatternLibrary.read("\(patternsDir)/\(target).json")
+      let rows = PatternCheck().run(library, nearMisses: nearMisses) { workerTarget($0, passes: "all") }
+      for r in rows {
+        print("\(r.pattern)\(r.variant.map { "~\($0)" } ?? "") [\(r.backend)]: \(r.outcome)")
+      }
+      let exact = rows.filter { $0.variant == nil }
+      let fired = exact.filter { $0.outcome == .fired }.count
+      print("summary: \(fired)/\(exact.count) patterns fire on \(target)")
+      if nearMisses {
+        let misses = rows.filter { $0.variant != nil }
+        print(
+          "near misses the target still rewrites: \(misses.filter { $0.outcome == .fired }.count)/\(misses.count)"
+        )
+      }
+    }
   }
 }
 
