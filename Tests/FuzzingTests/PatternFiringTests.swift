@@ -18,7 +18,8 @@ import Testing
         ##"{"target": "t", "patterns": [{"name": "t.p", "origin": "o", "nodes": [{"op": "relu", "inputs": ["x"]}, {"op": "neg", "inputs": ["#0"]}], "rewritten": [0, 1]}]}"##
           .utf8))
     var generator = Generator(options: GeneratorOptions())
-    let g = try #require((UInt64(1)...20).lazy.compactMap { generator.graftOnly(lib.patterns[0], seed: $0) }.first)
+    let g = try #require(
+      (UInt64(1)...20).lazy.compactMap { generator.graftOnly(lib.patterns[0], seed: $0) }.first)
     let outs = g.nodes.filter { $0.pattern != nil }.map { "v\($0.outputs[0])" }
     let table = ["t.p": lib.patterns[0]]
     #expect(PatternFiring.outcomes(g, rewritten: outs, patterns: table).map(\.fired) == [true])
@@ -35,7 +36,8 @@ import Testing
     "ort.clip_quantize", "ort.double_qdq", "ort.nhwc_qlinear_conv", "ort.qdq_add", "ort.qdq_avg_pool2d",
     "ort.qdq_concat", "ort.qdq_conv", "ort.qdq_gemm", "ort.qdq_global_avg_pool", "ort.qdq_leaky_relu",
     "ort.qdq_matmul", "ort.qdq_max_pool2d_drop", "ort.qdq_mul", "ort.qdq_propagation_transpose",
-    "ort.qdq_reshape_drop", "ort.qdq_sigmoid", "ort.qdq_softmax", "ort.qdq_transpose_drop", "ort.relu_quantize",
+    "ort.qdq_reshape_drop", "ort.qdq_sigmoid", "ort.qdq_softmax", "ort.qdq_transpose_drop",
+    "ort.relu_quantize",
     // 1/x on a value that crosses zero: the generator refuses it (the result is unbounded).
     "ort.div_mul",
     // A fresh operand's dims must match x's, which the pattern does not pin yet.
@@ -52,8 +54,12 @@ import Testing
     let fired = Set(rows.filter { $0.outcome == .fired }.map(\.pattern))
     let notFired = Set(rows.map(\.pattern)).subtracting(fired)
     #expect(fired.count >= 40, "\(fired.count) patterns fire")
-    #expect(notFired.subtracting(Self.ortNotFiring).isEmpty, "stopped firing: \(notFired.subtracting(Self.ortNotFiring).sorted())")
-    #expect(Self.ortNotFiring.subtracting(notFired).isEmpty, "now fire: \(Self.ortNotFiring.subtracting(notFired).sorted())")
+    #expect(
+      notFired.subtracting(Self.ortNotFiring).isEmpty,
+      "stopped firing: \(notFired.subtracting(Self.ortNotFiring).sorted())")
+    #expect(
+      Self.ortNotFiring.subtracting(notFired).isEmpty,
+      "now fire: \(Self.ortNotFiring.subtracting(notFired).sorted())")
     for r in rows where !fired.contains(r.pattern) && !Self.ortNotFiring.contains(r.pattern) {
       Issue.record("\(r.pattern) on \(r.backend): \(r.outcome)")
     }

@@ -27,7 +27,9 @@ import Testing
     """
 
   @Test func theLibrariesLoadAndHoldTheirPatterns() throws {
-    let counts = try ["ort", "openvino", "tvm"].map { try PatternLibrary.read("\(Self.directory)/\($0).json").patterns.count }
+    let counts = try ["ort", "openvino", "tvm"].map {
+      try PatternLibrary.read("\(Self.directory)/\($0).json").patterns.count
+    }
     #expect(counts[0] >= 40 && counts[1] >= 20 && counts[2] >= 20, "\(counts)")
     #expect(PatternLibrary.targets(in: Self.directory) == ["openvino", "ort", "tvm"])
   }
@@ -43,14 +45,19 @@ import Testing
     ]
     for (node, problem) in cases {
       let path = dir.appendingPathComponent("t.json").path
-      try Data(#"{"target": "t", "patterns": [{"name": "t.p", "origin": "o", "nodes": [\#(node)], "rewritten": [0]}]}"#.utf8)
-        .write(to: URL(fileURLWithPath: path))
+      try Data(
+        #"{"target": "t", "patterns": [{"name": "t.p", "origin": "o", "nodes": [\#(node)], "rewritten": [0]}]}"#
+          .utf8
+      )
+      .write(to: URL(fileURLWithPath: path))
       do {
         _ = try PatternLibrary.read(path)
         Issue.record("\(node) was accepted")
       } catch {
         let message = "\(error)"
-        #expect(message.hasPrefix(path) && message.contains("pattern 0 ('t.p')") && message.contains(problem), "\(message)")
+        #expect(
+          message.hasPrefix(path) && message.contains("pattern 0 ('t.p')") && message.contains(problem),
+          "\(message)")
       }
     }
   }
@@ -69,7 +76,8 @@ import Testing
     // Each node reads the one before it; the add's bias is a splat constant of shape [C, 1, 1].
     for k in 1..<4 { #expect(tagged[k].inputs[0] == tagged[k - 1].outputs[0]) }
     let bias = try #require(g.constants.first { $0.id == tagged[1].inputs[1] })
-    #expect(bias.type.shape == [tagged[0].types[0].shape[1], 1, 1] && bias.data?.allSatisfy { $0 == 0.5 } == true)
+    #expect(
+      bias.type.shape == [tagged[0].types[0].shape[1], 1, 1] && bias.data?.allSatisfy { $0 == 0.5 } == true)
     #expect(tagged[3].attributes["min"] == .float(0) && tagged[3].attributes["max"] == .float(6))
     // x is computed (a `neg` of the input), and the clip's output has a consumer.
     #expect(g.nodes.first?.op == "neg" && g.nodes.contains { $0.inputs.contains(tagged[3].outputs[0]) })
@@ -83,11 +91,13 @@ import Testing
   @Test func nearMissesTapAValueOrChangeAnAttribute() throws {
     let p = try Self.library(Self.convAddRelu).patterns[0]
     var generator = Generator(options: GeneratorOptions())
-    let tapped = try #require((UInt64(1)...40).lazy.compactMap { generator.graftOnly(p, nearMiss: p.nearMisses[0], seed: $0) }.first)
+    let tapped = try #require(
+      (UInt64(1)...40).lazy.compactMap { generator.graftOnly(p, nearMiss: p.nearMisses[0], seed: $0) }.first)
     let conv = try #require(tapped.nodes.first { $0.op == "conv2d" })
     #expect(conv.pattern?.variant == "shared_conv")
     #expect(tapped.nodes.filter { $0.inputs.contains(conv.outputs[0]) }.count == 2)
-    let lowered = try #require((UInt64(1)...40).lazy.compactMap { generator.graftOnly(p, nearMiss: p.nearMisses[1], seed: $0) }.first)
+    let lowered = try #require(
+      (UInt64(1)...40).lazy.compactMap { generator.graftOnly(p, nearMiss: p.nearMisses[1], seed: $0) }.first)
     #expect(lowered.nodes.first { $0.op == "clip" }?.attributes["min"] == .float(-1))
   }
 
