@@ -55,6 +55,12 @@ public enum HTMLReport {
     html += figure(
       "corpus", perShard("Corpus models added per shard", "models") { number($0["corpus"]) }, note: plotNote)
     html += "</div></section>\n"
+    let patterns = PatternSummary.lines(folder.shards.compactMap(\.stats))
+    if !patterns.isEmpty {
+      html += "<section id=\"patterns\"><h2>Optimizer patterns</h2>\n<ul>\n"
+      for p in patterns { html += "<li>\(SVG.escape(p))</li>\n" }
+      html += "</ul></section>\n"
+    }
 
     let features = Set(folder.shards.flatMap(\.features))
     let ops = operatorCoverage(features)

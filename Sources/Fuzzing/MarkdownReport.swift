@@ -42,6 +42,11 @@ public enum MarkdownReport {
         if let g = meta?.regenerate { line("  - regenerate: `\(g)`") }
       }
     }
+    let patterns = PatternSummary.lines(folder.shards.compactMap(\.stats))
+    if !patterns.isEmpty {
+      line("\n## Optimizer patterns\n")
+      for p in patterns { line("- \(p)") }
+    }
     let triaged = buckets.compactMap(\.record.triage)
     if !triaged.isEmpty {
       let small = triaged.filter { $0.nodesAfter <= 3 }.count

@@ -78,3 +78,37 @@ extension CampaignStats {
     }
   }
 }
+
+/// What `status` and the reports say about grafted patterns, over a campaign's shards.
+public enum PatternSummary {
+  /// One line per target with rewrite checks: exact patterns fired at least once, instances run and
+  /// fired, near misses the target still rewrote, and the share of checked models it rewrote
+  /// anything in. Empty when no shard asked a target for rewrites.
+  public static func lines(_ stats: [CampaignStats]) -> [String] {
+    var counts: [String: [String: PatternCount]] = [:]
+    var checks: [String: Int] = [:]
+    var rewritten: [String: Int] = [:]
+    for s in stats {
+      for (t, byKey) in s.patterns ?? [:] {
+        for (k, c) in byKey {
+          counts[t, default: [:]][k, default: PatternCount()].ran += c.ran
+          counts[t, default: [:]][k, default: PatternCount()].fired += c.fired
+        }
+      }
+      for (t, n) in s.rewriteChecks ?? [:] { checks[t, default: 0] += n }
+      for (t, n) in s.modelsRewritten ?? [:] { rewritten[t, default: 0] += n }
+    }
+    return checks.keys.sorted().map { t in
+      let byKey = counts[t] ?? [:]
+      let exact = byKey.filter { !$0.key.contains("~") }
+      let misses = byKey.filter { $0.key.contains("~") }
+      let share = 100 * Double(rewritten[t] ?? 0) / Double(Swift.max(1, checks[t] ?? 0))
+      return
+        "patterns on \(t): \(exact.filter { $0.value.fired > 0 }.count) of \(exact.count) grafted patterns fired; "
+        + "instances \(exact.values.map(\.fired).reduce(0, +))/\(exact.values.map(\.ran).reduce(0, +)) fired, "
+        + "near misses \(misses.values.map(\.fired).reduce(0, +))/\(misses.values.map(\.ran).reduce(0, +)) still rewritten; "
+        + String(
+          format: "the optimizer rewrote something in %.0f%% of %d models checked", share, checks[t] ?? 0)
+    }
+  }
+}

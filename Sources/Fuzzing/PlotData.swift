@@ -6,11 +6,14 @@ import Foundation
 ///
 /// Columns: `time` (seconds since the campaign's first start, previous runs included), `models`,
 /// `valid`, `execs_<target>` per target, `buckets_<kind>` per finding kind (buckets this shard
-/// created), `corpus` (models this shard added), `rss_mb`, `models_per_s` (this run).
+/// created), `corpus` (models this shard added), `rss_mb`, `models_per_s` (this run), `patterns_fired`
+/// (grafted patterns that fired at least once on some target: pattern coverage over time).
 public enum PlotData {
   public static func header(targets: [String]) -> [String] {
     ["time", "models", "valid"] + targets.map { "execs_\($0)" }
-      + FindingKind.allCases.map { "buckets_\($0.rawValue)" } + ["corpus", "rss_mb", "models_per_s"]
+      + FindingKind.allCases.map { "buckets_\($0.rawValue)" } + [
+        "corpus", "rss_mb", "models_per_s", "patterns_fired",
+      ]
   }
 
   /// The row for `stats` under `header`'s columns.
@@ -20,7 +23,9 @@ public enum PlotData {
     return [String(format: "%.1f", time), "\(stats.modelsGenerated)", "\(stats.modelsValid)"]
       + targets.map { "\(stats.execs[$0] ?? 0)" }
       + FindingKind.allCases.map { "\(stats.bucketsByKind?[$0.rawValue] ?? 0)" }
-      + ["\(stats.corpusAdded)", "\(stats.peakRSSMB)", String(format: "%.2f", rate)]
+      + [
+        "\(stats.corpusAdded)", "\(stats.peakRSSMB)", String(format: "%.2f", rate), "\(stats.patternsFired)",
+      ]
   }
 
   /// Appends `row` to the file at `path`, writing `header` first if the file is new or empty.
@@ -46,7 +51,8 @@ public enum PlotData {
     let columns = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
     return lines.dropFirst().compactMap { line in
       let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-      guard fields.count == columns.count, fields.allSatisfy({ !$0.isEmpty }) else { return nil }
+      // A file begun by an earlier version has fewer columns in its header: extra fields are ignored.
+      guard fields.count >= columns.count, fields.allSatisfy({ !$0.isEmpty }) else { return nil }
       return Dictionary(uniqueKeysWithValues: zip(columns, fields))
     }
   }
