@@ -411,8 +411,10 @@ extension BinaryTests {
       // Larger ones run on byte tables; 2600 channels = 325 row bytes also drain the 16-bit counters twice.
       shapes += [
         (n: 70, c: 100, o: 40), (n: 64, c: 33, o: 32), (n: 100, c: 257, o: 3), (n: 80, c: 2600, o: 64),
-        // 9000 channels = 1125 row bytes: the AVX2 byte counters are flushed after 31 vectors.
+        // 9000 channels = 1125 row bytes = 2250 nibbles: the AVX2 byte counters are flushed every 63.
         (n: 5, c: 9000, o: 6),
+        // 70001 channels: more than the AVX2 kernel's 16380-nibble segments (its uint16 counters).
+        (n: 5, c: 70001, o: 33),
       ]
       for (n, c, o) in shapes {
         let input = Binary.pack(Self.signs(n * c, &rng), channels: c)
@@ -423,6 +425,12 @@ extension BinaryTests {
           Binary.Optimized.dense(input: input, filter: filter, n: n, c: c, o: o) == reference,
           "\(n) \(c) \(o)")
       }
+      // Every bit differs: counts of 70001 per pair, beyond uint16, and dots of −70001.
+      let allMinus = Binary.pack([Double](repeating: -1, count: 2 * 70001), channels: 70001)
+      let allPlus = Binary.pack([Double](repeating: 1, count: 3 * 70001), channels: 70001)
+      #expect(
+        Binary.Optimized.dense(input: allMinus, filter: allPlus, n: 2, c: 70001, o: 3)
+          == [Int32](repeating: -70001, count: 6))
       // Against a plain dot product of the unpacked values.
       let input = Binary.pack(Self.signs(3 * 50, &rng), channels: 50)
       let filter = Binary.pack(Self.signs(2 * 50, &rng), channels: 50)

@@ -17,7 +17,8 @@ extension Binary {
   ///   rows `popcount(q XOR w_f)` (`q` = every byte value) are built once, and a pixel's counts are sums of
   ///   table rows, 64 filters per row. Both are exact integer sums, so they agree with each other.
   /// - On the `avx2` and `avx512` paths (`LowBitPath`) the contraction is a C kernel instead: rows padded
-  ///   to 32 bytes, register tiles of pixels × filters, `vpshufb` nibble-table popcount (AVX2) or `vpopcntq`
+  ///   to 32 bytes, register tiles of pixels × filters, `vpshufb` nibble-table lookups (AVX2: filters
+  ///   transposed into nibble planes, each pixel nibble choosing one of 16 tables) or `vpopcntq`
   ///   (AVX512_VPOPCNTDQ); no byte tables. Same exact counts (`Sources/CLowBit/popcount.c`).
   /// - `.zero` padding: `S[oc, t] = Σ_c w(oc, t, c) = cg − 2·popcount(w(oc, t))` is precomputed per
   ///   (filter, tap) and subtracted for each out-of-image tap of a border pixel (LCE
@@ -63,15 +64,26 @@ extension Binary {
       let cb = (bits + 7) / 8
       let lastMask = bits % 8 == 0 ? UInt8(0xFF) : UInt8((1 << (bits % 8)) - 1)
       var out = [UInt8](repeating: 0, count: rows * cb)
+      if rows == 0 { return out }
       words.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
-          for r in 0..<rows {
-            for j in 0..<cb {
-              let word = src[r * wc + j / 4]
-              dst[r * cb + j] = UInt8(truncatingIfNeeded: word >> UInt32(8 * (j % 4)))
+          #if _endian(little)
+            // A word's bytes in memory are already bytes 4w ..< 4w+4 of the row: copy, then mask.
+            let raw = UnsafeRawPointer(src.baseAddress!)
+            for r in 0..<rows {
+              UnsafeMutableRawPointer(dst.baseAddress! + r * cb).copyMemory(
+                from: raw + r * wc * 4, byteCount: cb)
+              dst[r * cb + cb - 1] &= lastMask
             }
-            dst[r * cb + cb - 1] &= lastMask
-          }
+          #else
+            for r in 0..<rows {
+              for j in 0..<cb {
+                let word = src[r * wc + j / 4]
+                dst[r * cb + j] = UInt8(truncatingIfNeeded: word >> UInt32(8 * (j % 4)))
+              }
+              dst[r * cb + cb - 1] &= lastMask
+            }
+          #endif
         }
       }
       return out

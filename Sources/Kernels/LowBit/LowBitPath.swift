@@ -14,7 +14,7 @@ import CLowBit
 /// | path | int8 GEMM / conv (`Quant.Optimized`) | binary conv / dense (`Binary.Optimized`) |
 /// |---|---|---|
 /// | `portable` | Swift `SIMD8<Int16>` `pmaddwd`-shaped kernel (baseline x86-64) | Swift SWAR popcount or byte tables |
-/// | `avx2` | C, `vpmaddwd` on int16, 6×16 tile | C, `vpshufb` nibble-table popcount on nibble-split rows, 2×2 tile |
+/// | `avx2` | C, `vpmaddwd` on int16, 6×16 tile | C, `vpshufb` nibble-table popcount: filter nibbles index one of 16 tables chosen by the pixel nibble, 4 pixels × 64 filters tile |
 /// | `avx512` | C, `vpdpbusd` (AVX-512 VNNI) on u8×s8, 8×32 tile; the `avx2` kernel when an operand row or column spans more than 256 values | C, `vpopcntq` (AVX512_VPOPCNTDQ), 4×4 tile |
 ///
 /// `avx512` needs AVX-512 F, BW, VL, VNNI and VPOPCNTDQ together. Every path computes exactly the bits
