@@ -268,6 +268,12 @@ extension State {
     return (x * scale).rounded() / scale
   }
 
+  /// Whether `r` is of one sign but for `Interval.image`'s 1% padding (a sqrt's range padded below 0).
+  static func oneSignedUpToPadding(_ r: Interval) -> Bool {
+    let pad = 0.011 * (r.hi - r.lo)
+    return (r.lo < 0 && -r.lo <= pad) || (r.hi > 0 && r.hi <= pad)
+  }
+
   /// Largest magnitude a generated value may reach in `dtype` (a margin below overflow, and a bound
   /// that keeps float comparisons meaningful).
   static func cap(_ dtype: DType) -> Double {
@@ -603,10 +609,14 @@ extension State {
       let domain = i < domains.count ? domains[i] : nil
       if let id = op.existing {
         let r = slots[id]!.range
-        // A grafted pattern's own values may come closer to zero than range analysis can prove
-        // (LayerNorm divides by sqrt(variance + epsilon)); its structure keeps them away, so only
-        // the domain's interval holds for them. Results are still capped below.
-        let inDomain = tag != nil ? domain.map { $0.allowed.contains(r) } : domain.map { $0.contains(r) }
+        // A grafted pattern may divide by a value of one sign that range analysis cannot keep away
+        // from zero (LayerNorm divides by sqrt(variance + epsilon), whose range `image` pads below
+        // zero by 1% of its width): for grafted nodes a range within that padding of one sign is
+        // taken as that sign. A value that really crosses zero (1 / selu(x)) is still refused: a
+        // last-ulp difference of the divisor would flip an infinity's sign.
+        let inDomain = domain.map { d in
+          d.contains(r) || (tag != nil && d.allowed.contains(r) && State.oneSignedUpToPadding(r))
+        }
         if inDomain == false {
           gen.stats.rejectedValues += 1
           return false
