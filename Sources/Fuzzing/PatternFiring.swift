@@ -1,6 +1,7 @@
 import Generation
 import IR
 import ONNX
+import Operators
 
 /// How often a target rewrote the optimizer patterns grafted into the models it ran.
 public struct PatternCount: Codable, Sendable, Equatable {
@@ -20,6 +21,19 @@ public enum PatternFiring {
   /// The counter key of a grafted instance: the pattern's name, `name~variant` for a near miss.
   public static func key(_ tag: PatternTag) -> String {
     tag.variant.map { "\(tag.name)~\($0)" } ?? tag.name
+  }
+
+  /// What an optimizer that is ours (a `StagedBackend`: the fast backend's passes) rewrote: the
+  /// names `vN` of the nodes of `original` whose first output `optimized` no longer produces with
+  /// the same operator (removed, folded, or fused). The same rule the Python worker applies to
+  /// onnxruntime's optimized model.
+  public static func rewritten(_ original: Graph, _ optimized: Graph) -> [String] {
+    var producer: [ValueID: OperatorSpec.ID] = [:]
+    for n in optimized.nodes { for o in n.outputs { producer[o] = n.op } }
+    return original.nodes.compactMap { n in
+      guard let o = n.outputs.first, producer[o] != n.op else { return nil }
+      return ONNXExport.name(o)
+    }
   }
 
   /// For every grafted instance in `graph` whose pattern is known and whose `rewritten` nodes are all

@@ -151,6 +151,9 @@ public enum WorkerServer {
         let compiled = try staged.compile(graph)
         _ = Frames.write(Frames.encode(WorkerMessage(event: "compiled")), to: 1)
         outputs = try staged.execute(compiled, inputs: inputs)
+        var reply = WorkerMessage(event: "result", outputs: outputs.map(EncodedTensor.init))
+        if request.rewrites == true { reply.rewritten = PatternFiring.rewritten(graph, compiled) }
+        return reply
       } else {
         outputs = try backend.run(graph, inputs: inputs)
       }

@@ -27,6 +27,20 @@ import Testing
     #expect(PatternFiring.outcomes(g, rewritten: [], patterns: [:]).isEmpty)
   }
 
+  /// Every pattern of DLSmith's own fast backend fires on it (`dlsmith worker --backend fast`, whose
+  /// compile stage reports the nodes its passes rewrote), and most near misses do not.
+  @Test func theFastLibraryFiresOnTheFastBackend() throws {
+    let library = try PatternLibrary.read("\(Self.directory)/fast.json")
+    let rows = PatternCheck().run(library, nearMisses: true) { name in
+      BackendTarget(name: name, command: [dlsmithExecutable().path, "worker", "--backend", name])
+    }
+    let exact = rows.filter { $0.variant == nil }
+    #expect(exact.count >= 20)
+    for r in exact where r.outcome != .fired { Issue.record("\(r.pattern): \(r.outcome)") }
+    let misses = rows.filter { $0.variant != nil }
+    #expect(misses.filter { $0.outcome == .fired }.count * 4 < misses.count, "near misses still rewritten")
+  }
+
   /// The onnxruntime patterns that do not fire from a lone graft today, with why. The test fails
   /// when one of them starts firing (move it out) or another stops (a regression of the grafter,
   /// the exporter or the detector, or a changed onnxruntime).
