@@ -187,7 +187,7 @@ struct State {
       attempts += 1
       gen.stats.attempts += 1
       if !options.patterns.isEmpty, rng.chance(options.patternRate) {
-        if graft(rng.pick(options.patterns), room: target - nodes.count, &gen) {
+        if graft(pickPattern(), room: target - nodes.count, &gen) {
           gen.stats.grafted += 1
         } else {
           gen.stats.graftsFailed += 1

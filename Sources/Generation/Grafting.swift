@@ -172,6 +172,18 @@ extension State {
     return tap(last, &gen)
   }
 
+  /// A pattern of the selection, by weight (uniformly when every weight is 1).
+  mutating func pickPattern() -> Pattern {
+    let ps = options.patterns
+    guard ps.contains(where: { $0.weight != 1 }) else { return rng.pick(ps) }
+    var x = rng.unit() * ps.map(\.weight).reduce(0, +)
+    for p in ps {
+      x -= p.weight
+      if x < 0 { return p }
+    }
+    return ps[ps.count - 1]
+  }
+
   /// A second consumer of `value`: a random operator of the selection, forward-inserted on it.
   mutating func tap(_ value: Int, _ gen: inout Generator) -> Bool {
     for _ in 0..<12 {

@@ -30,6 +30,9 @@ public struct Pattern: Sendable, Hashable {
   /// What the pass requires, in words.
   public var conditions: String
   public var nearMisses: [NearMiss]
+  /// How often the generator picks it relative to the others (1 unless the library says; a mined
+  /// pattern weighs by how often the target rewrote it).
+  public var weight = 1.0
 
   /// A variant that breaks one firing condition: the target must not fire, or fire correctly.
   public struct NearMiss: Sendable, Hashable {
@@ -313,6 +316,7 @@ struct PatternFile: Decodable {
     var rewritten: [Int]
     var conditions: String?
     var nearMisses: [NearMissEntry]?
+    var weight: Double?
   }
 
   struct NodeEntry: Decodable {
@@ -418,6 +422,7 @@ extension PatternFile.Entry {
         throw PatternError("near miss '\(m.name)': \(e.message)")
       }
     }
+    if let w = weight, !(w > 0 && w.isFinite) { throw PatternError("weight \(w) is not a positive number") }
     let point = try x.map { dims in
       try dims.map { d -> PatternDim in
         switch PatternDim(d) {
@@ -430,7 +435,7 @@ extension PatternFile.Entry {
     return Pattern(
       name: name, origin: origin, level: level, dtypes: try dtypeList(dtypes), graftPoint: point,
       nodes: parsed,
-      rewritten: rewritten, conditions: conditions ?? "", nearMisses: misses)
+      rewritten: rewritten, conditions: conditions ?? "", nearMisses: misses, weight: weight ?? 1)
   }
 
   private func operand(_ text: String, at k: Int, input i: Int, specs: [OperatorSpec]) throws
@@ -471,7 +476,11 @@ extension PatternLibrary {
           "--patterns target needs a campaign's backends; name libraries instead (\(available.joined(separator: ", ")))"
         )
       }
-      names = available.filter { t in backends.contains { $0 == t || $0.hasPrefix(t + "-") } }
+      // `ort.mined` (a mined library) serves `ort` too.
+      names = available.filter { name in
+        let t = name.split(separator: ".").first.map(String.init) ?? name
+        return backends.contains { $0 == t || $0.hasPrefix(t + "-") }
+      }
     default:
       names = choice.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
       if let bad = names.first(where: { !available.contains($0) }) {
