@@ -81,14 +81,30 @@ def is_bf16(a):
     return bfloat16 is not None and a.dtype == np.dtype(bfloat16)
 
 
+# onnxruntime's CPU provider runs f16/bf16 nodes that lack kernels in f32 (InsertCastTransformer, at
+# every level): it wraps them in Casts named and producing `InsertedPrecisionFreeCast_<name>` and renames
+# the values in between after them (`vN` -> `InsertedPrecisionFreeCast_vN`; the node itself keeps its
+# op type and name). Measured on 1.32 (Docs/findings/patterns/ort-notes.md).
+ORT_CAST_PREFIX = "InsertedPrecisionFreeCast_"
+
+
 def rewritten_nodes(before, after):
     """The output names (first output) of the nodes of `before` that `after` no longer computes the
     same way: no node of the same op_type and domain produces that name (removed, or fused into
     another op). Both are onnx GraphProtos; this is how a campaign tells which grafted optimizer
-    patterns fired (Docs/Patterns.md)."""
+    patterns fired (Docs/Patterns.md). The precision Casts onnxruntime inserts are not nodes of ours,
+    and the names it gave the values between them are mapped back (ORT_CAST_PREFIX)."""
     def key(n):
         return (n.op_type, "" if n.domain in ("", "ai.onnx") else n.domain)
-    producers = {o: key(n) for n in after.node for o in n.output}
+
+    def unprefixed(name):
+        return name[len(ORT_CAST_PREFIX):] if name.startswith(ORT_CAST_PREFIX) else name
+    producers = {}
+    for n in after.node:
+        if n.op_type == "Cast" and n.name.startswith(ORT_CAST_PREFIX):
+            continue
+        for o in n.output:
+            producers[unprefixed(o)] = key(n)
     return [n.output[0] for n in before.node if n.output and producers.get(n.output[0]) != key(n)]
 
 
