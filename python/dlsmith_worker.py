@@ -207,6 +207,57 @@ def onnx_ref_backend():
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"}
 
 
+# OpenVINO op type -> the CPU runtime layer types it keeps when nothing rewrote it: a node alone in a
+# runtime node of another layer type was replaced by a transformation that kept its friendly name
+# (TransposeToReshape, ReduceReshapeFusion). From scripts/patterns/verify_openvino.py.
+OPENVINO_KEEPS = {"Transpose": {"Transpose"}, "Reshape": {"Reshape"}, "Pad": {"Pad"}, "Tile": {"Tile"},
+                  "Broadcast": {"Broadcast"}, "Gather": {"Gather"}, "Concat": {"Concatenation"},
+                  "Split": {"Split"}, "Convolution": {"Convolution"}, "GroupConvolution": {"Convolution"},
+                  "MatMul": {"MatMul", "FullyConnected"}, "AvgPool": {"Pooling"}, "MaxPool": {"Pooling"},
+                  "Softmax": {"Softmax"}, "Slice": {"StridedSlice"}, "StridedSlice": {"StridedSlice"},
+                  "ReduceSum": {"Reduce"}, "ReduceMean": {"Reduce"}, "ReduceMax": {"Reduce"}}
+
+
+def openvino_friendly_names(ov_model, model):
+    """For each node of the ONNX model (its first output `vN`): the friendly name and type of the op
+    that produces tensor vN after read_model. The ONNX frontend names an op after its ONNX node
+    (`n<i>_<Op>`), or after the graph output it produces (`vN`); ops it adds inside a decomposition
+    get generated names, so the name is looked up, not guessed. Nodes whose output the frontend
+    does not name are left out."""
+    import onnx
+    by_tensor = {}
+    for op in ov_model.get_ordered_ops():
+        for o in op.outputs():
+            for n in o.get_names():
+                by_tensor.setdefault(n, (op.get_friendly_name(), op.get_type_name()))
+    firsts = [n.output[0] for n in onnx.load_from_string(model).graph.node if n.output and n.output[0]]
+    return [(v, *by_tensor[v]) for v in firsts if v in by_tensor]
+
+
+def openvino_rewritten(compiled, names):
+    """The nodes (`vN`, from openvino_friendly_names) the compiled model rewrote, read from the
+    runtime model's rt_info (originalLayersNames, layerType; Docs/findings/patterns/openvino-notes.md):
+    gone (its friendly name is in no runtime node: removed, or replaced by a new op named after the
+    matched root), retyped (alone in a runtime node of a layer type its op does not keep) or fused
+    (its runtime node also holds another ONNX node of ours; the frontend's own ops, constants and
+    Reorders do not count)."""
+    holders = {}  # friendly name -> [(originalLayersNames, layerType)] of the runtime nodes holding it
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        rt = op.get_rt_info()
+        layers = set(rt["originalLayersNames"].astype(str).split(","))
+        layer_type = rt["layerType"].astype(str)
+        for name in layers:
+            holders.setdefault(name, []).append((layers, layer_type))
+    ours = {f for _, f, _ in names}
+    rewritten = []
+    for v, f, op_type in names:
+        held = holders.get(f)
+        if (not held or any(len(layers & ours) > 1 for layers, _ in held)
+                or (op_type in OPENVINO_KEEPS and held[0][1] not in OPENVINO_KEEPS[op_type])):
+            rewritten.append(v)
+    return rewritten
+
+
 def openvino_backend(config):
     import openvino as ov
     core = ov.Core()
@@ -216,7 +267,12 @@ def openvino_backend(config):
         return ov.Tensor(np.asarray(x, order="C").view(np.uint16), list(x.shape), ov.Type.bf16) if is_bf16(x) else x
 
     def make(model, rewrites=False):
-        compiled = core.compile_model(core.read_model(model=model), "CPU", config)
+        """The compiled model's run function; with `rewrites`, also the nodes OpenVINO rewrote, read
+        from the same compiled model (openvino_rewritten)."""
+        ov_model = core.read_model(model=model)
+        names = openvino_friendly_names(ov_model, model) if rewrites else None
+        compiled = core.compile_model(ov_model, "CPU", config)
+        rewritten = openvino_rewritten(compiled, names) if rewrites else None
         # OpenVINO returns a bf16 result as a float16 array of the bf16 bit patterns.
         bf16_outputs = [o.get_element_type() == ov.Type.bf16 for o in compiled.outputs]
 
@@ -231,7 +287,7 @@ def openvino_backend(config):
                     a = np.array(a).view(np.uint16).view(bfloat16)
                 outs.append(a)
             return outs
-        return run, None
+        return run, rewritten
     return make
 
 
