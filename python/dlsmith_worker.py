@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """DLSmith worker for Python-hosted ONNX backends.
 
-Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|ort-basic|ort-extended|ort-layout|onnx-ref|openvino|openvino-default|tvm
+Usage: python3 dlsmith_worker.py --backend ort|ort-noopt|ort-basic|ort-extended|ort-layout|onnx-ref|openvino|openvino-default|tvm|tvm-opt
 
 Backends: ort / ort-noopt (onnxruntime CPU, ORT_ENABLE_ALL / ORT_DISABLE_ALL; ort-basic,
 ort-extended and ort-layout are the levels between, which triage uses to name the level that breaks a model), onnx-ref
 (onnx.reference), openvino (CPU plugin in f32: INFERENCE_PRECISION_HINT f32, EXECUTION_MODE_HINT
 ACCURACY), openvino-default (CPU plugin defaults: bf16 on CPUs with AVX512-BF16/AMX), tvm (Relax
-from_onnx, tvm.compile for llvm, relax.VirtualMachine).
+from_onnx, tvm.compile for llvm, relax.VirtualMachine), tvm-opt (the same compiled with
+relax.get_default_pipeline(llvm): FoldConstant, FuseOps, FuseTIR).
 
 Speaks the DLSmith worker protocol (Sources/Fuzzing/WorkerProtocol.swift) on stdin/stdout: every
 message is a frame, a 4-byte little-endian length then that many bytes of UTF-8 JSON.
@@ -18,6 +19,9 @@ message is a frame, a 4-byte little-endian length then that many bytes of UTF-8 
            {"event": "result", "outputs": [...]}      tensors encoded like the inputs
            {"event": "result", "stage": "compile"|"execute", "error": "<ExceptionType>: <msg>"}
            {"event": "result", "unsupported": "<reason>"}
+  With "rewrites": true in the request, a result with outputs also carries "rewritten": the first
+  output names of the nodes the backend's optimizer rewrote (ort*, openvino*, tvm, tvm-opt; see
+  rewritten_nodes, openvino_rewritten, tvm_import and tvm_fused).
 
 A tensor's "bits" are the base64 of its values as little-endian float64 bit patterns; dtypes are
 the Swift DType raw values (f16 bf16 f32 f64 i32 i64 bool; i8 u8). bf16 tensors are NumPy arrays of
@@ -81,14 +85,30 @@ def is_bf16(a):
     return bfloat16 is not None and a.dtype == np.dtype(bfloat16)
 
 
+# onnxruntime's CPU provider runs f16/bf16 nodes that lack kernels in f32 (InsertCastTransformer, at
+# every level): it wraps them in Casts named and producing `InsertedPrecisionFreeCast_<name>` and renames
+# the values in between after them (`vN` -> `InsertedPrecisionFreeCast_vN`; the node itself keeps its
+# op type and name). Measured on 1.32 (Docs/findings/patterns/ort-notes.md).
+ORT_CAST_PREFIX = "InsertedPrecisionFreeCast_"
+
+
 def rewritten_nodes(before, after):
     """The output names (first output) of the nodes of `before` that `after` no longer computes the
     same way: no node of the same op_type and domain produces that name (removed, or fused into
     another op). Both are onnx GraphProtos; this is how a campaign tells which grafted optimizer
-    patterns fired (Docs/Patterns.md)."""
+    patterns fired (Docs/Patterns.md). The precision Casts onnxruntime inserts are not nodes of ours,
+    and the names it gave the values between them are mapped back (ORT_CAST_PREFIX)."""
     def key(n):
         return (n.op_type, "" if n.domain in ("", "ai.onnx") else n.domain)
-    producers = {o: key(n) for n in after.node for o in n.output}
+
+    def unprefixed(name):
+        return name[len(ORT_CAST_PREFIX):] if name.startswith(ORT_CAST_PREFIX) else name
+    producers = {}
+    for n in after.node:
+        if n.op_type == "Cast" and n.name.startswith(ORT_CAST_PREFIX):
+            continue
+        for o in n.output:
+            producers[unprefixed(o)] = key(n)
     return [n.output[0] for n in before.node if n.output and producers.get(n.output[0]) != key(n)]
 
 
@@ -191,6 +211,57 @@ def onnx_ref_backend():
 OPENVINO_F32 = {"INFERENCE_PRECISION_HINT": "f32", "EXECUTION_MODE_HINT": "ACCURACY"}
 
 
+# OpenVINO op type -> the CPU runtime layer types it keeps when nothing rewrote it: a node alone in a
+# runtime node of another layer type was replaced by a transformation that kept its friendly name
+# (TransposeToReshape, ReduceReshapeFusion). From scripts/patterns/verify_openvino.py.
+OPENVINO_KEEPS = {"Transpose": {"Transpose"}, "Reshape": {"Reshape"}, "Pad": {"Pad"}, "Tile": {"Tile"},
+                  "Broadcast": {"Broadcast"}, "Gather": {"Gather"}, "Concat": {"Concatenation"},
+                  "Split": {"Split"}, "Convolution": {"Convolution"}, "GroupConvolution": {"Convolution"},
+                  "MatMul": {"MatMul", "FullyConnected"}, "AvgPool": {"Pooling"}, "MaxPool": {"Pooling"},
+                  "Softmax": {"Softmax"}, "Slice": {"StridedSlice"}, "StridedSlice": {"StridedSlice"},
+                  "ReduceSum": {"Reduce"}, "ReduceMean": {"Reduce"}, "ReduceMax": {"Reduce"}}
+
+
+def openvino_friendly_names(ov_model, model):
+    """For each node of the ONNX model (its first output `vN`): the friendly name and type of the op
+    that produces tensor vN after read_model. The ONNX frontend names an op after its ONNX node
+    (`n<i>_<Op>`), or after the graph output it produces (`vN`); ops it adds inside a decomposition
+    get generated names, so the name is looked up, not guessed. Nodes whose output the frontend
+    does not name are left out."""
+    import onnx
+    by_tensor = {}
+    for op in ov_model.get_ordered_ops():
+        for o in op.outputs():
+            for n in o.get_names():
+                by_tensor.setdefault(n, (op.get_friendly_name(), op.get_type_name()))
+    firsts = [n.output[0] for n in onnx.load_from_string(model).graph.node if n.output and n.output[0]]
+    return [(v, *by_tensor[v]) for v in firsts if v in by_tensor]
+
+
+def openvino_rewritten(compiled, names):
+    """The nodes (`vN`, from openvino_friendly_names) the compiled model rewrote, read from the
+    runtime model's rt_info (originalLayersNames, layerType; Docs/findings/patterns/openvino-notes.md):
+    gone (its friendly name is in no runtime node: removed, or replaced by a new op named after the
+    matched root), retyped (alone in a runtime node of a layer type its op does not keep) or fused
+    (its runtime node also holds another ONNX node of ours; the frontend's own ops, constants and
+    Reorders do not count)."""
+    holders = {}  # friendly name -> [(originalLayersNames, layerType)] of the runtime nodes holding it
+    for op in compiled.get_runtime_model().get_ordered_ops():
+        rt = op.get_rt_info()
+        layers = set(rt["originalLayersNames"].astype(str).split(","))
+        layer_type = rt["layerType"].astype(str)
+        for name in layers:
+            holders.setdefault(name, []).append((layers, layer_type))
+    ours = {f for _, f, _ in names}
+    rewritten = []
+    for v, f, op_type in names:
+        held = holders.get(f)
+        if (not held or any(len(layers & ours) > 1 for layers, _ in held)
+                or (op_type in OPENVINO_KEEPS and held[0][1] not in OPENVINO_KEEPS[op_type])):
+            rewritten.append(v)
+    return rewritten
+
+
 def openvino_backend(config):
     import openvino as ov
     core = ov.Core()
@@ -200,7 +271,12 @@ def openvino_backend(config):
         return ov.Tensor(np.asarray(x, order="C").view(np.uint16), list(x.shape), ov.Type.bf16) if is_bf16(x) else x
 
     def make(model, rewrites=False):
-        compiled = core.compile_model(core.read_model(model=model), "CPU", config)
+        """The compiled model's run function; with `rewrites`, also the nodes OpenVINO rewrote, read
+        from the same compiled model (openvino_rewritten)."""
+        ov_model = core.read_model(model=model)
+        names = openvino_friendly_names(ov_model, model) if rewrites else None
+        compiled = core.compile_model(ov_model, "CPU", config)
+        rewritten = openvino_rewritten(compiled, names) if rewrites else None
         # OpenVINO returns a bf16 result as a float16 array of the bf16 bit patterns.
         bf16_outputs = [o.get_element_type() == ov.Type.bf16 for o in compiled.outputs]
 
@@ -215,20 +291,158 @@ def openvino_backend(config):
                     a = np.array(a).view(np.uint16).view(bfloat16)
                 outs.append(a)
             return outs
-        return run, None
+        return run, rewritten
     return make
 
 
 TVM_DTYPE_LIMIT = re.compile(r"Data type T\.\w+ not supported for \w+ op|\w+: only support float32 and float16")
 
 
-def tvm_backend():
+def relax_bindings(func):
+    return [bd for block in func.body.blocks for bd in block.bindings]
+
+
+def tvm_import(from_onnx, proto, rewrites):
+    """from_onnx as the worker calls it; with `rewrites`, also which of our nodes each binding of
+    `main` belongs to, and the nodes the importer already folded. The importer is watched, not
+    changed (the module is the one from_onnx gives): each node's converter result is a Relax
+    expression that main binds once it is used; the helper bindings a converter emits before it
+    belong to that node, a TupleGetItem to its tuple's node. A node is folded at import when its
+    result is a constant or shape, or an alias of a graph input or of another node's value
+    (scripts/patterns/verify_tvm.py names the bindings instead; the attribution is the same)."""
+    if not rewrites:
+        return from_onnx(proto, keep_params_in_input=False), None, None
+    import tvm
+    from tvm import relax
+    from tvm.relax.frontend.onnx import onnx_frontend
+    importer = onnx_frontend.ONNXGraphImporter
+    convert, results = importer._convert_operator, {}
+
+    def watched(self, op_name, inputs, attrs, opset):
+        sym = convert(self, op_name, inputs, attrs, opset)
+        results.setdefault(attrs["tvm_custom"]["name"], sym)
+        return sym
+    importer._convert_operator = watched
+    try:
+        mod = from_onnx(proto, keep_params_in_input=False)
+    finally:
+        importer._convert_operator = convert
+    folded_types = tuple(t for t in (getattr(tvm.ir.expr, "Constant", None), getattr(relax, "Constant", None),
+                                     relax.ShapeExpr, getattr(relax, "PrimValue", None)) if t is not None)
+    firsts = {}  # node output vN -> its converter's result (a Tuple's first field)
+    for n in proto.graph.node:
+        r = results.get(n.name)
+        if n.output and r is not None:
+            firsts[n.output[0]] = r.fields[0] if isinstance(r, relax.Tuple) and len(r.fields) else r
+    node_of = {}
+    for v, r in firsts.items():
+        node_of.setdefault(r, v)
+    owner, pending = {}, []  # binding name -> vN
+    for bd in relax_bindings(mod["main"]):
+        v = node_of.get(bd.value) or node_of.get(bd.var)
+        if v is None and isinstance(bd.value, relax.TupleGetItem) and isinstance(bd.value.tuple_value, relax.Var):
+            v = owner.get(bd.value.tuple_value.name)
+        if v is None:
+            pending.append(bd.var.name)
+            continue
+        for name in pending + [bd.var.name]:
+            owner[name] = v
+        pending = []
+    folded = [v for v, r in firsts.items()
+              if isinstance(r, folded_types)
+              or (isinstance(r, relax.Var) and owner.get(r.name) != v)]
+    return mod, owner, folded
+
+
+def tvm_fused(owner, folded, legal, fc, fused):
+    """The nodes `tvm-opt` rewrote (from scripts/patterns/verify_tvm.py, detect_fusion): folded at
+    import, or every binding of the node gone in FoldConstant, or a binding of it in the same fused
+    (Primitive) function as a binding of another node. `legal`, `fc` and `fused` are the module after
+    AnnotateTIROpPattern, FoldConstant and FuseOps. Names survive FuseOps inside fused functions
+    except the last binding's, matched back through its PrimFunc callee (and argument names)."""
+    import tvm
+    from tvm import relax
+
+    def callee(value):
+        if isinstance(value, relax.Call) and value.args and isinstance(value.args[0], tvm.ir.GlobalVar):
+            return value.args[0].name_hint
+        if isinstance(value, relax.Call) and isinstance(value.op, tvm.ir.GlobalVar):
+            return value.op.name_hint
+        return None
+
+    def arg_names(value):
+        names = []
+        if isinstance(value, relax.Call):
+            for a in value.args[1:]:
+                if isinstance(a, relax.Tuple):
+                    names += [f.name if isinstance(f, relax.Var) else None for f in a.fields]
+        return names
+
+    before = {bd.var.name for bd in relax_bindings(legal["main"])}
+    after_fc = {bd.var.name: bd.value for bd in relax_bindings(fc["main"])}
+    const_folded = before - set(after_fc)
+    groups, primitive = [], set()
+    for gv, f in fused.functions_items():
+        if isinstance(f, relax.Function) and f.attrs and "Primitive" in f.attrs:
+            primitive.add(gv.name_hint)
+            bs = relax_bindings(f)
+            names = {bd.var.name for bd in bs[:-1]}
+            if isinstance(bs[-1].value, relax.Tuple):
+                groups.append((names | {bs[-1].var.name}, None))
+            else:
+                groups.append((names, bs[-1].value))
+    surviving = set()
+    for bd in relax_bindings(fused["main"]):
+        v = bd.value
+        if not (isinstance(v, relax.Call) and isinstance(v.op, tvm.ir.GlobalVar) and v.op.name_hint in primitive):
+            surviving.add(bd.var.name)
+    inside = set().union(*[names for names, _ in groups])
+    missing = [n for n in after_fc if n not in surviving and n not in inside]
+    rewritten = set(folded)
+    for names, last in groups:
+        if last is not None:
+            candidates = [n for n in missing if callee(after_fc[n]) == callee(last)]
+            if len(candidates) > 1:
+                args = arg_names(last)
+                candidates.sort(key=lambda n: -sum(a == b for a, b in zip(arg_names(after_fc[n]), args) if a))
+            if candidates:
+                names = names | {candidates[0]}
+                missing.remove(candidates[0])
+        nodes = {owner[n] for n in names if n in owner}
+        if len(nodes) > 1:
+            rewritten |= nodes
+    mine = {}
+    for name, v in owner.items():
+        mine.setdefault(v, []).append(name)
+    rewritten |= {v for v, names in mine.items() if all(n in const_folded for n in names)}
+    return rewritten
+
+
+def tvm_backend(optimize=False):
+    """TVM Relax (from_onnx, tvm.compile for llvm, relax.VirtualMachine). tvm.compile's default
+    pipeline on CPU only legalizes and lowers (no FoldConstant, no fusion); `optimize` (backend
+    tvm-opt) compiles with relax.get_default_pipeline(llvm) instead: LegalizeOps,
+    AnnotateTIROpPattern, FoldConstant, FuseOps, FuseTIR, then the same lowering
+    (Docs/findings/patterns/tvm-notes.md)."""
     import onnx
     import tvm
     from tvm import relax
     from tvm.relax.frontend.onnx import from_onnx
     to_device = getattr(tvm.runtime, "tensor", None) or tvm.nd.array  # the name changed across versions
     shape_types = tuple(t for t in (getattr(tvm.runtime, "ShapeTuple", None),) if t is not None)
+    pipeline = relax.get_default_pipeline(tvm.target.Target("llvm")) if optimize else "default"
+    watched = ("AnnotateTIROpPattern", "FoldConstant", "FuseOps")
+
+    @tvm.instrument.pass_instrument
+    class Capture:
+        """Keeps the module after each `watched` pass of the pipeline (the first time it runs)."""
+
+        def __init__(self):
+            self.mods = {}
+
+        def run_after_pass(self, mod, info):
+            if info.name in watched:
+                self.mods.setdefault(info.name, mod)
 
     def to_numpy(value, elem_type):
         """One graph output: a tensor, or a shape / scalar when Relax folded it (Shape, Size)."""
@@ -242,17 +456,32 @@ def tvm_backend():
         raise TypeError(f"unexpected output {type(value).__name__}: {value!r}")
 
     def make(model, rewrites=False):
+        """The VM's run function; with `rewrites`, also the nodes rewritten: at import (tvm), and by
+        FoldConstant and FuseOps, watched in the same compilation (tvm-opt)."""
         proto = onnx.load_from_string(model)
         elem_types = [o.type.tensor_type.elem_type for o in proto.graph.output]
         try:
-            mod = from_onnx(proto, keep_params_in_input=False)
-            vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+            mod, owner, folded = tvm_import(from_onnx, proto, rewrites)
+            capture = Capture() if rewrites and optimize else None
+            if capture:
+                with tvm.transform.PassContext(instruments=[capture]):
+                    executable = tvm.compile(mod, target="llvm", relax_pipeline=pipeline)
+            else:
+                executable = tvm.compile(mod, target="llvm", relax_pipeline=pipeline)
+            vm = relax.VirtualMachine(executable, tvm.cpu())
         except Exception as e:
             # Relax states some dtype limits outright (bf16 on 0.27: "Data type T.bfloat16 not
             # supported for isnan op", "layer_norm: only support float32 and float16 for now").
             if m := TVM_DTYPE_LIMIT.search(str(e)):
                 raise Unsupported(f"dtype not supported by tvm: {m.group(0)}") from e
             raise
+        rewritten = None
+        if capture and all(name in capture.mods for name in watched):
+            rewritten = tvm_fused(owner, folded, *[capture.mods[name] for name in watched])
+        elif rewrites:
+            rewritten = set(folded)
+        if rewritten is not None:  # in node order
+            rewritten = [n.output[0] for n in proto.graph.node if n.output and n.output[0] in rewritten]
 
         def run(xs):
             out = vm["main"](*[to_device(x) for x in xs])
@@ -261,7 +490,7 @@ def tvm_backend():
             if len(outs) != len(elem_types):
                 raise TypeError(f"{len(outs)} outputs for {len(elem_types)} graph outputs")
             return [to_numpy(o, t) for o, t in zip(outs, elem_types)]
-        return run, None
+        return run, rewritten
     return make
 
 
@@ -270,7 +499,8 @@ BACKENDS = {"ort": lambda: ort_backend("ORT_ENABLE_ALL"), "ort-noopt": lambda: o
             "ort-extended": lambda: ort_backend("ORT_ENABLE_EXTENDED"),
             "ort-layout": lambda: ort_backend("ORT_ENABLE_LAYOUT"),
             "onnx-ref": onnx_ref_backend, "openvino": lambda: openvino_backend(OPENVINO_F32),
-            "openvino-default": lambda: openvino_backend({}), "tvm": tvm_backend}
+            "openvino-default": lambda: openvino_backend({}), "tvm": tvm_backend,
+            "tvm-opt": lambda: tvm_backend(optimize=True)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from onnx import helper as h
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from worker_client import Worker, decode  # noqa: E402
 
-BACKENDS = ["ort", "ort-noopt", "onnx-ref", "openvino", "openvino-default", "tvm"]
+BACKENDS = ["ort", "ort-noopt", "onnx-ref", "openvino", "openvino-default", "tvm", "tvm-opt"]
 
 
 def model(nodes, inputs, outputs, inits=(), opset=17, check=True):

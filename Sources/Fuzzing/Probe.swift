@@ -175,7 +175,7 @@ public enum ProbeVersion {
     switch backend {
     case "onnx-ref": return "onnx"
     case "openvino", "openvino-default": return "openvino"
-    case "tvm": return "tvm"
+    case "tvm", "tvm-opt": return "tvm"
     default: return nil
     }
   }

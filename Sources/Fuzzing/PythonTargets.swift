@@ -43,9 +43,11 @@ extension BackendTarget {
     "ort-extended": "ORT_ENABLE_EXTENDED", "ort-layout": "ORT_ENABLE_LAYOUT",
   ]
 
-  /// Backends served by `python/dlsmith_worker.py`.
+  /// Backends served by `python/dlsmith_worker.py`. `tvm` compiles with `tvm.compile`'s default
+  /// pipeline, which on CPU only legalizes and lowers; `tvm-opt` with
+  /// `relax.get_default_pipeline(llvm)`, which also runs FoldConstant, FuseOps and FuseTIR.
   public static let pythonBackends =
-    onnxruntimeLevels.map(\.key) + ["onnx-ref", "openvino", "openvino-default", "tvm"]
+    onnxruntimeLevels.map(\.key) + ["onnx-ref", "openvino", "openvino-default", "tvm", "tvm-opt"]
 
   /// What the named Python targets are known to compute at another precision (measured on
   /// OpenVINO 2026.4.1, CPU plugin, and confirmed by `dlsmith probe`): `openvino` (f32 inference
@@ -118,12 +120,19 @@ extension BackendTarget {
     case "ort-noopt": return ["onnx-ref"]
     case "onnx-ref": return ["ort-noopt"]
     case "openvino", "openvino-default", "tvm": return ["onnx-ref", "ort-noopt"]
+    case "tvm-opt": return ["onnx-ref", "ort-noopt", "tvm"]
     default: return []
     }
   }
 
   /// The lower optimization level of the same implementation, if `name` has one.
-  public static func unoptimized(of name: String) -> String? { name == "ort" ? "ort-noopt" : nil }
+  public static func unoptimized(of name: String) -> String? {
+    switch name {
+    case "ort": return "ort-noopt"
+    case "tvm-opt": return "tvm"
+    default: return nil
+    }
+  }
 
   /// The optimization levels between `name`'s lowest and its own, lowest first (onnxruntime's graph
   /// optimization levels), which triage runs to name the level that breaks a model.

@@ -147,12 +147,14 @@ struct ExportBug: ParsableCommand {
               # several tensors (an output whose producer it removed), so get_any_name is not the output's.
               import onnx
               return dict(zip([o.name for o in onnx.load(model).graph.output], [r[o] for o in c.outputs]))
-          if backend == "tvm":
+          if backend in ("tvm", "tvm-opt"):
               import onnx, tvm
               from tvm import relax
               from tvm.relax.frontend.onnx import from_onnx
               mod = from_onnx(onnx.load(model), keep_params_in_input=False)
-              vm = relax.VirtualMachine(tvm.compile(mod, target="llvm"), tvm.cpu())
+              # tvm-opt: the CPU pipeline with FoldConstant and FuseOps (tvm.compile's default has neither).
+              pipeline = relax.get_default_pipeline(tvm.target.Target("llvm")) if backend == "tvm-opt" else "default"
+              vm = relax.VirtualMachine(tvm.compile(mod, target="llvm", relax_pipeline=pipeline), tvm.cpu())
               out = vm["main"](*[tvm.runtime.tensor(feeds[k]) for k in feeds])
               m = onnx.load(model)
               outs = [out] if len(m.graph.output) == 1 else list(out)

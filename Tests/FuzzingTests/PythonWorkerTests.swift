@@ -3,6 +3,8 @@ import Foundation
 import Fuzzing
 import Generation
 import IR
+import ONNX
+import Operators
 import Tensors
 import TestSupport
 import Testing
@@ -237,6 +239,128 @@ import Testing
     #expect(stats.unsupported < stats.modelsValid, "\(stats)")
     #expect(
       stats.findings["crash", default: 0] + stats.findings["error", default: 0] == 0, "\(stats.findings)")
+  }
+
+  /// Models whose nodes a target's optimizer rewrites, or does not: (label, graph, the values `vN`
+  /// whose nodes the worker must report rewritten, exactly and in node order).
+  static func rewriteCases(_ backend: String) -> [(String, Graph, [ValueID])] {
+    // conv2d [1, 2, 6, 6] * [4, 2, 3, 3] (+ a per-channel bias) then relu.
+    func conv(bias: Bool) -> (Graph, [ValueID]) {
+      var b = GraphBuilder()
+      let x = b.input([1, 2, 6, 6])
+      let w = b.constant([4, 2, 3, 3])
+      let attributes: [String: AttributeValue] = [
+        "strides": .ints([1, 1]), "pads": .ints([0, 0, 0, 0]), "dilations": .ints([1, 1]), "group": .int(1),
+      ]
+      var y = b("conv2d", x, w, attributes: attributes)
+      var nodes = [y]
+      if bias {
+        y = b("add", y, b.constant([1, 4, 1, 1], seed: 2))
+        nodes.append(y)
+      }
+      let r = b("relu", y)
+      return (b.build(outputs: [r]), nodes + [r])
+    }
+    // x * min(relu(x + 3), 6) / 6: OpenVINO's HSwishFusion makes the div an HSwish under its name and
+    // drops the others (Patterns/openvino.json, openvino.hswish_relu_div).
+    func hswish() -> (Graph, [ValueID]) {
+      var b = GraphBuilder()
+      let x = b.input([2, 8, 6, 6])
+      let a = b("add", x, b.constant([1], data: [3]))
+      let r = b("relu", a)
+      let m = b("min", r, b.constant([1], data: [6]))
+      let p = b("mul", x, m)
+      let d = b("div", p, b.constant([1], data: [6]))
+      return (b.build(outputs: [d]), [a, r, m, p])
+    }
+    // matmul then sin: nothing for any target to fuse or fold.
+    func plain() -> Graph {
+      var b = GraphBuilder()
+      let m = b("matmul", b.input([4, 5]), b.input([5, 6]))
+      let y = b("sin", m)
+      return b.build(outputs: [y])
+    }
+    // sin, cos, add in f16: onnxruntime's CPU provider runs them in f32 between inserted Casts and
+    // renames the values (InsertedPrecisionFreeCast_vN); nothing is fused.
+    func f16() -> Graph {
+      var b = GraphBuilder()
+      let x = b.input([2, 3], .f16)
+      let y = b("add", b("cos", b("sin", x)), x)
+      return b.build(outputs: [y])
+    }
+    // exp(relu(x)) with relu(x) a graph output too: Relax fuses only dataflow values, so the tap
+    // stops the elementwise fusion (Docs/findings/patterns/tvm-notes.md).
+    func tapped() -> Graph {
+      var b = GraphBuilder()
+      let r = b("relu", b.input([2, 3]))
+      let e = b("exp", r)
+      return b.build(outputs: [r, e])
+    }
+    // (c + c) * x: the importer folds the constant add.
+    func constantAdd() -> (Graph, [ValueID]) {
+      var b = GraphBuilder()
+      let c = b.constant([2, 3])
+      let s = b("add", c, c)
+      let y = b("mul", b.input([2, 3]), s)
+      return (b.build(outputs: [y]), [s])
+    }
+    let (convRelu, convReluNodes) = conv(bias: false)
+    let (convAddRelu, convAddReluNodes) = conv(bias: true)
+    switch backend {
+    case "ort":  // ConvActivationFusion (the Conv also becomes NCHWc)
+      return [
+        ("conv-relu", convRelu, convReluNodes), ("matmul-sin", plain(), []), ("f16-sin-cos-add", f16(), []),
+      ]
+    case "openvino":
+      let (g, nodes) = hswish()
+      return [("hswish", g, nodes), ("matmul-sin", plain(), [])]
+    case "tvm-opt":  // FuseOps: one fused function
+      let (g, nodes) = constantAdd()
+      return [
+        ("conv-add-relu", convAddRelu, convAddReluNodes), ("constant-add", g, nodes),
+        ("tapped-relu-exp", tapped(), []),
+      ]
+    case "tvm":  // no fusion in tvm.compile's default pipeline: only what the importer folds
+      let (g, nodes) = constantAdd()
+      return [("conv-add-relu", convAddRelu, []), ("constant-add", g, nodes), ("matmul-sin", plain(), [])]
+    default: return []
+    }
+  }
+
+  /// `tvm-opt` is TVM with the CPU pipeline's FoldConstant and FuseOps: served by the worker, probed
+  /// as the tvm package, and triaged with `tvm` as its lower level (which tells an optimizer bug).
+  @Test func tvmOptIsTVMsOptimizedLevel() {
+    #expect(BackendTarget.pythonBackends.contains("tvm-opt"))
+    #expect(BackendTarget.unoptimized(of: "tvm-opt") == "tvm" && BackendTarget.unoptimized(of: "tvm") == nil)
+    #expect(BackendTarget.independent(of: "tvm-opt") == ["onnx-ref", "ort-noopt", "tvm"])
+    #expect(ProbeVersion.module(for: "tvm-opt") == "tvm")
+  }
+
+  /// Asked with `rewrites`, a worker reports the nodes its target's optimizer rewrote: all the nodes
+  /// of a fusion the target is known to make, none where there is nothing to rewrite; and the
+  /// outputs are those of the same model run without asking.
+  @Test(
+    .enabled(
+      if: hasCompilers && hasORT, "python3 with numpy, onnx, onnxruntime, openvino and tvm is not available"),
+    arguments: ["ort", "openvino", "tvm-opt", "tvm"])
+  func reportsTheNodesItsOptimizerRewrote(_ backend: String) throws {
+    let target = BackendTarget.pythonTarget(backend, script: Self.script)
+    let worker = Self.worker(target)
+    defer { worker.stop() }
+    for (label, g, nodes) in Self.rewriteCases(backend) {
+      let inputs = g.sampleInputs(seed: 1)
+      let plain = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs)
+      #expect(worker.lastRewritten == nil, "\(backend) \(label): reported without being asked: \(plain)")
+      let asked = target.run(on: worker, graph: g, model: g.encoded(), inputs: inputs, rewrites: true)
+      guard case .outputs = asked else {
+        Issue.record("\(backend) \(label): \(asked)\n\(worker.logTail())")
+        continue
+      }
+      #expect(asked == plain, "\(backend) \(label): the same outputs either way")
+      #expect(
+        worker.lastRewritten == nodes.map(ONNXExport.name),
+        "\(backend) \(label): \(worker.lastRewritten ?? [])")
+    }
   }
 
   /// OpenVINO (at f32 inference precision) and TVM (Relax, llvm) run models through the worker and
