@@ -74,7 +74,11 @@ extension CampaignStats {
     modelsRewritten = modelsRewritten ?? [:]
     rewriteChecks![target, default: 0] += 1
     if !rewritten.isEmpty { modelsRewritten![target, default: 0] += 1 }
-    let outcomes = PatternFiring.outcomes(graph, rewritten: rewritten, patterns: patterns)
+    // Only the patterns of this target's libraries (`ort.*` for ort, ort-basic, ...).
+    let outcomes = PatternFiring.outcomes(graph, rewritten: rewritten, patterns: patterns).filter {
+      let library = $0.key.split(separator: ".").first.map(String.init) ?? ""
+      return target == library || target.hasPrefix(library + "-")
+    }
     if outcomes.isEmpty { return }
     var counts = self.patterns?[target] ?? [:]
     for (key, fired) in outcomes {
