@@ -465,10 +465,14 @@ extension PatternLibrary {
   public static func select(
     _ choice: String, backends: [String], directory: String, operators: [OperatorSpec]
   ) throws -> [Pattern] {
+    if choice == "none" { return [] }
     let available = targets(in: directory)
+    guard !available.isEmpty else {
+      throw PatternError(
+        "\(directory): no pattern library (<target>.json) here; --patterns-dir names the folder")
+    }
     let names: [String]
     switch choice {
-    case "none": return []
     case "all": names = available
     case "target":
       guard !backends.isEmpty else {
@@ -480,6 +484,11 @@ extension PatternLibrary {
       names = available.filter { name in
         let t = name.split(separator: ".").first.map(String.init) ?? name
         return backends.contains { $0 == t || $0.hasPrefix(t + "-") }
+      }
+      guard !names.isEmpty else {
+        throw PatternError(
+          "\(directory): no pattern library serves \(backends.joined(separator: ", ")) (libraries: \(available.joined(separator: ", ")))"
+        )
       }
     default:
       names = choice.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }

@@ -191,7 +191,7 @@ struct BenchPatterns: ParsableCommand {
 
   func run() throws {
     try reportingErrors {
-      let library = try PatternLibrary.read("\(patternsDir)/\(target).json")
+      let library = try PatternLibrary.read("\(patternsDirectory(patternsDir))/\(target).json")
       let rows = PatternCheck().run(library, nearMisses: nearMisses) { workerTarget($0, passes: "all") }
       for r in rows {
         print("\(r.pattern)\(r.variant.map { "~\($0)" } ?? "") [\(r.backend)]: \(r.outcome)")

@@ -9,6 +9,19 @@ import Operators
 import Rulebook
 import Tensors
 
+/// `given` when it exists; the default `Patterns` is also looked up next to the checkout that built
+/// this executable (as python/ is), so campaigns run from any folder.
+func patternsDirectory(_ given: String) -> String {
+  if FileManager.default.fileExists(atPath: given) || given != "Patterns" { return given }
+  var dir = URL(fileURLWithPath: selfExecutable()).deletingLastPathComponent()
+  for _ in 0..<5 {
+    let candidate = dir.appendingPathComponent("Patterns").path
+    if FileManager.default.fileExists(atPath: candidate) { return candidate }
+    dir = dir.deletingLastPathComponent()
+  }
+  return given
+}
+
 /// Options shared by every command that generates models.
 struct GenerationOptions: ParsableArguments {
   @Option(help: "Operator nodes per model.") var nodes: Int = 10
@@ -78,11 +91,13 @@ struct GenerationOptions: ParsableArguments {
     }
   }
 
+  var resolvedPatternsDir: String { patternsDirectory(patternsDir) }
+
   /// The generator's options with the patterns `--patterns` selects (`backends` resolve `target`).
   func generatorOptions(backends: [String] = []) throws -> GeneratorOptions {
     var o = baseOptions
     o.patterns = try PatternLibrary.select(
-      patterns, backends: backends, directory: patternsDir, operators: o.operators)
+      patterns, backends: backends, directory: resolvedPatternsDir, operators: o.operators)
     return o
   }
 
