@@ -70,6 +70,10 @@ public struct CampaignConfig: Sendable {
   public var oracleTarget: String?
   /// Share of models grown from a corpus model rather than generated from scratch.
   public var mutationRate = 0.25
+  /// Equivalent-form oracle (`EquivalentForms`, `EquivalenceOracle`): each target also runs one
+  /// rewritten form of every model it ran, and a disagreement with itself is a `mismatch` finding.
+  /// Off by default; off, the campaign is unchanged.
+  public var equivalence = false
   /// Test-only fault injection: `kill -9` of the campaign itself at a named point of the first
   /// finding's write path (`after-journal`, `mid-publish`, `after-publish`, `after-bucket`).
   public var failpoint: String?
@@ -115,6 +119,9 @@ public struct CampaignStats: Codable, Sendable {
   /// absent from the stats.json of earlier versions.)
   public var rewriteChecks: [String: Int]? = nil
   public var modelsRewritten: [String: Int]? = nil
+  /// With `--equivalence`: per target, verdicts on equivalent forms (`agree`, `mismatch`,
+  /// `unstable`, `failed`, `unsupported`, `flaky`), and per rewrite kind how many forms used it.
+  public var equivalence: [String: [String: Int]]? = nil
 
   /// Run time over every run of the shard (resumes included).
   public var totalRunTime: Double { previousRunTime + runTime }

@@ -138,6 +138,15 @@ struct CampaignLane {
           outcome = again
         }
       }
+      if config.equivalence, case .outputs(let first) = outcome, first.count == graph.outputs.count {
+        let reference = config.oracleTarget == nil ? values : nil
+        if checkEquivalence(
+          k: k, seed: seed, graph: graph, inputs: inputs, target: target, worker: worker, first: first,
+          reference: reference)
+        {
+          found = true
+        }
+      }
       if case .unsupported = outcome { counters.update { $0.unsupported += 1 } }
       guard
         let finding = Judge(oracle: triage.oracle(for: target)).finding(
@@ -178,5 +187,80 @@ struct CampaignLane {
     }
     publisher.keepIfNovel(graph, seed: seed)
     return found
+  }
+
+  /// `--equivalence`: runs `target` on one equivalent form of `graph` (one rewrite; half the
+  /// models draw it among the exact kinds only) and compares the target with itself
+  /// (`EquivalenceOracle`); a confirmed disagreement is a `mismatch` finding whose instance holds
+  /// both models (`model.dlsmith.json`, `form.dlsmith.json`, `rewrites.txt`). A failure on the form
+  /// alone (error, crash) is a finding on the form. Returns whether a target bug was recorded.
+  func checkEquivalence(
+    k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], target: BackendTarget, worker: WorkerProcess,
+    first: [Tensor], reference: [ValueID: Tensor]?
+  ) -> Bool {
+    var rng = SplitMix64(seed: seed ^ 0xE0_1F_A1)
+    let exactOnly = rng.chance(0.5)
+    let forms = EquivalentForms(kinds: exactOnly ? RewriteKind.exact : RewriteKind.allCases, maxRewrites: 1)
+    let form = forms.form(of: graph, rng: &rng)
+    guard let rewrite = form.rewrites.first else { return false }
+    func count(_ key: String) {
+      counters.update { s in
+        var e = s.equivalence ?? [:]
+        e[target.name, default: [:]][key, default: 0] += 1
+        s.equivalence = e
+      }
+    }
+    count("rewrite " + rewrite.kind.rawValue)
+    let model = form.graph.encoded()
+    let onnx = target.sendsONNX ? BackendTarget.exportONNX(form.graph) : nil
+    let outcome = target.run(on: worker, graph: form.graph, model: model, inputs: inputs, onnx: onnx)
+    counters.update { $0.execs[target.name, default: 0] += 1 }
+    let oracle = EquivalenceOracle(oracle: triage.oracle(for: target))
+    switch outcome {
+    case .outputs(let second):
+      let verdict = oracle.verdict(
+        original: graph, form: form, first: first, second: second, reference: reference)
+      count(verdict.label)
+      guard case .mismatch(let d) = verdict else { return false }
+      // The same form again: a target that now agrees with itself was flaky, not wrong.
+      if case .outputs(let again) = target.run(
+        on: worker, graph: form.graph, model: model, inputs: inputs, onnx: onnx),
+        oracle.verdict(original: graph, form: form, first: first, second: again, reference: reference)
+          == .agree
+      {
+        count("flaky")
+        return false
+      }
+      let sig = Signature(
+        kind: .mismatch, stage: "execute", backend: target.name,
+        state: Signature.equivalentFormPrefix
+          + "rewrite=\(rewrite.kind.rawValue) dtype=\(d.dtype) class=\(d.kind.rawValue)")
+      let finding = Finding(
+        signature: sig,
+        message: "\(target.name) disagrees with itself on an equivalent form: \(rewrite)\n"
+          + "expected: its own output on the original model; got: its output on the form\n\(d)",
+        actual: second, outcome: outcome, discrepancy: d)
+      publisher.record(
+        finding, k: k, seed: seed, graph: graph, inputs: inputs, expected: first, target: target,
+        log: worker.logTail(), form: form)
+      return true
+    case .unsupported:
+      count("unsupported")
+      return false
+    case .hang:
+      // Not confirmed here (the original ran in time): counted, not saved.
+      count("hang")
+      return false
+    default:
+      count("failed")
+      guard
+        let f = Judge(oracle: triage.oracle(for: target)).finding(
+          outcome, target: target.name, graph: form.graph, values: [:])
+      else { return false }
+      publisher.record(
+        f, k: k, seed: seed, graph: form.graph, inputs: inputs, expected: first, target: target,
+        log: worker.logTail(), form: form)
+      return f.signature.kind.isTargetBug
+    }
   }
 }

@@ -46,7 +46,8 @@ final class CampaignPublisher: @unchecked Sendable {
   /// (shard, k, backend) instance published twice is stored and counted once.
   func record(
     _ f: Finding, k: Int, seed: UInt64, graph: Graph, inputs: [Tensor], expected: [Tensor],
-    target: BackendTarget, log: String, minimized: Minimized? = nil, evidence: TriageEvidence? = nil
+    target: BackendTarget, log: String, minimized: Minimized? = nil, evidence: TriageEvidence? = nil,
+    form: EquivalentForm? = nil
   ) {
     let fm = FileManager.default
     let sig = f.signature
@@ -72,6 +73,13 @@ final class CampaignPublisher: @unchecked Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try Workdir.writeFile(graph.encoded(), to: tmp + "/model.dlsmith.json")
+        if let form {
+          // The equivalent form the target disagreed on, and the rewrites that made it.
+          try Workdir.writeFile(form.graph.encoded(), to: tmp + "/form.dlsmith.json")
+          try Workdir.writeFile(
+            Data((form.rewrites.map(\.description).joined(separator: "\n") + "\n").utf8),
+            to: tmp + "/rewrites.txt")
+        }
         try Workdir.writeFile(try enc.encode(inputs.map(EncodedTensor.init)), to: tmp + "/inputs.json")
         try Workdir.writeFile(try enc.encode(expected.map(EncodedTensor.init)), to: tmp + "/expected.json")
         if let actual = f.actual {

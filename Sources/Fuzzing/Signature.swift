@@ -56,7 +56,17 @@ public struct Signature: Codable, Sendable, Hashable {
   public var short: String { String(hash.prefix(16)) }
 
   /// One-line human title.
-  public var title: String { "\(kind.rawValue) in \(backend) \(stage): \(state)" }
+  public var title: String {
+    if state.hasPrefix(Signature.equivalentFormPrefix) {
+      return "\(backend) disagrees with itself on an equivalent form: "
+        + state.dropFirst(Signature.equivalentFormPrefix.count)
+    }
+    return "\(kind.rawValue) in \(backend) \(stage): \(state)"
+  }
+
+  /// The state prefix of an equivalent-form mismatch (`--equivalence`): `equivalent-form
+  /// rewrite=<kind> dtype=<d> class=<c>`.
+  public static let equivalentFormPrefix = "equivalent-form "
 
   /// The crash state of an error message: its meaningful line with everything that varies
   /// between instances of one cause replaced by placeholders.

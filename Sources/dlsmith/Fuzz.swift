@@ -63,6 +63,10 @@ struct Fuzz: ParsableCommand {
   ) var oracle: String?
   @Flag(
     help:
+      "Also run each target on one equivalent form of every model (semantics-preserving rewrites) and record where it disagrees with itself (Docs/Equivalence.md)."
+  ) var equivalence = false
+  @Flag(
+    help:
       "Do not ask independent implementations (onnx-ref, ort-noopt) about findings of external targets; buckets stay unconfirmed."
   ) var noConsensus = false
 
@@ -123,6 +127,7 @@ struct Fuzz: ParsableCommand {
     config.limits.maxModels = workerMaxModels
     config.failpoint = failpoint
     config.oracleTarget = oracle
+    config.equivalence = equivalence
     config.commandLine = CommandLine.arguments
     if !noConsensus {
       for t in selection.targets {
