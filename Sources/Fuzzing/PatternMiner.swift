@@ -30,7 +30,9 @@ public struct PatternMiner {
   public mutating func add(_ graph: Graph, rewritten: [String]) {
     models += 1
     let names = Set(rewritten)
-    let hit = graph.nodes.indices.filter { i in graph.nodes[i].outputs.first.map { names.contains(ONNXExport.name($0)) } ?? false }
+    let hit = graph.nodes.indices.filter { i in
+      graph.nodes[i].outputs.first.map { names.contains(ONNXExport.name($0)) } ?? false
+    }
     guard !hit.isEmpty else { return }
     rewrittenModels += 1
     var producer: [ValueID: Int] = [:]
@@ -47,7 +49,9 @@ public struct PatternMiner {
     let groups = Dictionary(grouping: hit, by: find).values.map { $0.sorted() }.sorted { $0[0] < $1[0] }
     let constants = Dictionary(graph.constants.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
     for members in groups where members.count <= maxNodes {
-      guard let mined = Self.candidate(graph, members, producer: producer, constants: constants) else { continue }
+      guard let mined = Self.candidate(graph, members, producer: producer, constants: constants) else {
+        continue
+      }
       let key = Self.key(mined.nodes)
       counts[key, default: 0] += 1
       if examples[key] == nil { examples[key] = mined }
@@ -130,6 +134,7 @@ public struct PatternMiner {
       ])
     }
     let file: [String: Any] = ["target": target, "patterns": patterns]
-    return (try? JSONSerialization.data(withJSONObject: file, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    return (try? JSONSerialization.data(withJSONObject: file, options: [.prettyPrinted, .sortedKeys]))
+      ?? Data()
   }
 }

@@ -188,10 +188,51 @@ struct BenchPatterns: ParsableCommand {
   @Option(help: "The library: Patterns/<target>.json.") var target: String
   @Option(help: "Directory of the pattern libraries.") var patternsDir = "Patterns"
   @Flag(help: "Also check every near miss (whether the target still rewrites it).") var nearMisses = false
+  @Option(
+    help:
+      "Instead: mine patterns from N random models (seeds 1...N): the node groups the target rewrote, seen twice or more and not in the library, written as a library to --output."
+  ) var mine: Int?
+  @Option(help: "Where --mine writes its library (e.g. Patterns/ort.mined.json).") var output: String?
+  @Option(help: "The backend --mine runs (default: the target).") var backend: String?
+
+  func validate() throws {
+    if let mine, mine < 1 { throw ValidationError("--mine must be at least 1") }
+    if mine != nil && output == nil { throw ValidationError("--mine needs --output") }
+  }
 
   func run() throws {
     try reportingErrors {
       let library = try PatternLibrary.read("\(patternsDirectory(patternsDir))/\(target).json")
+      if let mine, let output {
+        let name = backend ?? target
+        let t = workerTarget(name, passes: "all")
+        let worker = WorkerProcess(
+          command: t.command, limits: WorkerLimits(),
+          logPath: FileManager.default.temporaryDirectory.path + "/dlsmith-mine-\(name).log")
+        defer { worker.stop() }
+        var generator = Generator(options: GeneratorOptions())
+        var miner = PatternMiner()
+        for seed in UInt64(1)...UInt64(mine) {
+          let g = generator.generate(seed: seed)
+          guard
+            case .outputs = t.run(
+              on: worker, graph: g, model: g.encoded(), inputs: g.sampleInputs(seed: seed), rewrites: true),
+            let rewritten = worker.lastRewritten
+          else { continue }
+          miner.add(g, rewritten: rewritten)
+        }
+        let data = miner.library(
+          target: target, existing: library.patterns, note: "\(name), \(mine) random models of 10 nodes")
+        try data.write(to: URL(fileURLWithPath: output), options: .atomic)
+        let mined = try PatternLibrary.read(output)
+        print(
+          "mined: \(miner.models) models run, \(miner.rewrittenModels) rewritten; \(miner.counts.count) distinct rewritten groups, \(mined.patterns.count) new patterns (seen twice or more) in \(output)"
+        )
+        for p in mined.patterns.prefix(15) {
+          print("  \(p.name): \(p.nodes.map(\.op).joined(separator: " -> ")) (weight \(Int(p.weight)))")
+        }
+        return
+      }
       let rows = PatternCheck().run(library, nearMisses: nearMisses) { workerTarget($0, passes: "all") }
       for r in rows {
         print("\(r.pattern)\(r.variant.map { "~\($0)" } ?? "") [\(r.backend)]: \(r.outcome)")

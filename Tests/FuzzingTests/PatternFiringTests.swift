@@ -27,6 +27,37 @@ import Testing
     #expect(PatternFiring.outcomes(g, rewritten: [], patterns: [:]).isEmpty)
   }
 
+  /// Mining: the rewritten group conv2d -> relu of two models becomes one candidate (seen twice), with
+  /// x, a const and the edge; a group already in the library, or seen once, is left out.
+  @Test func minedGroupsBecomePatternsWhenSeenTwice() throws {
+    func model(_ seed: UInt64) -> Graph {
+      var b = GraphBuilder()
+      let x = b.input([1, 3, 8, 8])
+      let w = b.constant([4, 3, 3, 3], seed: seed)
+      let c = b(
+        "conv2d", x, w,
+        attributes: [
+          "strides": .ints([1, 1]), "pads": .ints([0, 0, 0, 0]), "dilations": .ints([1, 1]), "group": .int(1),
+        ])
+      let r = b("relu", c)
+      let s = b("sigmoid", r)
+      return b.build(outputs: [s])
+    }
+    var miner = PatternMiner()
+    for seed in UInt64(1)...2 {
+      let g = model(seed)
+      miner.add(g, rewritten: g.nodes.prefix(2).map { "v\($0.outputs[0])" })
+    }
+    let single = model(3)
+    miner.add(single, rewritten: ["v\(single.nodes[2].outputs[0])"])
+    let lib = try PatternLibrary.parse(miner.library(target: "t", existing: [], note: "test"))
+    #expect(lib.patterns.map { $0.nodes.map(\.op) } == [["conv2d", "relu"]])
+    #expect(lib.patterns.first?.nodes.map(\.inputs) == [[.graftPoint, .constant], [.node(0, output: 0)]])
+    #expect(lib.patterns.first?.weight == 2 && lib.patterns.first?.rewritten == [0, 1])
+    let known = try PatternLibrary.parse(miner.library(target: "t", existing: lib.patterns, note: "test"))
+    #expect(known.patterns.isEmpty)
+  }
+
   /// Every pattern of DLSmith's own fast backend fires on it (`dlsmith worker --backend fast`, whose
   /// compile stage reports the nodes its passes rewrote), and most near misses do not.
   @Test func theFastLibraryFiresOnTheFastBackend() throws {
