@@ -268,10 +268,11 @@ extension State {
     return (x * scale).rounded() / scale
   }
 
-  /// Whether `r` is of one sign but for `Interval.image`'s 1% padding (a sqrt's range padded below 0).
-  static func oneSignedUpToPadding(_ r: Interval) -> Bool {
-    let pad = 0.011 * (r.hi - r.lo)
-    return (r.lo < 0 && -r.lo <= pad) || (r.hi > 0 && r.hi <= pad)
+  /// Whether `value` is the `sqrt` of a value whose range's lower bound is positive.
+  func positiveSquareRoot(_ value: Int) -> Bool {
+    guard let n = nodes.last(where: { $0.outputs.contains(value) }), n.op == "sqrt", let input = n.inputs.first
+    else { return false }
+    return (slots[input]?.range.lo ?? 0) > 0
   }
 
   /// Largest magnitude a generated value may reach in `dtype` (a margin below overflow, and a bound
@@ -609,13 +610,12 @@ extension State {
       let domain = i < domains.count ? domains[i] : nil
       if let id = op.existing {
         let r = slots[id]!.range
-        // A grafted pattern may divide by a value of one sign that range analysis cannot keep away
-        // from zero (LayerNorm divides by sqrt(variance + epsilon), whose range `image` pads below
-        // zero by 1% of its width): for grafted nodes a range within that padding of one sign is
-        // taken as that sign. A value that really crosses zero (1 / selu(x)) is still refused: a
-        // last-ulp difference of the divisor would flip an infinity's sign.
+        // A grafted pattern may divide by a square root that range analysis cannot keep away from
+        // zero (LayerNorm divides by sqrt(variance + epsilon): `image` pads sqrt's range below zero
+        // by 1% of its width). For grafted nodes, a sqrt of a range whose lower bound is positive is
+        // taken as positive; nothing else is (sign(argmin(x)) looks just as padded, and is 0).
         let inDomain = domain.map { d in
-          d.contains(r) || (tag != nil && d.allowed.contains(r) && State.oneSignedUpToPadding(r))
+          d.contains(r) || (tag != nil && d.allowed.contains(r) && positiveSquareRoot(id))
         }
         if inDomain == false {
           gen.stats.rejectedValues += 1

@@ -31,7 +31,7 @@ import Testing
       try PatternLibrary.read("\(Self.directory)/\($0).json").patterns.count
     }
     #expect(counts[0] >= 40 && counts[1] >= 20 && counts[2] >= 20, "\(counts)")
-    #expect(PatternLibrary.targets(in: Self.directory) == ["openvino", "ort", "tvm"])
+    #expect(PatternLibrary.targets(in: Self.directory) == ["fast", "openvino", "ort", "tvm"])
   }
 
   @Test func aBadLibraryNamesTheFileThePatternAndTheProblem() throws {
