@@ -54,14 +54,7 @@ public struct EquivalenceOracle: Sendable {
     var rangeScale: [ValueID: Double]?
     for (k, id) in original.outputs.enumerated() {
       let (e, a) = (first[k], second[k])
-      let et = TensorType(e.dtype, e.shape)
-      let at = TensorType(a.dtype, a.shape)
-      if a.dtype != e.dtype {
-        return .mismatch(Discrepancy(kind: .dtype, output: id, expectedType: "\(et)", actualType: "\(at)"))
-      }
-      if a.shape != e.shape {
-        return .mismatch(Discrepancy(kind: .shape, output: id, expectedType: "\(et)", actualType: "\(at)"))
-      }
+      if let d = Oracle.typeDiscrepancy(e, a, output: id) { return .mismatch(d) }
       let bitwise =
         exactForm && e.dtype.isFloat && exact.contains(id) && formExact.contains(form.graph.outputs[k])
       let approximate = oracle.tolerance(e.dtype)
@@ -76,8 +69,8 @@ public struct EquivalenceOracle: Sendable {
         continue
       }
       d.output = id
-      d.expectedType = "\(et)"
-      d.actualType = "\(at)"
+      d.expectedType = "\(TensorType(e.dtype, e.shape))"
+      d.actualType = "\(TensorType(a.dtype, a.shape))"
       if bitwise {
         if oracle.compare(e, a, tolerance: approximate, scale: s) == nil { d.kind = .rounding }
         return .mismatch(d)

@@ -85,14 +85,7 @@ public struct Oracle: Sendable {
     for (k, id) in graph.outputs.enumerated() {
       guard let e = reference[id] else { continue }
       let a = actual[k]
-      let et = TensorType(e.dtype, e.shape)
-      let at = TensorType(a.dtype, a.shape)
-      if a.dtype != e.dtype {
-        return .mismatch(Discrepancy(kind: .dtype, output: id, expectedType: "\(et)", actualType: "\(at)"))
-      }
-      if a.shape != e.shape {
-        return .mismatch(Discrepancy(kind: .shape, output: id, expectedType: "\(et)", actualType: "\(at)"))
-      }
+      if let d = Oracle.typeDiscrepancy(e, a, output: id) { return .mismatch(d) }
       let bitwise = e.dtype.isFloat && exact.contains(id)
       var approximate = tolerance(e.dtype)
       var difference = compare(e, a, tolerance: bitwise ? .exact : approximate, scale: scale[id] ?? 1)
@@ -104,8 +97,8 @@ public struct Oracle: Sendable {
       }
       if var d = difference {
         d.output = id
-        d.expectedType = "\(et)"
-        d.actualType = "\(at)"
+        d.expectedType = "\(TensorType(e.dtype, e.shape))"
+        d.actualType = "\(TensorType(a.dtype, a.shape))"
         if bitwise && compare(e, a, tolerance: approximate, scale: scale[id] ?? 1) == nil {
           d.kind = .rounding
         }
@@ -291,5 +284,20 @@ public struct Oracle: Sendable {
       if unstable { result.append(i) }
     }
     return result
+  }
+}
+
+extension Oracle {
+  /// A wrong dtype or shape of output `output` (`actual` against `expected`), checked before values.
+  static func typeDiscrepancy(_ expected: Tensor, _ actual: Tensor, output: ValueID) -> Discrepancy? {
+    let et = TensorType(expected.dtype, expected.shape)
+    let at = TensorType(actual.dtype, actual.shape)
+    if actual.dtype != expected.dtype {
+      return Discrepancy(kind: .dtype, output: output, expectedType: "\(et)", actualType: "\(at)")
+    }
+    if actual.shape != expected.shape {
+      return Discrepancy(kind: .shape, output: output, expectedType: "\(et)", actualType: "\(at)")
+    }
+    return nil
   }
 }

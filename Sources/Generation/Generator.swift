@@ -270,7 +270,8 @@ extension State {
 
   /// Whether `value` is the `sqrt` of a value whose range's lower bound is positive.
   func positiveSquareRoot(_ value: Int) -> Bool {
-    guard let n = nodes.last(where: { $0.outputs.contains(value) }), n.op == "sqrt", let input = n.inputs.first
+    guard let n = nodes.last(where: { $0.outputs.contains(value) }), n.op == "sqrt",
+      let input = n.inputs.first
     else { return false }
     return (slots[input]?.range.lo ?? 0) > 0
   }
