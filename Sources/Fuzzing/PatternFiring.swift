@@ -121,6 +121,12 @@ public enum PatternSummary {
       let exact = byKey.filter { !$0.key.contains("~") }
       let misses = byKey.filter { $0.key.contains("~") }
       let share = 100 * Double(rewritten[t] ?? 0) / Double(Swift.max(1, checks[t] ?? 0))
+      if byKey.isEmpty {
+        return String(
+          format:
+            "patterns on %@: none grafted; the optimizer rewrote something in %.0f%% of %d models checked", t,
+          share, checks[t] ?? 0)
+      }
       return
         "patterns on \(t): \(exact.filter { $0.value.fired > 0 }.count) of \(exact.count) grafted patterns fired; "
         + "instances \(exact.values.map(\.fired).reduce(0, +))/\(exact.values.map(\.ran).reduce(0, +)) fired, "
