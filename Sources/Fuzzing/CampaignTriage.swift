@@ -30,7 +30,8 @@ final class CampaignTriage: @unchecked Sendable {
   /// seen again is signed without another run; only the first instance of a bucket is minimized
   /// (`Triage.isNew`), and minimizing is budgeted (the first 50 freely, then up to a third of the
   /// run time), so a target that is wrong on every model does not stall the campaign: past the
-  /// budget findings are localized and signed but not minimized.
+  /// budget a finding whose signature is new is minimized with 60 target runs at most, and one
+  /// whose signature has a bucket is localized and signed only.
   func callAsFunction(
     _ f: Finding, graph: Graph, inputs: [Tensor], target: BackendTarget, worker: WorkerProcess
   ) -> (Finding, Minimized?, TriageEvidence?) {
@@ -49,7 +50,10 @@ final class CampaignTriage: @unchecked Sendable {
     t.worker = worker
     t.pool = consensusWorkers
     t.limits = config.limits
-    t.minimize = budget
+    // Past the budget a finding is still minimized, briefly, when its signature would open a new
+    // bucket (`isNew`): signed unminimized, `after=` collects every producer's family and one cause
+    // opens several buckets (11 of 25 in a pattern campaign on OpenVINO, session 9).
+    if !budget { t.maxSteps = 60 }
     let crashes = config.directory + "/Crashes/"
     t.isNew = { !FileManager.default.fileExists(atPath: crashes + $0.short) }
     t.consensus = config.consensus[target.name] ?? []
