@@ -201,6 +201,8 @@ public final class Campaign: @unchecked Sendable {
     publisher.open()
     probePrecision()
     let lanes = Swift.max(1, config.jobs)
+    let patterns = Dictionary(
+      config.generator.patterns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     let ticker = DispatchSource.makeTimerSource(queue: .global())
     ticker.schedule(deadline: .now() + 10, repeating: 10)
     ticker.setEventHandler { [weak self] in self?.pulse() }
@@ -209,7 +211,7 @@ public final class Campaign: @unchecked Sendable {
       CampaignLane(
         lane: lane, config: config, targets: targets, journal: journal, publisher: publisher, triage: triage,
         counters: counters, failpoint: failpoint, next: nextModel, requestStop: requestStop,
-        writeStats: { self.writeStats() }
+        writeStats: { self.writeStats() }, patterns: patterns
       ).run()
     }
     ticker.cancel()

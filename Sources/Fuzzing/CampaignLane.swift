@@ -20,12 +20,10 @@ struct CampaignLane {
   let next: () -> Int?
   let requestStop: () -> Void
   let writeStats: () -> Void
+  /// The grafted patterns by name (built once per campaign, read for every model's rewrites).
+  let patterns: [String: Pattern]
 
   var shardState: String { journal.shardState }
-  /// The grafted patterns by name.
-  var patternTable: [String: Pattern] {
-    Dictionary(config.generator.patterns.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-  }
 
   func run() {
     var generator = Generator(options: config.generator)
@@ -112,7 +110,7 @@ struct CampaignLane {
       counters.update { $0.execs[target.name, default: 0] += 1 }
       if askRewrites, oracleRun?.index != index, let rewritten = worker.lastRewritten {
         counters.update {
-          $0.recordRewrites(target: target.name, graph: graph, rewritten: rewritten, patterns: patternTable)
+          $0.recordRewrites(target: target.name, graph: graph, rewritten: rewritten, patterns: patterns)
         }
       }
       if case .hang(let stage) = outcome {

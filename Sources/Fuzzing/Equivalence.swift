@@ -262,7 +262,7 @@ extension Graph {
     for i in inputs { ranges[i.id] = i.range }
     for c in constants {
       ranges[c.id] = c.range
-      if let d = c.data, let first = d.first, d.allSatisfy({ $0 == first }) { splats[c.id] = first }
+      if let v = c.splat { splats[c.id] = v }
     }
     for n in nodes {
       guard let spec = operators(n.op) else { continue }

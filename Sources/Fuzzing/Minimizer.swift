@@ -330,9 +330,7 @@ private struct Search {
       guard let spec = minimizer.operators(n.op) else { continue }
       var splats: [Int: Double] = [:]
       for (i, v) in n.inputs.enumerated() {
-        if let d = constants[v]?.data, let first = d.first, d.allSatisfy({ $0 == first }) {
-          splats[i] = first
-        }
+        if let s = constants[v]?.splat { splats[i] = s }
       }
       let context = ValueContext(
         shapes: n.inputs.map { types[$0]?.shape ?? [] }, dtypes: n.inputs.map { types[$0]?.dtype ?? .f32 },

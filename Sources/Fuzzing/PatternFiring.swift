@@ -19,9 +19,9 @@ public struct PatternCount: Codable, Sendable, Equatable {
 /// (`WorkerMessage.rewritten`: the ONNX names `vN` of their first outputs).
 public enum PatternFiring {
   /// The counter key of a grafted instance: the pattern's name, `name~variant` for a near miss.
-  public static func key(_ tag: PatternTag) -> String {
-    tag.variant.map { "\(tag.name)~\($0)" } ?? tag.name
-  }
+  public static func key(_ tag: PatternTag) -> String { key(name: tag.name, variant: tag.variant) }
+
+  static func key(name: String, variant: String?) -> String { variant.map { "\(name)~\($0)" } ?? name }
 
   /// What an optimizer that is ours (a `StagedBackend`: the fast backend's passes) rewrote: the
   /// names `vN` of the nodes of `original` whose first output `optimized` no longer produces with
@@ -59,7 +59,7 @@ public enum PatternFiring {
       guard let p = patterns[i.name], let ids = nodes[i] else { return nil }
       let outs = p.rewritten.compactMap { ids[$0] }
       guard outs.count == p.rewritten.count else { return nil }
-      let key = i.variant.map { "\(i.name)~\($0)" } ?? i.name
+      let key = key(name: i.name, variant: i.variant)
       return (key, outs.allSatisfy { names.contains(ONNXExport.name($0)) })
     }
   }
@@ -76,8 +76,7 @@ extension CampaignStats {
     if !rewritten.isEmpty { modelsRewritten![target, default: 0] += 1 }
     // Only the patterns of this target's libraries (`ort.*` for ort, ort-basic, ...).
     let outcomes = PatternFiring.outcomes(graph, rewritten: rewritten, patterns: patterns).filter {
-      let library = $0.key.split(separator: ".").first.map(String.init) ?? ""
-      return target == library || target.hasPrefix(library + "-")
+      PatternLibrary.serves($0.key, backend: target)
     }
     if outcomes.isEmpty { return }
     var counts = self.patterns?[target] ?? [:]

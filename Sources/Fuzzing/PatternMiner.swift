@@ -75,8 +75,8 @@ public struct PatternMiner {
           let out = g.nodes[p].outputs.firstIndex(of: v) ?? 0
           inputs.append(out == 0 ? "#\(k)" : "#\(k).\(out)")
         } else if let c = constants[v] {
-          if let d = c.data, let first = d.first, d.allSatisfy({ $0 == first }), c.type.shape.isEmpty {
-            inputs.append("const:\(formatFloat(first))")
+          if let v = c.splat, c.type.shape.isEmpty {
+            inputs.append("const:\(formatFloat(v))")
             shapes["\(j)"] = []
           } else {
             inputs.append("const")

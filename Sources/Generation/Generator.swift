@@ -106,12 +106,7 @@ struct Slot {
   var data: [Double]? = nil
 
   /// The one value of a constant whose elements are all equal.
-  var splat: Double? {
-    guard kind == .constant, let d = data, let first = d.first, d.allSatisfy({ $0 == first }) else {
-      return nil
-    }
-    return first
-  }
+  var splat: Double? { kind == .constant ? Constant.splat(data) : nil }
 }
 
 struct State {

@@ -453,6 +453,14 @@ extension PatternFile.Entry {
 }
 
 extension PatternLibrary {
+  /// Whether the library `name` (a file name, or a pattern name's prefix: `ort` of `ort.relu_clip`)
+  /// serves `backend`: library `t` (and `t.mined`) serves `t` and its levels `t-*` (ort-basic,
+  /// tvm-opt).
+  public static func serves(_ name: String, backend: String) -> Bool {
+    let t = name.split(separator: ".").first.map(String.init) ?? name
+    return backend == t || backend.hasPrefix(t + "-")
+  }
+
   /// The patterns a `--patterns` choice selects from the libraries in `directory`:
   /// - `none`: no pattern;
   /// - `all`: every library;
@@ -480,11 +488,7 @@ extension PatternLibrary {
           "--patterns target needs a campaign's backends; name libraries instead (\(available.joined(separator: ", ")))"
         )
       }
-      // `ort.mined` (a mined library) serves `ort` too.
-      names = available.filter { name in
-        let t = name.split(separator: ".").first.map(String.init) ?? name
-        return backends.contains { $0 == t || $0.hasPrefix(t + "-") }
-      }
+      names = available.filter { name in backends.contains { serves(name, backend: $0) } }
       guard !names.isEmpty else {
         throw PatternError(
           "\(directory): no pattern library serves \(backends.joined(separator: ", ")) (libraries: \(available.joined(separator: ", ")))"

@@ -48,6 +48,16 @@ public struct Constant: Hashable, Sendable, Codable {
     self.seed = seed
     self.data = data
   }
+
+  /// The one value of a constant whose explicit data repeats a single value (a splat: a grafted
+  /// `const:V`); `nil` for seeded or varied data.
+  public var splat: Double? { Constant.splat(data) }
+
+  /// The one value `data` repeats, if it is explicit and uniform.
+  public static func splat(_ data: [Double]?) -> Double? {
+    guard let d = data, let first = d.first, d.allSatisfy({ $0 == first }) else { return nil }
+    return first
+  }
 }
 
 /// One operator application. `types` are the declared output types, checked by `verify()`.
