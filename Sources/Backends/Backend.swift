@@ -53,6 +53,23 @@ public struct ReferenceBackend: Backend {
   public func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool) throws(BackendError) -> (
     outputs: [Tensor], values: [ValueID: Tensor]
   ) {
+    let r = try run(graph, inputs: inputs, keepAll: keepAll, choice: nil)
+    return (r.outputs, r.values)
+  }
+
+  /// Runs with an implementation choice ONNX leaves open (`ImplementationChoice`), and also
+  /// returns the indices of the nodes whose operands or results the choice changed.
+  public func run(_ graph: Graph, inputs: [Tensor], choice: ImplementationChoice) throws(BackendError) -> (
+    outputs: [Tensor], changed: [Int]
+  ) {
+    let r = try run(graph, inputs: inputs, keepAll: false, choice: choice)
+    return (r.outputs, r.changed)
+  }
+
+  private func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool, choice: ImplementationChoice?)
+    throws(BackendError) -> (outputs: [Tensor], values: [ValueID: Tensor], changed: [Int])
+  {
+    var changed: [Int] = []
     guard inputs.count == graph.inputs.count else {
       throw BackendError(.execute, "expected \(graph.inputs.count) inputs, got \(inputs.count)")
     }
@@ -79,7 +96,15 @@ public struct ReferenceBackend: Backend {
         guard let t = values[v] else { throw BackendError(.execute, "node \(index): %\(v) has no value") }
         args.append(t)
       }
-      let results = spec.evaluate(args, attributes: node.attributes)
+      var results: [Tensor]
+      if let choice {
+        let moved = choice.operands(args, spec)
+        let computed = spec.evaluate(moved, attributes: node.attributes)
+        results = choice.results(computed, of: node, args: moved)
+        if !Tensor.sameBits(moved, args) || !Tensor.sameBits(results, computed) { changed.append(index) }
+      } else {
+        results = spec.evaluate(args, attributes: node.attributes)
+      }
       guard results.count == node.outputs.count else {
         throw BackendError(
           .execute,
@@ -106,6 +131,6 @@ public struct ReferenceBackend: Backend {
       guard let t = values[v] else { throw BackendError(.execute, "output %\(v) has no value") }
       outs.append(t)
     }
-    return (outs, values)
+    return (outs, values, changed)
   }
 }

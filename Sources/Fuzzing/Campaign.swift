@@ -122,6 +122,12 @@ public struct CampaignStats: Codable, Sendable {
   /// With `--equivalence`: per target, verdicts on equivalent forms (`agree`, `mismatch`,
   /// `unstable`, `failed`, `unsupported`, `flaky`), and per rewrite kind how many forms used it.
   public var equivalence: [String: [String: Int]]? = nil
+  /// Models whose inputs or constants hold special values (`EdgeValues`), and per target how many
+  /// of their differences the oracle found open in ONNX (`unstable`: an `ImplementationChoice` or
+  /// a near-tie) and how many findings they gave (absent from earlier versions' stats.json).
+  public var specialValueModels: Int? = nil
+  public var specialValueUnstable: [String: Int]? = nil
+  public var specialValueFindings: [String: Int]? = nil
 
   /// Run time over every run of the shard (resumes included).
   public var totalRunTime: Double { previousRunTime + runTime }

@@ -94,6 +94,8 @@ struct CampaignLane {
       values = v
     }
     if !values.isEmpty { counters.update { $0.modelsValid += 1 } }
+    let special = graph.hasEdgeValues
+    if special { counters.update { $0.specialValueModels = ($0.specialValueModels ?? 0) + 1 } }
     let expected = graph.outputs.compactMap { values[$0] }
     // Which nodes the targets rewrote: asked for every model with grafted patterns (to count which
     // fired) and every 8th model (the share of models a target's optimizer rewrites anything in).
@@ -151,6 +153,18 @@ struct CampaignLane {
           outcome, target: target.name, graph: graph, values: values)
       else {
         continue
+      }
+      if special {
+        let unstable = finding.signature.kind == .unstable
+        counters.update { s in
+          if unstable {
+            s.specialValueUnstable = s.specialValueUnstable ?? [:]
+            s.specialValueUnstable![target.name, default: 0] += 1
+          } else {
+            s.specialValueFindings = s.specialValueFindings ?? [:]
+            s.specialValueFindings![target.name, default: 0] += 1
+          }
+        }
       }
       if finding.signature.kind == .unstable && !config.saveUnstable { continue }
       if finding.signature.kind == .mismatch,

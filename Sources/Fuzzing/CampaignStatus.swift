@@ -29,6 +29,7 @@ public enum CampaignStatus {
       }
     }
     out += PatternSummary.lines(folder.shards.compactMap(\.stats))
+    out += SpecialValueSummary.lines(folder.shards.compactMap(\.stats))
     out.append("\(folder.buckets.count) bucket(s) in \(folder.path)/Crashes")
     for b in folder.buckets {
       let verdict = b.record.triage.map { " [\($0.verdict.rawValue), \($0.nodesAfter) node(s)]" } ?? ""

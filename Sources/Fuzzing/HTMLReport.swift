@@ -61,6 +61,9 @@ public enum HTMLReport {
       for p in patterns { html += "<li>\(SVG.escape(p))</li>\n" }
       html += "</ul></section>\n"
     }
+    for l in SpecialValueSummary.lines(folder.shards.compactMap(\.stats)) {
+      html += "<section id=\"special-values\"><h2>Special values</h2>\n<p>\(SVG.escape(l))</p></section>\n"
+    }
 
     let features = Set(folder.shards.flatMap(\.features))
     let ops = operatorCoverage(features)

@@ -47,6 +47,10 @@ public enum MarkdownReport {
       line("\n## Optimizer patterns\n")
       for p in patterns { line("- \(p)") }
     }
+    for l in SpecialValueSummary.lines(folder.shards.compactMap(\.stats)) {
+      line("\n## Special values\n")
+      line("- \(l)")
+    }
     let triaged = buckets.compactMap(\.record.triage)
     if !triaged.isEmpty {
       let small = triaged.filter { $0.nodesAfter <= 3 }.count

@@ -442,21 +442,6 @@ public struct Triage {
     } else {
       evidence.verdict = .unconfirmed
     }
-    // Generated inputs are finite and never -0: a repro whose inputs hold NaN, ±inf or -0 got them
-    // from a node that minimization replaced by its values, so the question it asks (NaN through
-    // ReduceMin, a signed zero through Relu) may be one ONNX leaves open. Unconfirmed, not a bug.
-    if evidence.verdict == .targetBug, finding.signature.kind == .mismatch,
-      inputs.contains(where: { t in
-        t.dtype.isFloat && t.storage.contains { !$0.isFinite || ($0 == 0 && $0.sign == .minus) }
-      })
-    {
-      evidence.verdict = .unconfirmed
-      runs.append(
-        .init(
-          implementation: "inputs", sides: "neither",
-          detail: "the repro's inputs hold NaN, inf or -0 (computed upstream)"))
-      evidence.runs = runs
-    }
     if let unopt, let r = runs.first(where: { $0.implementation == unopt }) {
       switch r.sides {
       case "reference":

@@ -81,7 +81,8 @@ public struct Generator {
       state.run(&self)
       guard let g = state.finish() else { continue }
       switch options.kind {
-      case .float, .binary, .spiking: return g
+      case .float: return EdgeValuePlan.assign(g, rate: options.edgeRate, seed: seed)
+      case .binary, .spiking: return g
       case .int8, .mixed:
         // Quantize the float graph (post-training, calibrated on its own seeded inputs).
         var q = Quantizer()

@@ -40,6 +40,9 @@ public struct GeneratorOptions: Sendable {
   public var patternRate = 0.3
   /// Probability that a graft is one of the pattern's near misses rather than the pattern itself.
   public var nearMissRate = 0.3
+  /// Share of models whose inputs and constants mix in special values (`EdgeValuePlan`): ±0,
+  /// ±inf, NaN, subnormals, ties. 0 draws exactly what a generator without them draws.
+  public var edgeRate = 0.0
 
   public init() {}
 

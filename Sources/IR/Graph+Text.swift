@@ -13,10 +13,14 @@ extension Graph {
   /// Attributes print in name order; the text is the dedup key of findings.
   public var text: String {
     var lines: [String] = []
-    for i in inputs { lines.append("%\(i.id) = input : \(i.type) in \(Graph.format(i.range))") }
+    for i in inputs {
+      let edges = i.edges.map { " \($0)" } ?? ""
+      lines.append("%\(i.id) = input : \(i.type) in \(Graph.format(i.range))\(edges)")
+    }
     for c in constants {
       let source = c.data != nil ? "data" : "seed \(c.seed)"
-      lines.append("%\(c.id) = const \(source) in \(Graph.format(c.range)) : \(c.type)")
+      let edges = c.data == nil ? c.edges.map { " \($0)" } ?? "" : ""
+      lines.append("%\(c.id) = const \(source) in \(Graph.format(c.range))\(edges) : \(c.type)")
     }
     for n in nodes {
       let lhs = n.outputs.map { "%\($0)" }.joined(separator: ", ")

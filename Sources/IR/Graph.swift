@@ -24,11 +24,14 @@ public struct GraphInput: Hashable, Sendable, Codable {
   public var id: ValueID
   public var type: TensorType
   public var range: Interval
+  /// Special values mixed into the drawn values (absent from the file when `nil`).
+  public var edges: EdgeValues?
 
-  public init(id: ValueID, type: TensorType, range: Interval) {
+  public init(id: ValueID, type: TensorType, range: Interval, edges: EdgeValues? = nil) {
     self.id = id
     self.type = type
     self.range = range
+    self.edges = edges
   }
 }
 
@@ -40,13 +43,20 @@ public struct Constant: Hashable, Sendable, Codable {
   public var range: Interval
   public var seed: UInt64
   public var data: [Double]?
+  /// Special values mixed into the seeded values (absent from the file when `nil`; ignored when
+  /// `data` is given).
+  public var edges: EdgeValues?
 
-  public init(id: ValueID, type: TensorType, range: Interval, seed: UInt64, data: [Double]? = nil) {
+  public init(
+    id: ValueID, type: TensorType, range: Interval, seed: UInt64, data: [Double]? = nil,
+    edges: EdgeValues? = nil
+  ) {
     self.id = id
     self.type = type
     self.range = range
     self.seed = seed
     self.data = data
+    self.edges = edges
   }
 
   /// The one value of a constant whose explicit data repeats a single value (a splat: a grafted

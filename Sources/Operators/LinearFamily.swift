@@ -282,8 +282,8 @@ extension OperatorSpec {
         ]
       }),
 
-    pooling("max_pool1d", spatial: 1, max: true).with([.exact]),
-    pooling("max_pool2d", spatial: 2, max: true).with([.exact]),
+    pooling("max_pool1d", spatial: 1, max: true).with([.exact, .nanUnspecified]),
+    pooling("max_pool2d", spatial: 2, max: true).with([.exact, .nanUnspecified]),
     pooling("avg_pool1d", spatial: 1, max: false),
     pooling("avg_pool2d", spatial: 2, max: false),
 

@@ -159,6 +159,11 @@ extension OperatorSpec {
     /// not compared. Transcendentals, order-free reductions and matmul/conv accumulation are not
     /// exact.
     case exact
+    /// ONNX defines the result by comparing operands or by cases on an operand's sign (max, min,
+    /// clip, relu, sign, argmax, max pooling, `x if x > 0 else ...`): a NaN operand falls in no
+    /// case, so what a NaN gives is unspecified. The reference propagates NaN; the oracle judges a
+    /// result that depends on that choice `unstable` (`ImplementationChoice`, Docs/SpecialValues.md).
+    case nanUnspecified
     /// ONNX does not pin the precision of a constant in the operator's definition (HardSwish's
     /// alpha: its text says 1/6, its function body the float32 attribute float32(1/6)); f64 results
     /// depending on it are judged at float32 tolerance, since either reading is faithful.

@@ -67,7 +67,7 @@ extension OperatorSpec {
         AttributeSpec("axis", .axis(of: 0), default: .int(0)),
         AttributeSpec("keepdims", .flag, default: .int(1)),
       ],
-      traits: [.discontinuous, .exact],
+      traits: [.discontinuous, .exact, .nanUnspecified],
       rule: { c in
         guard let axis = Shape.axis(c.concreteInt("axis"), rank: c.rank(0)) else { return nil }
         var out = c[0]
@@ -99,13 +99,13 @@ extension OperatorSpec {
       "Maximum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
     ) {
       $0.reduce(-.infinity, nanMax)
-    }.with([.exact]),
+    }.with([.exact, .nanUnspecified]),
     reduction(
       "reduce_min",
       "Minimum; NaN if any reduced element is NaN. -0 and +0 compare equal, so a zero result may carry either sign."
     ) {
       $0.reduce(.infinity, nanMin)
-    }.with([.exact]),
+    }.with([.exact, .nanUnspecified]),
     reduction(
       "reduce_prod",
       "Product by sequential float64 multiplication in row-major order; NaN propagates; integers wrap when rounded. Generated inputs over n reduced elements satisfy |x| <= min(1.5, 1e4^(1/n)), so |result| <= 1e4.",

@@ -125,8 +125,12 @@ extension OperatorSpec {
       "a ^ b (C pow). Generated bases are positive and exponents in [-3, 3]; a splat integer exponent (a grafted x^2, as in LayerNorm) takes any base.",
       dtypes: .float,
       domain: powDomain, range: powRange, { Foundation.pow($0, $1) }),
-    binary("min", "NaN-propagating elementwise minimum.", traits: [.commutative, .exact]) { nanMin($0, $1) },
-    binary("max", "NaN-propagating elementwise maximum.", traits: [.commutative, .exact]) { nanMax($0, $1) },
+    binary("min", "NaN-propagating elementwise minimum.", traits: [.commutative, .exact, .nanUnspecified]) {
+      nanMin($0, $1)
+    },
+    binary("max", "NaN-propagating elementwise maximum.", traits: [.commutative, .exact, .nanUnspecified]) {
+      nanMax($0, $1)
+    },
     comparison("equal", "==") { $0 == $1 },
     comparison("less", "<") { $0 < $1 },
     comparison("less_equal", "<=") { $0 <= $1 },

@@ -47,28 +47,34 @@ public let hardSwishAlpha = Double(Float(1.0 / 6))
 
 extension OperatorSpec {
   static let unaryFamily: [OperatorSpec] = [
-    unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = 0.", traits: [.exact]) { x, _ in relu(x) },
+    unary("relu", "max(x, 0); relu(NaN) = NaN, relu(-0) = 0.", traits: [.exact, .nanUnspecified]) { x, _ in
+      relu(x)
+    },
     unary(
       "leaky_relu", "x if x >= 0 else alpha * x; NaN propagates.",
-      attributes: [AttributeSpec("alpha", .float(0.01...0.5), default: .float(0.01))]
+      attributes: [AttributeSpec("alpha", .float(0.01...0.5), default: .float(0.01))],
+      traits: [.nanUnspecified]
     ) { x, a in x >= 0 ? x : a.float("alpha") * x },
     unary(
       "elu", "x if x > 0 else alpha * (exp(x) - 1); NaN propagates.",
-      attributes: [AttributeSpec("alpha", .float(0.1...2), default: .float(1))]
+      attributes: [AttributeSpec("alpha", .float(0.1...2), default: .float(1))],
+      traits: [.nanUnspecified]
     ) { x, a in x > 0 ? x : a.float("alpha") * expm1(x) },
     unary(
       "selu",
-      "gamma * (x if x > 0 else alpha * (exp(x) - 1)) with ONNX's default attributes, float32 values: alpha = 1.67326319217681884765625, gamma = 1.05070102214813232421875 (the exporter writes them explicitly)."
+      "gamma * (x if x > 0 else alpha * (exp(x) - 1)) with ONNX's default attributes, float32 values: alpha = 1.67326319217681884765625, gamma = 1.05070102214813232421875 (the exporter writes them explicitly).",
+      traits: [.nanUnspecified]
     ) { x, _ in seluGamma * (x > 0 ? x : seluAlpha * expm1(x)) },
     unary("sigmoid", "1 / (1 + exp(-x)), computed in float64.") { x, _ in 1 / (1 + exp(-x)) },
     unary(
       "hard_sigmoid",
-      "max(0, min(1, alpha * x + beta)) with ONNX's defaults as the float32 attributes they are: alpha = float32(0.2) = 0.20000000298023224, beta = 0.5."
+      "max(0, min(1, alpha * x + beta)) with ONNX's defaults as the float32 attributes they are: alpha = float32(0.2) = 0.20000000298023224, beta = 0.5.",
+      traits: [.nanUnspecified]
     ) { x, _ in clamp(hardSigmoidAlpha * x + 0.5, 0, 1) },
     unary(
       "hard_swish",
       "x * max(0, min(1, alpha * x + 1/2)) (ONNX HardSwish: its alpha 1/6 is a float32 attribute of the HardSigmoid in its definition, float32(1/6) = 0.16666667163372040; its text says 1/6, so f64 results are judged at float32 tolerance).",
-      traits: [.float32Constants]
+      traits: [.float32Constants, .nanUnspecified]
     ) { x, _ in
       x * clamp(hardSwishAlpha * x + 0.5, 0, 1)
     },
@@ -111,7 +117,7 @@ extension OperatorSpec {
     ) { x, _ in x.rounded(.toNearestOrEven) },
     unary(
       "sign", "-1, 0 or 1; sign(-0) = 0; sign(NaN) = NaN.", dtypes: .numeric,
-      traits: [.discontinuous, .exact]
+      traits: [.discontinuous, .exact, .nanUnspecified]
     ) {
       x, _ in
       signum(x)
@@ -127,7 +133,7 @@ extension OperatorSpec {
         AttributeSpec("min", .float(-6...0), default: .float(0)),
         AttributeSpec("max", .float(0...6), default: .float(6)),
       ],
-      traits: [.exact]
+      traits: [.exact, .nanUnspecified]
     ) { x, a in clamp(x, a.float("min"), a.float("max")) },
   ]
 }

@@ -110,6 +110,7 @@ struct Fuzz: ParsableCommand {
     var config = CampaignConfig(
       directory: output, seed: campaignSeed, targets: selection.targets(near: [output]))
     config.generator = try generation.generatorOptions(backends: selection.targets.map(\.name))
+    config.generator.edgeRate = generation.edgeValues ?? 0.2
     config.maxModels = maxModels
     config.maxTime = maxTime?.seconds
     if maxModels == nil && maxTime == nil { config.maxTime = nil }

@@ -49,6 +49,10 @@ struct GenerationOptions: ParsableArguments {
       "Optimizer patterns to graft: none, all (every library in --patterns-dir), target (the libraries of a campaign's --backends) or library names (comma-separated: ort, openvino, tvm, fast)."
   ) var patterns = "none"
   @Option(help: "Directory of the pattern libraries (<target>.json).") var patternsDir = "Patterns"
+  @Option(
+    help:
+      "Share of models (0...1) whose inputs and constants mix in special values: ±0, ±inf, NaN, subnormals, ties (default: 0.2 for fuzz, 0 otherwise; Docs/SpecialValues.md)."
+  ) var edgeValues: Double?
 
   func validate() throws {
     guard let m = GenerationMethod(rawValue: method) else {
@@ -86,6 +90,7 @@ struct GenerationOptions: ParsableArguments {
     {
       throw ValidationError(e.description)
     }
+    if let e = edgeValues, !(0...1).contains(e) { throw ValidationError("--edge-values must be in 0...1") }
     if patterns != "target" {
       do { _ = try generatorOptions() } catch { throw ValidationError("\(error)") }
     }
@@ -149,6 +154,7 @@ struct GenerationOptions: ParsableArguments {
     o.maxElements = maxElements
     o.maxRank = maxRank
     o.kind = ModelKind(rawValue: kind) ?? .float
+    o.edgeRate = edgeValues ?? 0
     let variants = splitList(requant).compactMap(RequantVariant.init(rawValue:))
     if !variants.isEmpty { o.requantVariants = variants }
     // Spiking conv blocks are [T, N, C, H, W].

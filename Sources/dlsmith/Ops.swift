@@ -34,6 +34,7 @@ struct Ops: ParsableCommand {
               separator: ", "))
       }
       print("  \(e.doc)")
+      if let s = e.specialValues { print("  special values: \(s)") }
     }
     log("\(entries.count) operators")
   }
@@ -47,6 +48,7 @@ struct OpEntry: Encodable {
   var outputs: [String]
   var attributes: [String]
   var traits: [String]
+  var specialValues: String?
   var rule: Rule?
 
   init(_ spec: OperatorSpec) {
@@ -54,6 +56,7 @@ struct OpEntry: Encodable {
     family = spec.family.rawValue
     doc = spec.doc
     traits = spec.traits.map(\.rawValue).sorted()
+    specialValues = spec.specialValues
     inputs = spec.inputs.map { i in
       let t = i.dtypes.variable.map { "\($0)∈" } ?? ""
       return

@@ -1,0 +1,122 @@
+import IR
+import Operators
+import Tensors
+
+/// A behaviour that ONNX leaves to the implementation, as an alternative the reference can run
+/// with. The reference's own behaviour is IEEE 754 and ONNX's definitions read literally (NaN
+/// propagates through every operator, signed zeros as IEEE computes them, subnormals kept, casts
+/// of NaN to 0; Docs/SpecialValues.md). Each choice here is what another faithful implementation
+/// may do instead. The oracle reruns the reference under every choice when a model holds special
+/// values: an output element that changes under some choice is not pinned by the specification,
+/// and a target that differs there is `unstable`, never a bug.
+public enum ImplementationChoice: String, CaseIterable, Sendable {
+  /// NaN operands of `.nanUnspecified` operators (max, min, clip, relu, sign, argmax, max
+  /// pooling, piecewise activations) read as -inf: max and relu ignore the NaN, min picks it...
+  case nanAsNegativeInfinity
+  /// ... and as +inf: the other way round.
+  case nanAsPositiveInfinity
+  /// Every zero a node computes is +0: the sign of a zero is lost (an `x + 0` eliminated the
+  /// other way, a kernel that writes literal zeros).
+  case zerosPositive
+  /// Every zero a node computes is -0.
+  case zerosNegative
+  /// Subnormal operands and results of every node are flushed to zero, keeping the sign
+  /// (flush-to-zero and denormals-are-zero modes, which ONNX does not forbid).
+  case flushSubnormals
+  /// Float-to-integer casts of NaN, ±inf or out-of-range values give the integer type's lowest
+  /// value (x86's "integer indefinite"); ONNX leaves them undefined.
+  case undefinedCastsLowest
+  /// ... or 0.
+  case undefinedCastsZero
+  /// Infinite operands of approximate operators (transcendentals, reductions, matmul and conv
+  /// accumulation) read as the dtype's largest finite value: what such an operator gives at
+  /// infinity depends on which of its equivalent formulas an implementation uses (sigmoid as
+  /// exp(x) / (1 + exp(x)), GELU through erfc, a padded 0 times an infinite weight).
+  case infinitiesFinite
+
+  /// The arguments `spec`'s kernel sees under this choice.
+  func operands(_ args: [Tensor], _ spec: OperatorSpec) -> [Tensor] {
+    switch self {
+    case .nanAsNegativeInfinity, .nanAsPositiveInfinity:
+      guard spec.traits.contains(.nanUnspecified) else { return args }
+      let v: Double = self == .nanAsNegativeInfinity ? -.infinity : .infinity
+      return args.map { t in t.dtype.isFloat ? t.mapped { $0.isNaN ? v : $0 } : t }
+    case .flushSubnormals:
+      return args.map(ImplementationChoice.flushed)
+    case .infinitiesFinite:
+      guard !spec.traits.contains(.exact) else { return args }
+      return args.map { t in
+        guard t.dtype.isFloat else { return t }
+        let m = ImplementationChoice.largestFinite(t.dtype)
+        return t.mapped { $0.isInfinite ? ($0 < 0 ? -m : m) : $0 }
+      }
+    default: return args
+    }
+  }
+
+  /// The results of `node` under this choice, from the kernel's `results` on `args`.
+  func results(_ results: [Tensor], of node: Node, args: [Tensor]) -> [Tensor] {
+    switch self {
+    case .zerosPositive, .zerosNegative:
+      let z: Double = self == .zerosPositive ? 0.0 : -0.0
+      return results.map { t in t.dtype.isFloat ? t.mapped { $0 == 0 ? z : $0 } : t }
+    case .flushSubnormals:
+      return results.map(ImplementationChoice.flushed)
+    case .undefinedCastsLowest, .undefinedCastsZero:
+      guard node.op == "cast", let x = args.first, x.dtype.isFloat, let out = results.first,
+        out.dtype.isInteger, x.storage.count == out.storage.count
+      else { return results }
+      let lowest = self == .undefinedCastsLowest ? out.dtype.rounded(-.infinity) : 0
+      var storage = out.storage
+      for i in storage.indices where !ImplementationChoice.castDefined(x.storage[i], to: out.dtype) {
+        storage[i] = lowest
+      }
+      return [Tensor(dtype: out.dtype, shape: out.shape, storage: storage)] + results.dropFirst()
+    default: return results
+    }
+  }
+
+  /// Whether ONNX defines the cast of float `x` to integer `dtype`: finite and in range after
+  /// truncation toward zero.
+  public static func castDefined(_ x: Double, to dtype: DType) -> Bool {
+    guard x.isFinite else { return false }
+    let t = x.rounded(.towardZero)
+    return dtype.rounded(t) == t
+  }
+
+  static func flushed(_ t: Tensor) -> Tensor {
+    guard t.dtype.isFloat else { return t }
+    let tiny = EdgeValues.smallestNormal(t.dtype)
+    return t.mapped { $0 != 0 && Swift.abs($0) < tiny ? ($0 < 0 ? -0.0 : 0.0) : $0 }
+  }
+
+  /// The largest finite value of a float dtype.
+  public static func largestFinite(_ dtype: DType) -> Double {
+    switch dtype {
+    case .f16: return 65504
+    case .bf16: return Double(sign: .plus, exponent: 127, significand: 2 - 0x1p-7)
+    case .f32: return Double(Float.greatestFiniteMagnitude)
+    default: return Double.greatestFiniteMagnitude
+    }
+  }
+}
+
+extension Tensor {
+  /// Whether two tensor lists hold the same dtypes, shapes and bit patterns (NaN equals NaN, -0
+  /// differs from +0).
+  static func sameBits(_ a: [Tensor], _ b: [Tensor]) -> Bool {
+    guard a.count == b.count else { return false }
+    for (x, y) in zip(a, b) {
+      guard x.dtype == y.dtype, x.shape == y.shape else { return false }
+      for (p, q) in zip(x.storage, y.storage) where p.bitPattern != q.bitPattern && !(p.isNaN && q.isNaN) {
+        return false
+      }
+    }
+    return true
+  }
+
+  /// This tensor with `f` applied to every element (same dtype and shape, no rounding).
+  func mapped(_ f: (Double) -> Double) -> Tensor {
+    Tensor(dtype: dtype, shape: shape, storage: storage.map(f))
+  }
+}
