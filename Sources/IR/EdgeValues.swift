@@ -23,7 +23,8 @@ public struct EdgeValues: Hashable, Sendable, Codable, CustomStringConvertible {
     case negativeInfinity = "-inf"
     /// A subnormal of the dtype, either sign.
     case subnormal
-    /// `k + 0.5` next to the drawn value: a tie for round (to even) and for float-to-float casts.
+    /// `k + 0.5` next to the drawn value (a tie for round, to even), or in f32 and f64 the midpoint
+    /// of two neighbouring f16 or bf16 numbers (a tie for a narrowing cast).
     case halfway
     /// A copy of another element of the same tensor: a tie for argmax, max, sorting.
     case duplicate
@@ -71,7 +72,7 @@ public struct EdgeValues: Hashable, Sendable, Codable, CustomStringConvertible {
         v = rng.chance(0.5) ? -magnitude : magnitude
       case .halfway:
         let x = values[i].isFinite ? values[i] : 0
-        v = dtype.rounded(x.rounded(.down) + 0.5)
+        v = EdgeValues.halfway(near: x, dtype, &rng)
       case .duplicate:
         v = n > 1 ? values[rng.int(in: 0...(n - 1))] : values[i]
       case .bound:
@@ -79,6 +80,20 @@ public struct EdgeValues: Hashable, Sendable, Codable, CustomStringConvertible {
       }
       values[i] = v
     }
+  }
+
+  /// A tie next to `x` that `dtype` holds exactly: `floor(x) + 0.5` (a tie for round), or, for f32
+  /// and f64, the midpoint between two neighbouring f16 or bf16 numbers around `x` (a tie for a
+  /// narrowing cast, which rounds to even).
+  static func halfway(near x: Double, _ dtype: DType, _ rng: inout SplitMix64) -> Double {
+    let narrower: [(DType, Int)] = dtype == .f32 || dtype == .f64 ? [(.bf16, 8), (.f16, 11)] : []
+    let pick = rng.int(in: 0...narrower.count)
+    guard pick > 0, x != 0 else { return dtype.rounded(x.rounded(.down) + 0.5) }
+    let (format, p) = narrower[pick - 1]
+    let e = Swift.max(Int(x.exponent), format == .f16 ? -14 : -126)
+    let quantum = Double(sign: .plus, exponent: e - (p - 1), significand: 1)
+    let tie = (x / quantum).rounded(.down) * quantum + quantum / 2
+    return dtype.rounded(tie) == tie ? tie : dtype.rounded(x.rounded(.down) + 0.5)
   }
 
   /// The smallest positive normal number of a float dtype.

@@ -90,7 +90,43 @@ struct PatchingBackend: Backend {
     }
   }
 
+  @Test func tiesAreExactMidpoints() {
+    var rng = SplitMix64(seed: 9)
+    var values = (0..<400).map { Double(Float(Double($0) * 0.37 - 70)) }
+    EdgeValues(share: 1, kinds: [.halfway]).apply(to: &values, .f32, &rng)
+    var narrowing = 0
+    for v in values {
+      #expect(DType.f32.rounded(v) == v)
+      if v - v.rounded(.down) == 0.5 { continue }
+      // Between two neighbours of bf16 or f16: rounding to it moves it by exactly half a step.
+      let isTie = [DType.bf16, .f16].contains { d in
+        let r = d.rounded(v)
+        let other = 2 * v - r
+        return r != v && d.rounded(other) == other
+      }
+      #expect(isTie, "\(v) is not a tie")
+      narrowing += 1
+    }
+    #expect(narrowing > 100, "\(narrowing) narrowing-cast ties of 400")
+  }
+
   // MARK: What the oracle pins
+
+  @Test func aNarrowingCastRoundsTiesToEven() throws {
+    var b = GraphBuilder()
+    let x = b.input([2])
+    let gOut = b("cast", x, attributes: ["to": .string("bf16")])
+    let g = b.build(outputs: [gOut])
+    // 1 + 2^-7 + 2^-8 lies halfway between the bf16 numbers 1 + 2^-7 and 1 + 2^-6: to even is the
+    // latter; truncating gives the former.
+    let inputs = [tensor([1 + 0x1p-7 + 0x1p-8, 1], [2], .f32)]
+    let truncated = try verdict(g, inputs, patch: [0: 1 + 0x1p-7])
+    guard case .mismatch(let d) = truncated else {
+      Issue.record("\(truncated)")
+      return
+    }
+    #expect(d.kind == .rounding)
+  }
 
   @Test func aLostNaNIsAMismatch() throws {
     var b = GraphBuilder()
