@@ -24,10 +24,13 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   /// (flush-to-zero and denormals-are-zero modes, which ONNX does not forbid).
   case flushSubnormals
   /// Float-to-integer casts of NaN, ±inf or out-of-range values give the integer type's lowest
-  /// value (x86's "integer indefinite"); ONNX leaves them undefined.
+  /// value (x86's "integer indefinite"); ONNX leaves them undefined...
   case undefinedCastsLowest
-  /// ... or 0.
+  /// ... or the highest (saturation), or 0, or 1 (so that neither an order nor a product downstream
+  /// can make two of them agree by chance).
+  case undefinedCastsHighest
   case undefinedCastsZero
+  case undefinedCastsOne
   /// Infinite operands of approximate operators (transcendentals, reductions, matmul and conv
   /// accumulation) read as the dtype's largest finite value: what such an operator gives at
   /// infinity depends on which of its equivalent formulas an implementation uses (sigmoid as
@@ -62,14 +65,22 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
       return results.map { t in t.dtype.isFloat ? t.mapped { $0 == 0 ? z : $0 } : t }
     case .flushSubnormals:
       return results.map(ImplementationChoice.flushed)
-    case .undefinedCastsLowest, .undefinedCastsZero:
+    case .undefinedCastsLowest, .undefinedCastsHighest, .undefinedCastsZero, .undefinedCastsOne:
       guard node.op == "cast", let x = args.first, x.dtype.isFloat, let out = results.first,
         out.dtype.isInteger, x.storage.count == out.storage.count
       else { return results }
-      let lowest = self == .undefinedCastsLowest ? out.dtype.rounded(-.infinity) : 0
+      let value: Double =
+        switch self {
+        case .undefinedCastsLowest: out.dtype.rounded(-.infinity)
+        // i64's highest, 2^63 - 1, is not a double: the largest double below 2^63 stands in.
+        case .undefinedCastsHighest:
+          out.dtype == .i64 ? Double(Int64.max).nextDown : out.dtype.rounded(.infinity)
+        case .undefinedCastsZero: 0
+        default: 1
+        }
       var storage = out.storage
       for i in storage.indices where !ImplementationChoice.castDefined(x.storage[i], to: out.dtype) {
-        storage[i] = lowest
+        storage[i] = value
       }
       return [Tensor(dtype: out.dtype, shape: out.shape, storage: storage)] + results.dropFirst()
     default: return results

@@ -13,7 +13,9 @@ import Tensors
 /// NaN) gets special values with probability 0.7, at least one: a nonempty random subset of the
 /// kinds, replacing 5%, 15% or 40% of its elements. Seeded float constants get them with
 /// probability 0.3, finite kinds only (weights are never NaN or infinite). `.bound` is offered only
-/// where a consumer is a `clip`, at its bounds.
+/// where a consumer is a `clip`, at its bounds. And each `clip` gets its bounds crossed (`min >
+/// max`, which ONNX defines as `max` everywhere) with probability 0.3: the one structural change, so
+/// a model with special values is its seed's model up to values and crossed clips.
 public enum EdgeValuePlan {
   static let excluded: Set<OperatorSpec.Family> = [.quantized, .binarized, .spiking, .onnx]
   static let shares = [0.05, 0.15, 0.4]
@@ -58,6 +60,14 @@ public enum EdgeValuePlan {
     for i in g.constants.indices
     where g.constants[i].data == nil && eligible(g.constants[i].id, g.constants[i].type) && rng.chance(0.3) {
       g.constants[i].edges = draw(finiteOnly: true, bounds: bounds(g.constants[i].id))
+    }
+    // Crossed clip bounds: ONNX Clip gives `max` everywhere when `min > max`.
+    for i in g.nodes.indices where g.nodes[i].op == "clip" && rng.chance(0.3) {
+      let a = g.nodes[i].attributes
+      let (lo, hi) = (a.float("min"), a.float("max"))
+      guard lo < hi else { continue }
+      g.nodes[i].attributes.values["min"] = .float(hi)
+      g.nodes[i].attributes.values["max"] = .float(lo)
     }
     return g
   }

@@ -236,11 +236,18 @@ public struct AttributeSpec: Sendable {
   public let kind: Kind
   /// Value used by the minimizer when it resets attributes, and printed by `dlsmith ops`.
   public let defaultValue: AttributeValue?
+  /// For a float attribute: the values a model may hold when that is wider than the range the
+  /// generator draws from (`kind`): clip's crossed bounds (`EdgeValuePlan`).
+  public let accepted: ClosedRange<Double>?
 
-  public init(_ name: String, _ kind: Kind, default defaultValue: AttributeValue? = nil) {
+  public init(
+    _ name: String, _ kind: Kind, default defaultValue: AttributeValue? = nil,
+    accepting accepted: ClosedRange<Double>? = nil
+  ) {
     self.name = name
     self.kind = kind
     self.defaultValue = defaultValue
+    self.accepted = accepted
   }
 
   /// Whether the generator solves this attribute (true) or samples it from ranks (false).
@@ -270,6 +277,7 @@ public struct AttributeSpec: Sendable {
       return len.count(ranks: ranks, chosen: vs.count) == vs.count
     case (.float(let r), .float(let v)):
       // Float attributes are float32: the bounds' float32 roundings are inside the domain.
+      if let accepted, accepted.contains(v) { return true }
       return r.contains(v) || (Double(Float(r.lowerBound))...Double(Float(r.upperBound))).contains(v)
     case (.choice(let cs), .string(let s)): return cs.contains(s)
     case (.axis(let i, let extra), .int(let a)):

@@ -130,8 +130,9 @@ extension OperatorSpec {
       "clip",
       "min(max(x, min), max): `min` is applied first, so min > max gives max (ONNX Clip); NaN propagates.",
       attributes: [
-        AttributeSpec("min", .float(-6...0), default: .float(0)),
-        AttributeSpec("max", .float(0...6), default: .float(6)),
+        // Generated bounds never cross; models with special values cross them (`EdgeValuePlan`).
+        AttributeSpec("min", .float(-6...0), default: .float(0), accepting: -6...6),
+        AttributeSpec("max", .float(0...6), default: .float(6), accepting: -6...6),
       ],
       traits: [.exact, .nanUnspecified]
     ) { x, a in clamp(x, a.float("min"), a.float("max")) },

@@ -112,7 +112,7 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
 /// Truncates toward zero and wraps into a `bits`-bit integer; NaN gives 0, ±inf saturate.
 @inlinable public func wrapInteger(_ x: Double, bits: Int, signed: Bool) -> Double {
   if x.isNaN { return 0 }
-  let t = x.rounded(.towardZero)
+  let t = x.rounded(.towardZero) + 0  // + 0: an integer has no -0
   let lo: Double = signed ? -Double(sign: .plus, exponent: bits - 1, significand: 1) : 0
   let span = Double(sign: .plus, exponent: bits, significand: 1)
   if x.isInfinite { return x < 0 ? lo : lo + span - 1 }
