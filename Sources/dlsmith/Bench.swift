@@ -10,7 +10,8 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure DLSmith itself.",
     subcommands: [
-      BenchGenerate.self, BenchDiff.self, BenchKernels.self, BenchExport.self, BenchPatterns.self,
+      BenchGenerate.self, BenchDiff.self, BenchRules.self, BenchKernels.self, BenchExport.self,
+      BenchPatterns.self,
     ])
 }
 
@@ -171,6 +172,76 @@ struct BenchDiff: ParsableCommand {
     let changed = passes.selected.map { "\($0.name) \(rewrites[$0.name] ?? 0)" }.joined(separator: ", ")
     print("models rewritten per pass: \(changed)")
     if findings > 0 { throw ExitCode(77) }
+  }
+}
+
+struct BenchRules: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "rules",
+    abstract:
+      "Generate models and compile each on the fast backend; print, per rewrite rule of its passes, the models it fired in and how often.",
+    discussion: """
+      Compile only (nothing runs). One row per rule (pass.rule, in pipeline order): models in which it \
+      fired, their share of all generated models (those the backend does not support count, and fire \
+      nothing), total fires; then how many rules fire in at least 1% of the models, and the others by \
+      name. `algebraic` and `dce` rules also count what they rewrite as the cleanup of other passes. \
+      --patterns target grafts the fast library. Exit 77 if a pass produced an invalid graph (listed \
+      with its seed).
+      """)
+
+  @Option(help: "Number of models.") var count: Int = 2000
+  @Option(help: "First seed; models use seed, seed+1, ...") var seed: UInt64 = 1
+  @OptionGroup var passes: PassSelection
+  @OptionGroup var generation: GenerationOptions
+
+  func validate() throws {
+    guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+  }
+
+  func run() throws {
+    var generator = Generator(options: try generation.generatorOptions(backends: ["fast"]))
+    let backend = FastBackend(passes: passes.selected)
+    var coverage = RuleCoverage()
+    var (compiled, unsupported, failed) = (0, 0, 0)
+    let clock = ContinuousClock()
+    let start = clock.now
+    for i in 0..<count {
+      let s = seed &+ UInt64(i)
+      let g = generator.generate(seed: s)
+      var fired = RuleCounts()
+      do {
+        _ = try backend.compile(g, counting: &fired)
+        compiled += 1
+      } catch {
+        if error.isUnsupported {
+          unsupported += 1
+        } else {
+          failed += 1
+          log("seed \(s): \(error.message)")
+        }
+      }
+      coverage.add(fired)
+      if (i + 1) % 1000 == 0 && i + 1 < count { log("rules: \(i + 1)/\(count) models") }
+    }
+    let seconds = (clock.now - start) / .seconds(1)
+    print(
+      "models: \(count) at \(generation.nodes) nodes, patterns \(generation.patterns), passes \(passes.passes): \(compiled) compiled, \(unsupported) unsupported, \(failed) failed (\(String(format: "%.1f", Double(count) / seconds)) models/s)"
+    )
+    print("| rule | models | share | fires |")
+    print("|---|---|---|---|")
+    for r in coverage.rows {
+      print("| \(r.rule.name) | \(r.models) | \(String(format: "%.2f%%", 100 * r.share)) | \(r.fires) |")
+    }
+    let rare = coverage.under(0.01)
+    print(
+      "rules: \(coverage.rows.count - rare.count)/\(coverage.rows.count) fire in >= 1% of \(count) models")
+    if !rare.isEmpty {
+      print(
+        "under 1%: "
+          + rare.map { "\($0.rule.name) (\(String(format: "%.2f%%", 100 * $0.share)))" }.joined(
+            separator: ", "))
+    }
+    if failed > 0 { throw ExitCode(77) }
   }
 }
 

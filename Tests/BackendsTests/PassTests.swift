@@ -200,6 +200,44 @@ extension PassTests {
       Pass(name: "all", summary: "") { Pass.all.reduce($0) { g, p in p.apply(g) } }, b.build(outputs: [y]))
     #expect(g.nodes.filter { $0.op == "fused_conv" }.count == 2)
     #expect(!g.nodes.contains { $0.op == "batch_norm" || $0.op == "conv2d" })
+    var fired = RuleCounts()
+    _ = try FastBackend().compile(b.build(outputs: [y]), counting: &fired)
+    let rules = fired.counts.filter { !$0.key.hasPrefix("dce.") }
+    #expect(
+      rules == [
+        "bn-folding.conv": 1, "fusion.conv": 1, "fusion.conv-activation": 1, "layout.conv-nhwc": 2,
+        "algebraic.transpose-transpose": 1, "algebraic.transpose-identity": 1,
+      ], "\(fired.counts)")
+  }
+
+  /// Each rule records its name when it rewrites: the identities of `algebraicIdentities` (and the
+  /// dead nodes and constants they leave), and the residual block through the whole pipeline.
+  @Test func rulesRecordWhatTheyRewrite() throws {
+    var b = GraphBuilder()
+    let x = b.input([2, 3, 4])
+    let one = b.constant([4], data: [1, 1, 1, 1])
+    let zero = b.constant([], data: [0])
+    let t1 = b("transpose", b("add", b("mul", one, x), zero), attributes: ["perm": .ints([1, 0, 2])])
+    let t2 = b("transpose", t1, attributes: ["perm": .ints([0, 2, 1])])
+    let c = b("cast", t2, attributes: ["to": .string("f32")])
+    let r = b(
+      "flatten", b("reshape", c, attributes: ["shape": .ints([6, 4])]), attributes: ["axis": .int(0)])
+    var fired = RuleCounts()
+    _ = Pass.algebraic.apply(b.build(outputs: [r]), counting: &fired)
+    #expect(
+      fired.counts == [
+        "algebraic.mul-one": 1, "algebraic.add-zero": 1, "algebraic.transpose-transpose": 1,
+        "algebraic.cast-identity": 1, "algebraic.reshape-chain": 1, "dce.node": 5, "dce.constant": 2,
+      ])
+  }
+
+  @Test func everyRuleIsNamedAfterItsPass() {
+    let names = Pass.allRules.map(\.name)
+    #expect(Set(names).count == names.count, "rule names are unique")
+    for p in Pass.all {
+      #expect(!p.rules.isEmpty, "\(p.name) has rules")
+      for r in p.rules { #expect(r.name.hasPrefix(p.name + ".") && !r.summary.isEmpty) }
+    }
   }
 
   @Test func passListParsing() {

@@ -112,3 +112,17 @@ extension CLITests {
     if unset.supported.contains("avx2") { #expect(try line("avx2").chosen == "avx2") }
   }
 }
+
+extension CLITests {
+  /// `bench rules`: one row per rewrite rule of the fast backend, then the summary line, on stdout.
+  @Test func benchRulesPrintsEveryRuleAndASummary() throws {
+    let r = try runDLSmith(["bench", "rules", "--count", "40", "--patterns", "fast"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let lines = String(decoding: r.stdout, as: UTF8.self).split(separator: "\n")
+    #expect(
+      lines.filter { $0.hasPrefix("| ") && $0.split(separator: "|").first?.contains(".") == true }.count == 28
+    )
+    #expect(lines.contains { $0.hasPrefix("rules: ") && $0.hasSuffix("/28 fire in >= 1% of 40 models") })
+    #expect(try runDLSmith(["bench", "rules", "--count", "0"]).status == 64)
+  }
+}

@@ -29,10 +29,16 @@ public struct FastBackend: Backend {
 
   /// The optimized graph: every pass in order, each result verified.
   public func compile(_ graph: Graph) throws(BackendError) -> Graph {
+    var fired = RuleCounts()
+    return try compile(graph, counting: &fired)
+  }
+
+  /// The optimized graph; adds how many times each rewrite rule fired to `fired` (`Pass.allRules`).
+  public func compile(_ graph: Graph, counting fired: inout RuleCounts) throws(BackendError) -> Graph {
     if let reason = unsupportedReason(graph) { throw .unsupported(reason) }
     var g = graph
     for p in passes {
-      g = p.apply(g)
+      g = p.apply(g, counting: &fired)
       do {
         try g.verify(operators: FusedOperators.lookup)
       } catch {

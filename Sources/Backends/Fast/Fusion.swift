@@ -3,14 +3,55 @@ import Kernels
 import Operators
 import Tensors
 
+extension RewriteRule {
+  static let bnFoldConv = RewriteRule(
+    "bn-folding.conv", "batch_norm of a conv1d/conv2d with constant weights folds into a fused_conv")
+  static let bnFoldFusedConv = RewriteRule(
+    "bn-folding.fused-conv",
+    "batch_norm of an NCHW fused_conv without activation folds into its weights and bias")
+  static let fusionConv = RewriteRule(
+    "fusion.conv", "f32 conv1d/conv2d becomes fused_conv (zero bias, no activation)")
+  static let fusionMatmul = RewriteRule(
+    "fusion.matmul", "f32 matmul becomes fused_matmul (zero bias, no activation)")
+  static let fusionGemm = RewriteRule("fusion.gemm", "f32 gemm becomes fused_gemm (no activation)")
+  static let fusionConvBias = RewriteRule(
+    "fusion.conv-bias", "a per-channel constant add after a fused_conv joins its bias")
+  static let fusionMatmulBias = RewriteRule(
+    "fusion.matmul-bias", "a constant add along the last axis after a fused_matmul joins its bias")
+  static let fusionConvActivation = RewriteRule(
+    "fusion.conv-activation", "a fusible unary op after a fused_conv becomes its activation")
+  static let fusionMatmulActivation = RewriteRule(
+    "fusion.matmul-activation", "a fusible unary op after a fused_matmul becomes its activation")
+  static let fusionGemmActivation = RewriteRule(
+    "fusion.gemm-activation", "a fusible unary op after a fused_gemm becomes its activation")
+  static let elementwisePair = RewriteRule(
+    "elementwise-fusion.pair", "two fusible unary ops, the first used once, become an elementwise_chain")
+  static let elementwiseExtend = RewriteRule(
+    "elementwise-fusion.extend",
+    "an elementwise_chain and a fusible unary op or chain next to it become one chain")
+
+  /// The rules of the canonical fused forms, and of absorbing a bias add or an activation, by fused op.
+  static let fusionCanonical: [String: RewriteRule] = [
+    "conv1d": fusionConv, "conv2d": fusionConv, "matmul": fusionMatmul, "gemm": fusionGemm,
+  ]
+  static let fusionBias: [String: RewriteRule] = [
+    "fused_conv": fusionConvBias, "fused_matmul": fusionMatmulBias,
+  ]
+  static let fusionActivation: [String: RewriteRule] = [
+    "fused_conv": fusionConvActivation, "fused_matmul": fusionMatmulActivation,
+    "fused_gemm": fusionGemmActivation,
+  ]
+}
+
 extension Pass {
   /// Folds an inference `batch_norm` that follows a convolution with constant weights into the
   /// convolution: `w' = w * s`, `b' = (b - mean) * s + bias` with `s = scale / sqrt(var + eps)` per
   /// output channel, computed in float64 and rounded into the weights' dtype.
   public static let batchNormFolding = Pass(
     name: "bn-folding",
-    summary: "batch_norm folding into the preceding conv (constant weights and statistics)"
-  ) { g in
+    summary: "batch_norm folding into the preceding conv (constant weights and statistics)",
+    rules: [.bnFoldConv, .bnFoldFusedConv]
+  ) { g, fired in
     var g = g
     var changed = true
     while changed {
@@ -58,24 +99,30 @@ extension Pass {
         let bi = g.nodes.firstIndex { $0.outputs == bn.outputs }!
         g.nodes[bi] = fused
         g.nodes.remove(at: p)
+        fired.record(isFused ? .bnFoldFusedConv : .bnFoldConv)
         changed = true
         break
       }
     }
-    return deadCode.apply(g)
+    return deadCode.apply(g, counting: &fired)
   }
 
   /// Turns conv1d/conv2d into `fused_conv`, matmul into `fused_matmul` and gemm into `fused_gemm`,
   /// then absorbs a following constant per-channel bias `add` and a following unary activation into
   /// the fused node's epilogue (each absorbed value must have no other use).
   public static let linearFusion = Pass(
-    name: "fusion", summary: "conv/gemm/matmul fusion with a following bias add and activation"
-  ) { g in
+    name: "fusion", summary: "conv/gemm/matmul fusion with a following bias add and activation",
+    rules: [
+      .fusionConv, .fusionMatmul, .fusionGemm, .fusionConvBias, .fusionMatmulBias, .fusionConvActivation,
+      .fusionMatmulActivation, .fusionGemmActivation,
+    ]
+  ) { g, fired in
     var g = g
     // 1. Canonical fused forms.
     for i in g.nodes.indices {
       let n = g.nodes[i]
       guard n.types.allSatisfy({ $0.dtype == .f32 }) else { continue }
+      if let rule = RewriteRule.fusionCanonical[n.op] { fired.record(rule) }
       switch n.op {
       case "conv1d", "conv2d":
         let o = n.types[0].shape[1]
@@ -128,8 +175,10 @@ extension Pass {
           let newBias = zip(oldBias.tensor.storage, add).map { $0 + $1 }
           merged.inputs[biasIndex] = g.addConstant(
             Tensor(rounding: newBias, dtype: .f32, shape: [newBias.count]))
+          fired.record(RewriteRule.fusionBias[p.op]!)
         } else if FusedOperators.isFusibleUnary(n.op), n.types == p.types {
           merged.attributes["activation"] = .string(FusedOperators.chainText([(n.op, n.attributes)]))
+          fired.record(RewriteRule.fusionActivation[p.op]!)
         } else {
           continue
         }
@@ -139,7 +188,7 @@ extension Pass {
         break
       }
     }
-    return deadCode.apply(g)
+    return deadCode.apply(g, counting: &fired)
   }
 
   /// The per-channel values a constant adds when broadcast against `output`, if it is constant along
@@ -160,8 +209,9 @@ extension Pass {
   /// output) with one `elementwise_chain` node that makes a single pass over memory.
   public static let elementwiseFusion = Pass(
     name: "elementwise-fusion",
-    summary: "elementwise chain fusion: runs of unary ops become one single-pass node"
-  ) { g in
+    summary: "elementwise chain fusion: runs of unary ops become one single-pass node",
+    rules: [.elementwisePair, .elementwiseExtend]
+  ) { g, fired in
     var g = g
     var changed = true
     while changed {
@@ -176,6 +226,8 @@ extension Pass {
           op: "elementwise_chain", inputs: g.nodes[p].inputs, outputs: n.outputs,
           attributes: Attributes(["chain": .string(FusedOperators.chainText(before + steps))]), types: n.types
         )
+        let extends = n.op == "elementwise_chain" || g.nodes[p].op == "elementwise_chain"
+        fired.record(extends ? .elementwiseExtend : .elementwisePair)
         g.nodes[i] = fused
         g.nodes.remove(at: p)
         changed = true

@@ -2,6 +2,13 @@ import IR
 import Operators
 import Tensors
 
+extension RewriteRule {
+  static let layoutConvNHWC = RewriteRule(
+    "layout.conv-nhwc", "a 2-D group-1 NCHW fused_conv runs in NHWC between two transposes")
+  static let layoutSinkTranspose = RewriteRule(
+    "layout.sink-transpose", "u(transpose(x)) becomes transpose(u(x)) for a unary u, so transposes meet")
+}
+
 extension Pass {
   /// NCHW to NHWC inside chains of 2-D convolutions.
   ///
@@ -10,8 +17,9 @@ extension Pass {
   /// are then sunk through unary elementwise nodes, and transpose pairs that cancel are removed, so a
   /// chain conv → activation → conv stays in NHWC and converts once at each end.
   public static let layout = Pass(
-    name: "layout", summary: "layout change: NCHW to NHWC inside chains of fused 2-D convolutions"
-  ) { g in
+    name: "layout", summary: "layout change: NCHW to NHWC inside chains of fused 2-D convolutions",
+    rules: [.layoutConvNHWC, .layoutSinkTranspose]
+  ) { g, fired in
     var g = g
     let toNHWC = [0, 2, 3, 1]
     let toNCHW = [0, 3, 1, 2]
@@ -24,6 +32,7 @@ extension Pass {
         rewritten.append(n)
         continue
       }
+      fired.record(.layoutConvNHWC)
       let xt = next
       let yt = next + 1
       next += 2
@@ -45,13 +54,14 @@ extension Pass {
           types: n.types))
     }
     g.nodes = rewritten
-    g = sinkTransposes(g)
-    return algebraic.apply(g)
+    g = sinkTransposes(g, counting: &fired)
+    // Transposes that meet compose to the identity and go (`algebraic` rules).
+    return algebraic.apply(g, counting: &fired)
   }
 
   /// Moves a transpose below a unary elementwise node that is its only user: `u(T(x))` becomes
   /// `T(u(x))`, so that transposes meet and cancel.
-  static func sinkTransposes(_ g: Graph) -> Graph {
+  static func sinkTransposes(_ g: Graph, counting fired: inout RuleCounts) -> Graph {
     var g = g
     var changed = true
     while changed {
@@ -80,6 +90,7 @@ extension Pass {
         newT.types = u.types
         g.nodes[p] = newU
         g.nodes[i] = newT
+        fired.record(.layoutSinkTranspose)
         changed = true
         break
       }

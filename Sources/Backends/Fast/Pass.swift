@@ -6,16 +6,42 @@ import Tensors
 /// One graph optimization of the fast backend: a named, documented, individually switchable
 /// rewrite `Graph -> Graph` that preserves meaning (the rewritten graph verifies under
 /// `FusedOperators.lookup` and computes the same values up to float32 rounding).
+///
+/// A pass is made of `rules`, each of which records its name in a `RuleCounts` every time it
+/// rewrites the graph (`apply(_:counting:)`), so that generation can be measured against them
+/// (`dlsmith bench rules`).
 public struct Pass: Sendable {
   public let name: String
   public let summary: String
-  public let apply: @Sendable (Graph) -> Graph
+  /// The rewrite rules of this pass (each named `<pass>.<rule>`), in the order the pass tries them.
+  public let rules: [RewriteRule]
+  let rewrite: @Sendable (Graph, inout RuleCounts) -> Graph
 
-  public init(name: String, summary: String, apply: @escaping @Sendable (Graph) -> Graph) {
+  public init(
+    name: String, summary: String, rules: [RewriteRule],
+    rewrite: @escaping @Sendable (Graph, inout RuleCounts) -> Graph
+  ) {
+    for r in rules { precondition(r.name.hasPrefix(name + "."), "rule \(r.name) of pass \(name)") }
     self.name = name
     self.summary = summary
-    self.apply = apply
+    self.rules = rules
+    self.rewrite = rewrite
   }
+
+  /// A pass without named rules (a composition of passes, or one made up by a test).
+  public init(name: String, summary: String, apply: @escaping @Sendable (Graph) -> Graph) {
+    self.init(name: name, summary: summary, rules: []) { g, _ in apply(g) }
+  }
+
+  /// The rewritten graph.
+  public func apply(_ graph: Graph) -> Graph {
+    var fired = RuleCounts()
+    return rewrite(graph, &fired)
+  }
+
+  /// The rewritten graph; adds what each rule rewrote to `fired` (rules of other passes too, when
+  /// this pass runs them to clean up: most end with `dce`, `layout` with `algebraic`).
+  public func apply(_ graph: Graph, counting fired: inout RuleCounts) -> Graph { rewrite(graph, &fired) }
 
   /// Every pass, in pipeline order.
   public static let all: [Pass] = [
@@ -26,6 +52,11 @@ public struct Pass: Sendable {
 
   public static var names: [String] { all.map(\.name) }
 
+  /// Every rule of every pass, in pipeline order.
+  public static let allRules: [RewriteRule] = all.flatMap(\.rules)
+
+  static let ruleNames = Set(allRules.map(\.name))
+
   /// Parses `all`, `none` or a comma-separated list of pass names (kept in pipeline order).
   public static func parse(_ text: String) -> Result<[Pass], PassListError> {
     if text == "all" { return .success(all) }
@@ -34,6 +65,38 @@ public struct Pass: Sendable {
     let unknown = wanted.filter { w in !all.contains { $0.name == w } }
     if !unknown.isEmpty { return .failure(PassListError(unknown: unknown)) }
     return .success(all.filter { wanted.contains($0.name) })
+  }
+}
+
+/// One rewrite rule of a pass: `algebraic.add-zero`, `fusion.conv-bias`.
+public struct RewriteRule: Sendable, Hashable, CustomStringConvertible {
+  /// `<pass>.<rule>`.
+  public let name: String
+  /// What it rewrites, in one line.
+  public let summary: String
+
+  init(_ name: String, _ summary: String) {
+    self.name = name
+    self.summary = summary
+  }
+
+  public var description: String { name }
+}
+
+/// How many times each rule fired, by rule name (rules that did not fire are absent).
+public struct RuleCounts: Sendable, Equatable {
+  public private(set) var counts: [String: Int] = [:]
+
+  public init() {}
+
+  /// The times `name` fired.
+  public subscript(_ name: String) -> Int { counts[name] ?? 0 }
+
+  /// Records that `rule` rewrote the graph `times` times.
+  mutating func record(_ rule: RewriteRule, times: Int = 1) {
+    guard times > 0 else { return }
+    assert(Pass.ruleNames.contains(rule.name), "rule \(rule.name) is not in its pass's rules")
+    counts[rule.name, default: 0] += times
   }
 }
 
@@ -88,12 +151,22 @@ extension Constant {
 
 // MARK: - Dead code
 
+extension RewriteRule {
+  static let dceNode = RewriteRule("dce.node", "a node none of whose results is used is dropped")
+  static let dceConstant = RewriteRule("dce.constant", "a constant nobody reads is dropped")
+  static let cseConstant = RewriteRule(
+    "cse.constant", "a constant equal to an earlier one (type and data) is replaced by it")
+  static let cseNode = RewriteRule(
+    "cse.node", "a node with the operator, inputs and attributes of an earlier one is replaced by it")
+}
+
 extension Pass {
   /// Removes nodes whose results nobody uses and constants nobody reads. Graph inputs stay: they are
   /// the model's signature.
   public static let deadCode = Pass(
-    name: "dce", summary: "dead code elimination: drop nodes and constants whose values are never used"
-  ) { g in
+    name: "dce", summary: "dead code elimination: drop nodes and constants whose values are never used",
+    rules: [.dceNode, .dceConstant]
+  ) { g, fired in
     var g = g
     var live = Set(g.outputs)
     var keep = [Bool](repeating: false, count: g.nodes.count)
@@ -102,8 +175,11 @@ extension Pass {
       keep[i] = true
       live.formUnion(g.nodes[i].inputs)
     }
+    let (nodes, constants) = (g.nodes.count, g.constants.count)
     g.nodes = zip(g.nodes, keep).filter(\.1).map(\.0)
     g.constants = g.constants.filter { live.contains($0.id) }
+    fired.record(.dceNode, times: nodes - g.nodes.count)
+    fired.record(.dceConstant, times: constants - g.constants.count)
     return g
   }
 
@@ -111,8 +187,9 @@ extension Pass {
 
   /// Merges nodes with the same operator, inputs and attributes, and identical constants.
   public static let commonSubexpressions = Pass(
-    name: "cse", summary: "common subexpression elimination: merge identical constants and identical nodes"
-  ) { g in
+    name: "cse", summary: "common subexpression elimination: merge identical constants and identical nodes",
+    rules: [.cseConstant, .cseNode]
+  ) { g, fired in
     var g = g
     // A graph output keeps its own value id (the signature must not change), so it is never merged
     // away; later duplicates may still merge into it.
@@ -123,6 +200,7 @@ extension Pass {
       key.id = 0
       if let first = seenConstants[key], !isOutput.contains(c.id) {
         g.replaceUses(of: c.id, with: first)
+        fired.record(.cseConstant)
       } else if seenConstants[key] == nil {
         seenConstants[key] = c.id
       }
@@ -140,13 +218,14 @@ extension Pass {
       let key = "\(n.op)|\(n.inputs)|\(attrs)"
       if let first = seen[key], first.types == n.types, !n.outputs.contains(where: isOutput.contains) {
         for (a, b) in zip(n.outputs, first.outputs) { rename[a] = b }
+        fired.record(.cseNode)
         continue
       }
       if seen[key] == nil { seen[key] = n }
       kept.append(n)
     }
     g.nodes = kept
-    return deadCode.apply(g)
+    return deadCode.apply(g, counting: &fired)
   }
 }
 
