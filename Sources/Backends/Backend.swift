@@ -59,11 +59,10 @@ public struct ReferenceBackend: Backend {
 
   /// Runs with an implementation choice ONNX leaves open (`ImplementationChoice`), and also
   /// returns the indices of the nodes whose operands or results the choice changed.
-  public func run(_ graph: Graph, inputs: [Tensor], choice: ImplementationChoice) throws(BackendError) -> (
-    outputs: [Tensor], changed: [Int]
-  ) {
-    let r = try run(graph, inputs: inputs, keepAll: false, choice: choice)
-    return (r.outputs, r.changed)
+  public func run(
+    _ graph: Graph, inputs: [Tensor], choice: ImplementationChoice, keepAll: Bool = false
+  ) throws(BackendError) -> (outputs: [Tensor], values: [ValueID: Tensor], changed: [Int]) {
+    try run(graph, inputs: inputs, keepAll: keepAll, choice: choice)
   }
 
   private func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool, choice: ImplementationChoice?)

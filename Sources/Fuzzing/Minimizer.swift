@@ -256,6 +256,9 @@ private struct Search {
   var accepted = 0
   var seen: Set<CandidateKey> = []
   var eliminateDeadCode = true
+  /// The finding's model holds special values (`EdgeValues`): its leaves may hold NaN, ±inf, zeros
+  /// and subnormals where an operator's value domain excludes them (a -0 divisor is the question).
+  let specialLeaves: Bool
 
   init(
     minimizer: Minimizer, keeps: @escaping (Graph, [Tensor]) -> Bool,
@@ -266,6 +269,15 @@ private struct Search {
     self.progress = progress
     self.graph = graph
     self.inputs = inputs
+    specialLeaves = graph.hasEdgeValues || inputs.contains { Search.holdsSpecial($0) }
+  }
+
+  static func isSpecial(_ x: Double, _ dtype: DType) -> Bool {
+    !x.isFinite || x == 0 || Swift.abs(x) < EdgeValues.smallestNormal(dtype)
+  }
+
+  static func holdsSpecial(_ t: Tensor) -> Bool {
+    t.dtype.isFloat && t.storage.contains { x in isSpecial(x, t.dtype) && !(x == 0 && x.sign == .plus) }
   }
 
   var exhausted: Bool { steps >= minimizer.maxSteps }
@@ -340,6 +352,13 @@ private struct Search {
         // Seeded constants are materialized only when a domain reads them.
         guard let domain = domains[i], let t = inputs[v] ?? constants[v]?.tensor, !t.storage.isEmpty
         else { continue }
+        if specialLeaves {
+          // Each element in the domain or a special value.
+          let dtype = t.dtype
+          guard t.storage.allSatisfy({ domain.contains(Interval($0, $0)) || Search.isSpecial($0, dtype) })
+          else { return false }
+          continue
+        }
         guard t.storage.allSatisfy(\.isFinite),
           domain.contains(Interval(t.storage.min()!, t.storage.max()!))
         else { return false }
@@ -480,10 +499,12 @@ private struct Search {
         var cut: [ValueID] = []
         for v in g.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
         guard !cut.isEmpty else { return nil }
-        return Minimizer.recording(cut, in: g, x, values: values)
+        return Minimizer.recording(cut, in: g, x, values: values, operators: minimizer.operators)
       }
       edits.append {
-        guard let (recorded, y) = Minimizer.recording(g.nodes[k].outputs, in: g, x, values: values)
+        guard
+          let (recorded, y) = Minimizer.recording(
+            g.nodes[k].outputs, in: g, x, values: values, operators: minimizer.operators)
         else { return nil }
         var c = recorded
         c.nodes.remove(at: k)
@@ -712,9 +733,14 @@ extension Minimizer {
     return (renumbered(g), xs)
   }
 
+  /// `nil` when a value of `ids` is one an implementation choice changes (`Oracle.unpinnedValues`:
+  /// NaN through max, an undefined cast, a zero's sign): recording it would pin what ONNX leaves open.
   static func recording(
-    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor]
+    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor],
+    operators: @escaping OperatorLookup = Catalogue.spec
   ) -> (Graph, [Tensor])? {
+    let unpinned = Oracle.unpinnedValues(graph, inputs: inputs, values: values, operators: operators)
+    guard !ids.contains(where: unpinned.contains) else { return nil }
     var g = graph
     var x = inputs
     let types = graph.types

@@ -359,6 +359,31 @@ extension Oracle {
     return runs
   }
 
+  /// The computed values that some implementation choice changes (bit for bit: a zero's sign
+  /// counts), given every value of the reference run. Empty when the run holds no special value.
+  /// The minimizer never freezes these into graph inputs: a repro must not pin what ONNX leaves open.
+  public static func unpinnedValues(
+    _ graph: Graph, inputs: [Tensor], values: [ValueID: Tensor], operators: @escaping OperatorLookup
+  ) -> Set<ValueID> {
+    guard holdsSpecialValues(values) else { return [] }
+    let backend = ReferenceBackend(operators: operators)
+    var unpinned = Set<ValueID>()
+    for choice in ImplementationChoice.allCases {
+      guard let run = try? backend.run(graph, inputs: inputs, choice: choice, keepAll: true) else { continue }
+      for n in graph.nodes {
+        for o in n.outputs where !unpinned.contains(o) {
+          guard let a = values[o], let b = run.values[o] else { continue }
+          if zip(a.storage, b.storage).contains(where: {
+            $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN)
+          }) {
+            unpinned.insert(o)
+          }
+        }
+      }
+    }
+    return unpinned
+  }
+
   /// A wrong dtype or shape of output `output` (`actual` against `expected`), checked before values.
   static func typeDiscrepancy(_ expected: Tensor, _ actual: Tensor, output: ValueID) -> Discrepancy? {
     let et = TensorType(expected.dtype, expected.shape)

@@ -241,6 +241,27 @@ struct PatchingBackend: Backend {
     #expect(isMismatch(try verdict(g, inputs, patch: [1: 0])))
   }
 
+  /// What the minimizer may freeze into a repro's inputs: not a value an implementation choice
+  /// changes (here an undefined cast and a maximum with NaN), so a repro never pins what ONNX
+  /// leaves open.
+  @Test func unpinnedValuesAreTheOnesAChoiceChanges() throws {
+    var b = GraphBuilder()
+    let x = b.input([3])
+    let cast = b("cast", x, attributes: ["to": .string("i32")])
+    let sum = b("reduce_sum", cast, attributes: ["axes": .ints([0]), "keepdims": .int(1)])
+    let doubled = b("add", x, x)
+    let maxed = b("max", doubled, b.constant([1], data: [0.5]))
+    let g = b.build(outputs: [sum, maxed])
+    let finite = [tensor([1.5, -2, 3], [3], .f32)]
+    let special = [tensor([1.5, .infinity, .nan], [3], .f32)]
+    func unpinned(_ inputs: [Tensor]) throws -> Set<ValueID> {
+      let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+      return Oracle.unpinnedValues(g, inputs: inputs, values: values, operators: Catalogue.spec)
+    }
+    #expect(try unpinned(finite) == [])
+    #expect(try unpinned(special) == [cast, sum, maxed])
+  }
+
   // MARK: The reference's semantics, per operator
 
   /// Every elementwise operator with float operands, on NaN: comparisons are false, casts to a float
