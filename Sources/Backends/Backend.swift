@@ -57,15 +57,15 @@ public struct ReferenceBackend: Backend {
     return (r.outputs, r.values)
   }
 
-  /// Runs with an implementation choice ONNX leaves open (`ImplementationChoice`), and also
-  /// returns the indices of the nodes whose operands or results the choice changed.
+  /// Runs with implementation choices ONNX leaves open (`ImplementationChoice`, applied in order),
+  /// and also returns the indices of the nodes whose operands or results the choices changed.
   public func run(
-    _ graph: Graph, inputs: [Tensor], choice: ImplementationChoice, keepAll: Bool = false
+    _ graph: Graph, inputs: [Tensor], choices: [ImplementationChoice], keepAll: Bool = false
   ) throws(BackendError) -> (outputs: [Tensor], values: [ValueID: Tensor], changed: [Int]) {
-    try run(graph, inputs: inputs, keepAll: keepAll, choice: choice)
+    try run(graph, inputs: inputs, keepAll: keepAll, choice: choices)
   }
 
-  private func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool, choice: ImplementationChoice?)
+  private func run(_ graph: Graph, inputs: [Tensor], keepAll: Bool, choice: [ImplementationChoice]?)
     throws(BackendError) -> (outputs: [Tensor], values: [ValueID: Tensor], changed: [Int])
   {
     var changed: [Int] = []
@@ -97,9 +97,9 @@ public struct ReferenceBackend: Backend {
       }
       var results: [Tensor]
       if let choice {
-        let moved = choice.operands(args, spec)
+        let moved = choice.reduce(args) { a, c in c.operands(a, spec) }
         let computed = spec.evaluate(moved, attributes: node.attributes)
-        results = choice.results(computed, of: node, args: moved)
+        results = choice.reduce(computed) { r, c in c.results(r, of: node, spec: spec, args: moved) }
         if !Tensor.sameBits(moved, args) || !Tensor.sameBits(results, computed) { changed.append(index) }
       } else {
         results = spec.evaluate(args, attributes: node.attributes)

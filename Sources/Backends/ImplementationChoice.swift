@@ -36,6 +36,21 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   /// infinity depends on which of its equivalent formulas an implementation uses (sigmoid as
   /// exp(x) / (1 + exp(x)), GELU through erfc, a padded 0 times an infinite weight).
   case infinitiesFinite
+  /// A reduction, pooling or arg-reduction ONNX defines by order (reduce_max, max pooling, argmax)
+  /// that reads a NaN may give any element of its window, not only the NaN or the largest other
+  /// one (a running `m > x ? m : x` keeps whatever follows the NaN; OpenVINO's TopK-based argmin
+  /// gives the last index): under this choice every result of such a node that reads a NaN is a
+  /// value no kernel gives (index -1, or 0.1234567).
+  case nanSelectsAnything
+
+  /// The alternatives the oracle reruns the reference with: each choice alone, and the NaN choices
+  /// together with `infinitiesFinite` (a model can hold both a NaN and an infinity whose formula
+  /// matters: a softmax of several +inf feeding an argmin).
+  public static let alternatives: [[ImplementationChoice]] =
+    allCases.map { [$0] } + [
+      [.nanAsNegativeInfinity, .infinitiesFinite], [.nanAsPositiveInfinity, .infinitiesFinite],
+      [.nanSelectsAnything, .infinitiesFinite],
+    ]
 
   /// The arguments `spec`'s kernel sees under this choice.
   func operands(_ args: [Tensor], _ spec: OperatorSpec) -> [Tensor] {
@@ -58,8 +73,19 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   }
 
   /// The results of `node` under this choice, from the kernel's `results` on `args`.
-  func results(_ results: [Tensor], of node: Node, args: [Tensor]) -> [Tensor] {
+  func results(_ results: [Tensor], of node: Node, spec: OperatorSpec, args: [Tensor]) -> [Tensor] {
     switch self {
+    case .nanSelectsAnything:
+      guard spec.traits.contains(.nanUnspecified), !spec.traits.contains(.elementwise),
+        args.contains(where: { $0.dtype.isFloat && $0.storage.contains(where: \.isNaN) })
+      else { return results }
+      let windows = ImplementationChoice.windowsReadingNaN(node, spec, args)
+      return results.map { t in
+        let sentinel = t.dtype.isFloat ? t.dtype.rounded(0.1234567) : -1
+        var storage = t.storage
+        for i in storage.indices where windows?[i] ?? true { storage[i] = sentinel }
+        return Tensor(dtype: t.dtype, shape: t.shape, storage: storage)
+      }
     case .zerosPositive, .zerosNegative:
       let z: Double = self == .zerosPositive ? 0.0 : -0.0
       return results.map { t in t.dtype.isFloat ? t.mapped { $0 == 0 ? z : $0 } : t }
@@ -85,6 +111,31 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
       return [Tensor(dtype: out.dtype, shape: out.shape, storage: storage)] + results.dropFirst()
     default: return results
     }
+  }
+
+  /// For each result of a reduction, pooling or arg-reduction by order: whether its window holds a
+  /// NaN. Found by running a maximum of the same geometry on an indicator (1 for NaN, else 0);
+  /// `nil` (every result) for an operator it does not know.
+  static func windowsReadingNaN(_ node: Node, _ spec: OperatorSpec, _ args: [Tensor]) -> [Bool]? {
+    guard let x = args.first else { return nil }
+    let indicator = Tensor(dtype: x.dtype, shape: x.shape, storage: x.storage.map { $0.isNaN ? 1 : 0 })
+    var op = spec
+    var attributes = node.attributes
+    var input = indicator
+    switch node.op {
+    case "max_pool1d", "max_pool2d", "reduce_max": break
+    case "reduce_min":
+      input = Tensor(dtype: x.dtype, shape: x.shape, storage: indicator.storage.map { -$0 })
+    case "argmax", "argmin":
+      guard let reduceMax = Catalogue.spec("reduce_max"),
+        let axis = Shape.axis(node.attributes.int("axis"), rank: x.rank)
+      else { return nil }
+      op = reduceMax
+      attributes = Attributes(["axes": .ints([axis]), "keepdims": .int(node.attributes.int("keepdims"))])
+    default: return nil
+    }
+    guard let out = op.evaluate([input] + args.dropFirst(), attributes: attributes).first else { return nil }
+    return out.storage.map { $0 != 0 }
   }
 
   /// Whether ONNX defines the cast of float `x` to integer `dtype`: finite and in range after

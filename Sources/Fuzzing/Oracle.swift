@@ -350,8 +350,8 @@ extension Oracle {
     let backend = ReferenceBackend(operators: operators)
     var runs = ChoiceRuns(outputs: [], changed: [])
     var changed = Set<Int>()
-    for choice in ImplementationChoice.allCases {
-      guard let r = try? backend.run(graph, inputs: inputs, choice: choice) else { continue }
+    for choices in ImplementationChoice.alternatives {
+      guard let r = try? backend.run(graph, inputs: inputs, choices: choices) else { continue }
       runs.outputs.append(r.outputs)
       changed.formUnion(r.changed)
     }
@@ -368,8 +368,10 @@ extension Oracle {
     guard holdsSpecialValues(values) else { return [] }
     let backend = ReferenceBackend(operators: operators)
     var unpinned = Set<ValueID>()
-    for choice in ImplementationChoice.allCases {
-      guard let run = try? backend.run(graph, inputs: inputs, choice: choice, keepAll: true) else { continue }
+    for choices in ImplementationChoice.alternatives {
+      guard let run = try? backend.run(graph, inputs: inputs, choices: choices, keepAll: true) else {
+        continue
+      }
       for n in graph.nodes {
         for o in n.outputs where !unpinned.contains(o) {
           guard let a = values[o], let b = run.values[o] else { continue }

@@ -177,6 +177,24 @@ struct PatchingBackend: Backend {
     #expect(isMismatch(try verdict(g, inputs, patch: [1: 3, 2: 5])))
   }
 
+  /// A reduction by order that reads a NaN may give any element of its window: OpenVINO's argmin
+  /// gives the last index of `[1, nan, 2]`, a running `m > x ? m : x` maximum of `[5, nan, 3]` is 3.
+  @Test func aNaNInAReductionByOrderLeavesItsWindowOpen() throws {
+    var b = GraphBuilder()
+    let x = b.input([2, 3])
+    let arg = b("argmin", x, attributes: ["axis": .int(1), "keepdims": .int(0)])
+    let g = b.build(outputs: [arg])
+    let inputs = [tensor([1, .nan, 2, 4, 0, 5], [2, 3], .f32)]
+    #expect(isUnstable(try verdict(g, inputs, patch: [0: 2])))
+    // The row without NaN is pinned: argmin([4, 0, 5]) is 1.
+    #expect(isMismatch(try verdict(g, inputs, patch: [1: 2])))
+    var c = GraphBuilder()
+    let y = c.input([3])
+    let maxOut = c("reduce_max", y, attributes: ["axes": .ints([0]), "keepdims": .int(1)])
+    let m = c.build(outputs: [maxOut])
+    #expect(isUnstable(try verdict(m, [tensor([5, .nan, 3], [3], .f32)], patch: [0: 3])))
+  }
+
   @Test func maxPoolingOverNegativeInfinityIsNegativeInfinity() throws {
     var b = GraphBuilder()
     let x = b.input([1, 1, 4])
