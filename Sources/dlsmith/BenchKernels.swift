@@ -11,7 +11,7 @@ struct BenchKernels: ParsableCommand {
     abstract:
       "Kernel throughput as ratios against a baseline measured in the same run (one thread): fast float32 matmul/conv2d vs raw cblas_sgemm, int8 GEMM vs sgemm and binary conv vs float32 conv on every low-bit path the CPU supports, event-driven vs dense LIF.",
     discussion:
-      "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs."
+      "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs. The avx2 int8 GEMM is also compared with sgemm on OpenBLAS's Haswell (AVX2) kernel, timed in a child process started with OPENBLAS_CORETYPE=Haswell (the variable is read when OpenBLAS loads); the core names are printed."
   )
 
   @Option(help: "Minimum measuring time per figure, in seconds.") var seconds: Double = 0.3
