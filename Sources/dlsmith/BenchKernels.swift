@@ -11,11 +11,14 @@ struct BenchKernels: ParsableCommand {
     abstract:
       "Kernel throughput as ratios against a baseline measured in the same run (one thread): fast float32 matmul/conv2d vs raw cblas_sgemm, int8 GEMM vs sgemm and binary conv vs float32 conv on every low-bit path the CPU supports, event-driven vs dense LIF.",
     discussion:
-      "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs."
+      "Each figure is the best of repeated runs lasting at least --seconds. Integer ops count 2 per multiply-accumulate, like FLOPs. The avx2 int8 GEMM is also compared with sgemm on OpenBLAS's Haswell (AVX2) kernel, timed in a child process started with OPENBLAS_CORETYPE=Haswell (the variable is read when OpenBLAS loads); the core names are printed."
   )
 
   @Option(help: "Minimum measuring time per figure, in seconds.") var seconds: Double = 0.3
   @Flag(help: "Print the low-bit paths (supported, default) and exit without measuring.") var paths = false
+  /// Child mode for the AVX2 baseline: time `cblas_sgemm` at size³ and print `core`, `config` and
+  /// `seconds` lines (see `avx2Baseline`).
+  @Option(help: .hidden) var sgemmBaseline: Int?
 
   struct Case {
     let name: String
@@ -76,6 +79,17 @@ struct BenchKernels: ParsableCommand {
       return
     }
     BLAS.useSingleThread()
+    if let size = sgemmBaseline {
+      guard size > 0 else { throw ValidationError("--sgemm-baseline must be > 0") }
+      var rng = SplitMix64(seed: 2)
+      let a = (0..<(size * size)).map { _ in Float(rng.int(in: -128...127)) }
+      let b = (0..<(size * size)).map { _ in Float(rng.int(in: -127...127)) }
+      let t = best { _ = BLAS.sgemm(a, b, m: size, n: size, k: size) }
+      print("core \(BLAS.coreName)")
+      print("config \(BLAS.config)")
+      print("seconds \(t)")
+      return
+    }
     var rng = SplitMix64(seed: 1)
     print("shape                                   fast GFLOPS   sgemm GFLOPS   ratio")
     for c in Self.cases {
@@ -97,14 +111,65 @@ struct BenchKernels: ParsableCommand {
     lowBit(&rng)
   }
 
+  /// The environment variable that makes a DYNAMIC_ARCH OpenBLAS use one kernel family. It is read
+  /// when the library loads, so a baseline with another family runs in a child process.
+  static let coreTypeVariable = "OPENBLAS_CORETYPE"
+
+  /// `cblas_sgemm` at size³ on OpenBLAS's Haswell (AVX2) kernels: this executable rerun as
+  /// `bench kernels --sgemm-baseline SIZE` with `OPENBLAS_CORETYPE=Haswell`, which prints the core
+  /// OpenBLAS really loaded and the best time (same `--seconds`).
+  func avx2Baseline(size: Int) -> Result<(core: String, seconds: Double), ToolError> {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: selfExecutable())
+    p.arguments = ["bench", "kernels", "--sgemm-baseline", String(size), "--seconds", String(seconds)]
+    var environment = ProcessInfo.processInfo.environment
+    environment[Self.coreTypeVariable] = "Haswell"
+    p.environment = environment
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    p.standardInput = FileHandle.nullDevice
+    do { try p.run() } catch { return .failure(ToolError("cannot rerun \(selfExecutable()): \(error)")) }
+    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    var fields: [String: String] = [:]
+    for line in stdout.split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 1)
+      if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+    }
+    guard p.terminationStatus == 0, let core = fields["core"], let t = fields["seconds"].flatMap(Double.init),
+      t > 0
+    else {
+      let why = stderr.split(separator: "\n").last.map(String.init) ?? "exit status \(p.terminationStatus)"
+      return .failure(ToolError("the child process failed: \(why)"))
+    }
+    return .success((core, t))
+  }
+
   /// The low-bit kernels against their float baselines, once per low-bit path this CPU supports (the
   /// baseline is measured once per shape, in the same run).
   func lowBit(_ rng: inout SplitMix64) {
     let paths = LowBitPath.supported
     print("\n" + Self.pathsLine)
 
-    print("\nint8 GEMM (int8 data offset to int16 operands, int32 accumulation: gemmS16) vs cblas_sgemm")
-    print("shape              path      kernel                   int8 GOPS  sgemm GFLOPS   ratio")
+    print(
+      "\nint8 GEMM (int8 data offset to int16 operands, int32 accumulation: gemmS16) vs two cblas_sgemm baselines"
+    )
+    print("  native: OpenBLAS as loaded in this process (core \(BLAS.coreName))")
+    print(
+      "  AVX2:   OpenBLAS restricted to its Haswell (AVX2) kernel, in a child process with "
+        + "\(Self.coreTypeVariable)=Haswell (for the avx2 path)")
+    func right(_ text: String, _ width: Int) -> String {
+      String(repeating: " ", count: Swift.max(0, width - text.count)) + text
+    }
+    print(
+      "shape".padding(toLength: 21, withPad: " ", startingAt: 0) + "path      "
+        + "kernel".padding(toLength: 22, withPad: " ", startingAt: 0)
+        + right("int8 GOPS", 11) + right("native GFLOPS", 16) + right("ratio", 8) + right("AVX2 GFLOPS", 14)
+        + right("ratio", 8))
+    var childCores: [String] = []
     for size in [256, 512, 1024] {
       let (m, n, k) = (size, size, size)
       let a = (0..<(m * k)).map { _ in Int16(rng.int(in: -128...127)) }
@@ -115,6 +180,16 @@ struct BenchKernels: ParsableCommand {
       let ops = 2.0 * Double(m * n) * Double(k)
       let f = best { _ = BLAS.sgemm(fa, fb, m: m, n: n, k: k) }
       for path in paths {
+        // The AVX2 baseline is measured just before the avx2 kernel, so both see about the same load.
+        var avx2: (core: String, seconds: Double)?
+        if path == .avx2 {
+          switch avx2Baseline(size: size) {
+          case .success(let r):
+            avx2 = r
+            childCores.append(r.core)
+          case .failure(let e): print("AVX2 baseline for \(size)^3 unavailable: \(e.description)")
+          }
+        }
         var kernel = Quant.Optimized.GEMMKernel.swiftS16
         let q = best {
           LowBitPath.withPath(path) {
@@ -129,10 +204,22 @@ struct BenchKernels: ParsableCommand {
           }
         }
         let label = "gemm \(m)x\(n)x\(k)".padding(toLength: 21, withPad: " ", startingAt: 0)
+        var againstAVX2 = right("-", 14) + right("-", 8)
+        if let h = avx2?.seconds {
+          againstAVX2 = String(format: "%14.1f %7.2f", ops / h / 1e9, h / q)
+        }
         print(
           label + path.description.padding(toLength: 10, withPad: " ", startingAt: 0)
             + kernel.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
-            + String(format: "%11.1f %13.1f %7.2f", ops / q / 1e9, ops / f / 1e9, f / q))
+            + String(format: "%11.1f %15.1f %7.2f", ops / q / 1e9, ops / f / 1e9, f / q) + againstAVX2)
+      }
+    }
+    if !childCores.isEmpty {
+      print("AVX2 baseline: the child processes reported OpenBLAS core \(childCores.joined(separator: ", "))")
+      if let other = childCores.first(where: { $0.lowercased() != "haswell" }) {
+        print(
+          "warning: a child ran OpenBLAS core \(other), not Haswell (\(Self.coreTypeVariable) is honoured "
+            + "only by a DYNAMIC_ARCH build): its column is not an AVX2 baseline")
       }
     }
 

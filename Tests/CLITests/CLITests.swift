@@ -111,6 +111,29 @@ extension CLITests {
     #expect(bad.stderr.contains("DLSMITH_LOWBIT_PATH=sse9 is not portable, avx2 or avx512"))
     if unset.supported.contains("avx2") { #expect(try line("avx2").chosen == "avx2") }
   }
+
+  /// The child mode behind `bench kernels`' AVX2 baseline prints the OpenBLAS core it loaded, the
+  /// configuration and a time; with `OPENBLAS_CORETYPE=Haswell`, a DYNAMIC_ARCH OpenBLAS on x86-64
+  /// reports core Haswell (timings are not checked).
+  @Test func sgemmBaselineChildReportsItsOpenBLASCore() throws {
+    let r = try runDLSmith(
+      ["bench", "kernels", "--sgemm-baseline", "16", "--seconds", "0.01"],
+      environment: ["OPENBLAS_CORETYPE": "Haswell"])
+    #expect(r.status == 0, "\(r.stderr)")
+    var fields: [String: String] = [:]
+    for line in String(decoding: r.stdout, as: UTF8.self).split(separator: "\n") {
+      let parts = line.split(separator: " ", maxSplits: 1)
+      if parts.count == 2 { fields[String(parts[0])] = String(parts[1]) }
+    }
+    #expect(fields["core"]?.isEmpty == false)
+    #expect((fields["seconds"].flatMap(Double.init) ?? 0) > 0)
+    #if arch(x86_64)
+      if fields["config"]?.contains("DYNAMIC_ARCH") == true {
+        #expect(fields["core"]?.lowercased() == "haswell")
+      }
+    #endif
+    #expect(try runDLSmith(["bench", "kernels", "--sgemm-baseline", "0"]).status != 0)
+  }
 }
 
 extension CLITests {
