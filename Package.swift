@@ -40,7 +40,7 @@ let package = Package(
     .target(
       name: "Fuzzing",
       dependencies: [
-        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "CProcess",
+        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "Supervision",
       ]),
 
     // MARK: - Tool (thin front end)

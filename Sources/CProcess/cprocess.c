@@ -15,14 +15,6 @@
 
 extern char **environ;
 
-int dlsmith_kill_me_with_parent(void) {
-#ifdef __linux__
-  return prctl(PR_SET_PDEATHSIG, SIGKILL);
-#else
-  return -1;
-#endif
-}
-
 struct spawn_job {
   const char *path;
   char *const *argv;

@@ -2,10 +2,6 @@
 #define CPROCESS_H
 #include <sys/types.h>
 
-/// Asks Linux to SIGKILL the calling process when its parent dies (prctl PR_SET_PDEATHSIG).
-/// Returns 0 on success, -1 elsewhere or on error.
-int dlsmith_kill_me_with_parent(void);
-
 /// Starts the program at `path` with `argv` (NULL-terminated, argv[0] included) and this process's
 /// environment, as the leader of a new process group, with SIGKILL as its parent-death signal
 /// (Linux), every signal at its default disposition and none blocked, `in`, `out` and `err` as its
