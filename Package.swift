@@ -36,7 +36,8 @@ let package = Package(
     .target(name: "CProcess"),
     .target(name: "Supervision", dependencies: ["CProcess"]),
     .target(
-      name: "Rulebook", dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic"]),
+      name: "Rulebook",
+      dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic", "Supervision"]),
     .target(
       name: "Fuzzing",
       dependencies: [
