@@ -32,13 +32,16 @@ let package = Package(
       dependencies: [
         "Symbolic", "Tensors", "Operators", "IR", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
       ]),
-    .target(
-      name: "Rulebook", dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic"]),
+    // Child processes: spawning (C), the supervisor and its framed protocol.
     .target(name: "CProcess"),
+    .target(name: "Supervision", dependencies: ["CProcess"]),
+    .target(
+      name: "Rulebook",
+      dependencies: ["Inference", "Operators", "IR", "Backends", "Tensors", "Symbolic", "Supervision"]),
     .target(
       name: "Fuzzing",
       dependencies: [
-        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "CProcess",
+        "Symbolic", "Tensors", "Kernels", "Operators", "IR", "Backends", "Generation", "ONNX", "Supervision",
       ]),
 
     // MARK: - Tool (thin front end)
@@ -53,8 +56,11 @@ let package = Package(
     .executableTarget(
       name: "dlsmith-faulty-worker", dependencies: ["Tensors", "Operators", "IR", "Backends", "Fuzzing"],
       path: "Tests/FaultyWorker"),
+    .executableTarget(
+      name: "dlsmith-supervised-parent", dependencies: ["Supervision"], path: "Tests/SupervisedParent"),
     .target(name: "TestSupport", dependencies: ["IR", "Operators", "Tensors"], path: "Tests/TestSupport"),
     .testTarget(name: "SymbolicTests", dependencies: ["Symbolic"]),
+    .testTarget(name: "SupervisionTests", dependencies: ["Supervision", "TestSupport"]),
     .testTarget(name: "SMTTests", dependencies: ["SMT", "Symbolic"]),
     .testTarget(name: "InferenceTests", dependencies: ["Inference", "Symbolic", "Tensors"]),
     .testTarget(name: "KernelsTests", dependencies: ["Kernels", "Tensors", "TestSupport"]),

@@ -7,7 +7,7 @@ from those records (Sources/Inference). This worker is the onnxruntime side of t
 
 Usage:
   python3 dlsmith_trace.py schemas  [--opset 21]   the operators to trace, as one JSON document
-  python3 dlsmith_trace.py serve    [--opset 21]   answer trace requests, one JSON line each
+  python3 dlsmith_trace.py serve    [--opset 21]   answer trace requests, one frame each
   python3 dlsmith_trace.py selftest [--opset 21]   check a few known calls, print OK/FAIL lines and
                                                    the per-call latency; exit 1 on any FAIL
 
@@ -38,8 +38,9 @@ schemas
   {"dtype": .., "shape": [..], "value": [..]}; a non-finite float default is a string ("inf").
 
 serve
-  One request per stdin line, one response per line on stdout (flushed); EOF ends the worker
-  (exit 0). Blank lines are ignored.
+  Speaks the protocol of DLSmith's Supervisor (Sources/Supervision/Supervisor.swift): every message
+  is a frame, a 4-byte little-endian length then that many bytes of UTF-8 JSON. One request frame
+  on stdin, one response frame on stdout (flushed); EOF ends the worker (exit 0).
 
     {"op": "Conv", "calls": [
        {"inputs": [{"dtype": "f32", "shape": [1, 3, 8, 8]},    a data input (a graph input)
@@ -76,7 +77,7 @@ serve
   inference, a missing kernel, a kernel constructor) or "run" (the kernel failed). Errors are the
   first line of onnxruntime's message with status prefixes, source locations, C++ signatures and
   the node name cut out and type lists sorted, at most MAX_ERROR_CHARS characters. A malformed
-  request line is answered {"error": "..."}. No exception escapes a call, and answers are cached,
+  request frame is answered {"error": "..."}. No exception escapes a call, and answers are cached,
   so a repeated request is answered identically; a new worker gives the same answers too.
 
 Only responses go to stdout: the real stdout is kept on a private descriptor and fd 1 points at
@@ -85,10 +86,12 @@ capped (ADDRESS_SPACE_LIMIT) so that a huge allocation fails as an error rather 
 the OOM killer; a kernel that crashes kills the worker, which the Swift side restarts.
 Needs onnx, onnxruntime and numpy (python/requirements.txt).
 """
+import io
 import json
 import math
 import os
 import re
+import struct
 import sys
 import time
 
@@ -798,8 +801,24 @@ def clean_error(e):
 # ---------------------------------------------------------------------------------------------
 # serve
 
+def read_frame(stream):
+    """The body of the next frame on `stream` (a binary file), or None at the end of input."""
+    header = stream.read(4)
+    if len(header) < 4:
+        return None
+    n = struct.unpack("<I", header)[0]
+    body = stream.read(n)
+    return body if len(body) == n else None
+
+
+def frame(message):
+    """`message` as a frame: its compact JSON with the length in front."""
+    body = json.dumps(message, separators=(",", ":")).encode()
+    return struct.pack("<I", len(body)) + body
+
+
 def serve(opset):
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever the libraries print goes to stderr
     sys.stdout = sys.stderr
     try:  # die with the parent (Linux: PR_SET_PDEATHSIG = 1, SIGKILL = 9)
@@ -816,19 +835,16 @@ def serve(opset):
     except Exception:
         pass
     tracer = Tracer(opset)
-    for raw in sys.stdin.buffer:
-        line = raw.decode("utf-8", "replace")
-        if not line.strip():
-            continue
+    while (body := read_frame(sys.stdin.buffer)) is not None:
         try:
-            request = json.loads(line)
+            request = json.loads(body.decode("utf-8", "replace"))
             if not isinstance(request, dict):
                 raise ValueError("a request is a JSON object")
             response = tracer.handle(request)
         except Exception as e:
             response = {"error": f"dlsmith: malformed request: {_describe(e)}"}
         try:
-            out.write(json.dumps(response, separators=(",", ":")) + "\n")
+            out.write(frame(response))
             out.flush()
         except (BrokenPipeError, OSError):
             os._exit(0)  # the Swift side is gone
@@ -940,23 +956,25 @@ def selftest(opset):
 
     # The serve protocol, in a subprocess.
     import subprocess
-    lines = [json.dumps({"op": "Add", "calls": [
-                {"inputs": [data("f32", [2, 1]), data("f32", [3])]},
-                {"inputs": [data("f32", [2]), data("f32", [3])]}]}),
-             "this is not json", "", json.dumps({"op": "Relu"}),
-             json.dumps({"op": "Relu", "calls": [{"inputs": [data("f32", [2])]}]})]
+    requests = [json.dumps({"op": "Add", "calls": [
+                    {"inputs": [data("f32", [2, 1]), data("f32", [3])]},
+                    {"inputs": [data("f32", [2]), data("f32", [3])]}]}),
+                "this is not json", "", json.dumps({"op": "Relu"}),
+                json.dumps({"op": "Relu", "calls": [{"inputs": [data("f32", [2])]}]})]
+    stream = b"".join(struct.pack("<I", len(r.encode())) + r.encode() for r in requests)
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "serve",
-                           "--opset", str(opset)], input="\n".join(lines) + "\n",
-                          capture_output=True, text=True, timeout=120)
-    answers = [json.loads(line) for line in proc.stdout.splitlines()]
-    good = (proc.returncode == 0 and len(answers) == 4
+                           "--opset", str(opset)], input=stream, capture_output=True, timeout=120)
+    answers, reader = [], io.BytesIO(proc.stdout)
+    while (body := read_frame(reader)) is not None:
+        answers.append(json.loads(body))
+    good = (proc.returncode == 0 and len(answers) == 5
             and answers[0]["results"][0] == {"ok": True, "shapes": [[2, 3]], "dtypes": ["f32"]}
             and answers[0]["results"][1]["ok"] is False
-            and "error" in answers[1] and "error" in answers[2]
-            and answers[3]["results"] == [{"ok": True, "shapes": [[2]], "dtypes": ["f32"]}])
+            and all("error" in a for a in answers[1:4])
+            and answers[4]["results"] == [{"ok": True, "shapes": [[2]], "dtypes": ["f32"]}])
     failures += not good
     print(f"{'OK  ' if good else 'FAIL'} serve protocol: exit {proc.returncode}, "
-          f"{len(answers)} answers for 4 requests")
+          f"{len(answers)} answers for 5 requests")
 
     # Per-call latency: distinct calls, so that the cache never answers.
     for optimize in (True, False):

@@ -607,11 +607,12 @@ def main():
     if len(args) != 2 or args[0] != "--backend" or args[1] not in BACKENDS:
         sys.stderr.write(f"usage: dlsmith_worker.py --backend {'|'.join(BACKENDS)}\n")
         sys.exit(2)
+    # DLSmith's Supervisor does both before the exec; these cover other clients (worker_client.py).
     try:
         os.setpgrp()  # the campaign kills the whole group on a timeout
     except OSError:
         pass
-    try:  # die with the parent, like `dlsmith worker` (PR_SET_PDEATHSIG = 1, SIGKILL = 9)
+    try:  # die with the parent (PR_SET_PDEATHSIG = 1, SIGKILL = 9)
         import ctypes
         ctypes.CDLL(None).prctl(1, 9, 0, 0, 0)
     except Exception:

@@ -3,6 +3,7 @@ import Foundation
 import Generation
 import IR
 import Operators
+import Supervision
 import Tensors
 
 // MARK: - Results
@@ -186,34 +187,26 @@ public enum ProbeVersion {
     guard let module = module(for: backend) else {
       return .success(["fast", "reference"].contains(backend) ? DLSmithVersion.string : "unknown")
     }
-    let p = Process()
-    if let exe = BackendTarget.resolveExecutable(python) {
-      p.executableURL = URL(fileURLWithPath: exe)
-      p.arguments = []
-    } else {
-      p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-      p.arguments = [python]
+    let script =
+      "import importlib, numpy; m = importlib.import_module('\(module)'); print(getattr(m, '__version__', 'unknown'))"
+    let exe = BackendTarget.resolveExecutable(python).map { [$0] } ?? ["/usr/bin/env", python]
+    let run: ChildProcess.Completed
+    do { run = try ChildProcess.run(exe + ["-c", script]) } catch {
+      return .failure(ProbeUnavailable("cannot run \(python): \(error)"))
     }
-    p.arguments! += [
-      "-c",
-      "import importlib, numpy; m = importlib.import_module('\(module)'); print(getattr(m, '__version__', 'unknown'))",
-    ]
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    p.standardInput = FileHandle.nullDevice
-    do { try p.run() } catch { return .failure(ProbeUnavailable("cannot run \(python): \(error)")) }
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    let text = String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    if p.terminationStatus == 0, !text.isEmpty, let last = text.split(separator: "\n").last {
+    let text = String(decoding: run.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    if run.termination == .exited(0), !text.isEmpty, let last = text.split(separator: "\n").last {
       return .success(String(last))
     }
-    let lines = String(decoding: stderr, as: UTF8.self).split(separator: "\n")
+    let lines = String(decoding: run.stderr, as: UTF8.self).split(separator: "\n")
       .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    let why = lines.last ?? "\(python) exited with status \(p.terminationStatus)"
+    let ending =
+      switch run.termination {
+      case .exited(let code)?: "exited with status \(code)"
+      case .signaled(let signal)?: "was killed by signal \(signal)"
+      case nil: "timed out"
+      }
+    let why = lines.last ?? "\(python) \(ending)"
     return .failure(ProbeUnavailable("\(backend) needs the Python package \(module): \(why)"))
   }
 }

@@ -1,11 +1,11 @@
 import Backends
-import CProcess
 import Foundation
 import IR
+import Supervision
 import Tensors
 
-/// Messages between the campaign and its worker processes, as length-prefixed frames: a 4-byte
-/// little-endian length, then that many bytes of JSON.
+/// Messages between the campaign and its worker processes, in the frames of `Supervisor`'s
+/// protocol: a 4-byte little-endian length, then that many bytes of JSON.
 ///
 /// campaign → worker: `WorkerRequest` (the model file bytes and the input tensors).
 /// worker → campaign: zero or more `WorkerEvent`s (`compiled`, so a hang or crash is attributed to the
@@ -65,71 +65,21 @@ public struct EncodedTensor: Codable, Sendable, Equatable {
   }
 }
 
-enum Frames {
-  static func encode<T: Encodable>(_ value: T) -> Data {
-    let body = (try? JSONEncoder().encode(value)) ?? Data()
-    var n = UInt32(body.count).littleEndian
-    var frame = Data(bytes: &n, count: 4)
-    frame.append(body)
-    return frame
-  }
-
-  /// Writes all bytes to `fd`; false if the peer is gone.
-  static func write(_ data: Data, to fd: Int32) -> Bool {
-    data.withUnsafeBytes { raw -> Bool in
-      var off = 0
-      while off < raw.count {
-        let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        off += n
-      }
-      return true
-    }
-  }
-
-  /// Reads exactly `count` bytes, blocking; nil on EOF or error.
-  static func readExactly(_ count: Int, from fd: Int32) -> Data? {
-    var data = Data(count: count)
-    var off = 0
-    let ok = data.withUnsafeMutableBytes { raw -> Bool in
-      while off < count {
-        let n = read(fd, raw.baseAddress! + off, count - off)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        off += n
-      }
-      return true
-    }
-    return ok ? data : nil
-  }
-
-  static func readFrame(from fd: Int32) -> Data? {
-    guard let header = readExactly(4, from: fd) else { return nil }
-    let n = header.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
-    guard n <= 1 << 30 else { return nil }
-    return readExactly(Int(n), from: fd)
-  }
-}
-
 /// The worker side: serves requests on stdin/stdout until EOF. Runs in `dlsmith worker`.
 ///
-/// The worker makes itself a process-group leader (so the campaign can kill everything it spawned)
-/// and asks the kernel to kill it when its parent dies (no orphans even after `kill -9` of the
-/// campaign). SIGPIPE is ignored: a vanished parent shows up as a failed write, and the worker exits.
+/// Its process group and its death with the campaign come from the `Supervisor` that started it.
+/// SIGPIPE is ignored: a vanished parent shows up as a failed write, and the worker exits.
 public enum WorkerServer {
   public static func serve(_ backend: any Backend) -> Never {
-    setpgid(0, 0)
-    _ = dlsmith_kill_me_with_parent()
     signal(SIGPIPE, SIG_IGN)
-    while let frame = Frames.readFrame(from: 0) {
+    while let frame = Frame.read(from: 0) {
       let reply: WorkerMessage
       if let request = try? JSONDecoder().decode(WorkerRequest.self, from: frame) {
         reply = handle(request, backend)
       } else {
         reply = WorkerMessage(event: "result", stage: "compile", error: "worker: malformed request frame")
       }
-      if !Frames.write(Frames.encode(reply), to: 1) { exit(0) }
+      if !Frame.write(Frame.encode(json: reply), to: 1) { exit(0) }
     }
     exit(0)
   }
@@ -149,7 +99,7 @@ public enum WorkerServer {
       let outputs: [Tensor]
       if let staged = backend as? any StagedBackend {
         let compiled = try staged.compile(graph)
-        _ = Frames.write(Frames.encode(WorkerMessage(event: "compiled")), to: 1)
+        _ = Frame.write(Frame.encode(json: WorkerMessage(event: "compiled")), to: 1)
         outputs = try staged.execute(compiled, inputs: inputs)
         var reply = WorkerMessage(event: "result", outputs: outputs.map(EncodedTensor.init))
         if request.rewrites == true { reply.rewritten = PatternFiring.rewritten(graph, compiled) }

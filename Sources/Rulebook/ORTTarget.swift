@@ -1,11 +1,8 @@
 import Foundation
 import IR
 import Operators
+import Supervision
 import Tensors
-
-#if canImport(Glibc)
-  import Glibc
-#endif
 
 /// One ONNX operator's signature, as `python/dlsmith_trace.py schemas` prints it.
 public struct ONNXSchema: Hashable, Sendable, Codable {
@@ -31,10 +28,11 @@ public struct ONNXSchema: Hashable, Sendable, Codable {
   public var attributes: [Attribute]
 }
 
-/// onnxruntime (CPU) as a trace target, through the `python/dlsmith_trace.py serve` worker: each
-/// call becomes a one-node ONNX model; the worker answers with the actual output shapes or the
-/// error. A worker that dies or hangs is restarted; the call that killed it is answered as an
-/// error (`onnxruntime crashed` / `timed out`), never losing the rest of the batch.
+/// onnxruntime (CPU) as a trace target, through the `python/dlsmith_trace.py serve` worker run by a
+/// `Supervisor` (one framed `TraceRequest` per batch, one `TraceReply`): each call becomes a
+/// one-node ONNX model; the worker answers with the actual output shapes or the error. A worker
+/// that dies or hangs is restarted; the call that killed it is answered as an error
+/// (`onnxruntime crashed` / `timed out`), never losing the rest of the batch.
 ///
 /// Templates come from the ONNX schemas alone: operands per the schema (optional ones present half
 /// of the time, variadic ones one to three times), one dtype per type variable (f32 preferred),
@@ -52,43 +50,44 @@ public final class ORTTraceTarget: TraceTarget {
   public var batchTimeout = 120.0
   /// Seconds one call may take when calls are retried one by one.
   public var callTimeout = 20.0
-  private var process: Process?
-  private var toWorker: FileHandle?
-  private var fromWorker: Int32 = -1
-  private var buffer = Data()
+  /// The `serve` worker: no memory limit (it caps its own address space), never recycled but after
+  /// a failure, its stderr discarded.
+  private let worker: Supervisor
 
   /// Loads the schemas (one `schemas` run) and prepares the worker command.
   /// - Parameters:
   ///   - opset: the ONNX opset calls are made at: the one our exporter writes, so that rules hold
   ///     for the models we generate.
   public init(python: String, script: String, opset: Int, optimize: Bool = true) throws(RulebookError) {
-    signal(SIGPIPE, SIG_IGN)
     name = optimize ? "ort" : "ort-noopt"
     self.optimize = optimize
     command = ["/usr/bin/env", python, script]
     self.opset = opset
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = [python, script, "schemas", "--opset", "\(opset)"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = FileHandle.standardError
-    do { try p.run() } catch { throw RulebookError("\(script): cannot start \(python): \(error)") }
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0 else {
-      throw RulebookError(
-        "\(script) schemas: exit status \(p.terminationStatus) (are onnx and onnxruntime installed?)")
+    worker = Supervisor(
+      command: command + ["serve", "--opset", "\(opset)"], limits: SupervisorLimits(killGrace: 2),
+      logPath: nil)
+    let run: ChildProcess.Completed
+    do {
+      run = try ChildProcess.run(command + ["schemas", "--opset", "\(opset)"], captureStderr: false)
+    } catch {
+      throw RulebookError("\(script): cannot start \(python): \(error)")
+    }
+    guard run.termination == .exited(0) else {
+      let status =
+        switch run.termination {
+        case .exited(let code)?: "exit status \(code)"
+        case .signaled(let signal)?: "killed by signal \(signal)"
+        case nil: "timed out"
+        }
+      throw RulebookError("\(script) schemas: \(status) (are onnx and onnxruntime installed?)")
     }
     do {
-      schemas = try JSONDecoder().decode([ONNXSchema].self, from: data)
+      schemas = try JSONDecoder().decode([ONNXSchema].self, from: run.stdout)
     } catch {
       throw RulebookError("\(script) schemas: not a schema list: \(Graph.describe(error))")
     }
     byName = Dictionary(schemas.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
   }
-
-  deinit { stop() }
 
   public var operators: [String] { schemas.map(\.name) }
 
@@ -209,27 +208,6 @@ public final class ORTTraceTarget: TraceTarget {
 
   // MARK: Calls
 
-  func json(_ call: Call) -> [String: Any] {
-    let inputs: [Any] = call.operands.map { o -> Any in
-      switch o {
-      case .absent: return NSNull()
-      case .tensor(let d, let shape): return ["dtype": d.rawValue, "shape": shape]
-      case .value(let d, let v, let scalar):
-        return ["dtype": d.rawValue, "value": scalar ? v[0] as Any : v as Any]
-      }
-    }
-    var attributes: [String: Any] = [:]
-    for (k, v) in call.attributes {
-      switch v {
-      case .int(let i): attributes[k] = ["int": i]
-      case .ints(let l): attributes[k] = ["ints": l]
-      case .float(let f): attributes[k] = ["float": f]
-      case .string(let s): attributes[k] = ["string": s]
-      }
-    }
-    return ["inputs": inputs, "attributes": attributes, "outputs": call.outputs, "optimize": optimize]
-  }
-
   public func answer(_ calls: [Call]) -> [Answer] {
     guard let op = calls.first?.op else { return [] }
     // Zero-size and negative dims: not asked. The models we generate have positive dims only, and
@@ -252,93 +230,112 @@ public final class ORTTraceTarget: TraceTarget {
   private var lastFailure = ""
 
   private func request(_ op: String, _ calls: [Call], timeout: Double) -> [Answer]? {
-    if process == nil {
-      do { try start() } catch {
-        lastFailure = "dlsmith: cannot start the trace worker: \(error)"
-        return nil
+    let request = TraceRequest(op: op, calls: calls.map { TraceRequest.Call($0, optimize: optimize) })
+    let reply: TraceReply
+    switch worker.request(request, timeout: timeout, as: TraceReply.self) {
+    case .success(let r): reply = r
+    case .failure(let failure):
+      switch failure {
+      case .cannotStart(let why): lastFailure = "dlsmith: cannot start the trace worker: \(why)"
+      case .crash(let signal): lastFailure = "onnxruntime crashed (signal \(signal))"
+      case .exit(let code): lastFailure = "onnxruntime crashed (exit \(code))"
+      case .hang: lastFailure = "onnxruntime timed out"
+      case .oom: lastFailure = "onnxruntime over the memory limit"
+      case .malformedReply: lastFailure = "dlsmith: malformed worker reply"
+      case .unencodableRequest(let why): lastFailure = "dlsmith: \(why)"
       }
-    }
-    let body: [String: Any] = ["op": op, "calls": calls.map(json)]
-    guard var line = try? JSONSerialization.data(withJSONObject: body) else { return nil }
-    line.append(0x0A)
-    guard (try? toWorker?.write(contentsOf: line)) != nil, let reply = readLine(timeout: timeout) else {
-      let status = stop()
-      lastFailure = status.map { "onnxruntime crashed (\($0))" } ?? "onnxruntime timed out"
       return nil
     }
-    guard let object = try? JSONSerialization.jsonObject(with: reply) as? [String: Any],
-      let results = object["results"] as? [[String: Any]], results.count == calls.count
-    else {
-      _ = stop()
+    guard let results = reply.results, results.count == calls.count else {
+      worker.stop()
       lastFailure = "dlsmith: malformed worker reply"
       return nil
     }
     return results.map { r in
-      if r["ok"] as? Bool == true, let shapes = r["shapes"] as? [[Int]] {
-        let dtypes = (r["dtypes"] as? [String])?.compactMap(DType.init(rawValue:))
+      if r.ok == true, let shapes = r.shapes {
+        let dtypes = r.dtypes?.compactMap(DType.init(rawValue:))
         return .valid(shapes, dtypes: dtypes?.count == shapes.count ? dtypes : nil)
       }
-      let message = r["error"] as? String ?? "unknown error"
+      let message = r.error ?? "unknown error"
       return message.hasPrefix("dlsmith:") ? .skipped(message) : .invalid(message)
     }
   }
+}
 
-  private func start() throws {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: command[0])
-    p.arguments = Array(command.dropFirst()) + ["serve", "--opset", "\(opset)"]
-    let stdin = Pipe()
-    let stdout = Pipe()
-    p.standardInput = stdin
-    p.standardOutput = stdout
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    process = p
-    toWorker = stdin.fileHandleForWriting
-    fromWorker = stdout.fileHandleForReading.fileDescriptor
-    buffer = Data()
-  }
+// MARK: - The trace protocol (python/dlsmith_trace.py serve)
 
-  /// Stops the worker; returns how it ended if it had already died.
-  @discardableResult
-  private func stop() -> String? {
-    guard let p = process else { return nil }
-    var ended: String?
-    if p.isRunning {
-      p.terminate()
-      let deadline = Date().addingTimeInterval(2)
-      while p.isRunning && Date() < deadline { usleep(5_000) }
-      if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-    } else {
-      ended =
-        p.terminationReason == .uncaughtSignal
-        ? "signal \(p.terminationStatus)" : "exit \(p.terminationStatus)"
-    }
-    p.waitUntilExit()
-    try? toWorker?.close()
-    process = nil
-    toWorker = nil
-    fromWorker = -1
-    return ended
-  }
+/// One batch of calls of one operator, as `dlsmith_trace.py serve` reads it.
+struct TraceRequest: Encodable {
+  struct Call: Encodable {
+    var inputs: [Operand?]
+    var attributes: [String: Attribute]
+    var outputs: Int
+    var optimize: Bool
 
-  private func readLine(timeout: Double) -> Data? {
-    let deadline = Date().addingTimeInterval(timeout)
-    while true {
-      if let nl = buffer.firstIndex(of: 0x0A) {
-        let line = buffer[buffer.startIndex..<nl]
-        buffer = Data(buffer[(nl + 1)...])
-        return Data(line)
+    init(_ call: Rulebook.Call, optimize: Bool) {
+      inputs = call.operands.map { o in
+        switch o {
+        case .absent: nil
+        case .tensor(let d, let shape): Operand(dtype: d.rawValue, shape: shape)
+        case .value(let d, let v, let scalar):
+          Operand(dtype: d.rawValue, value: scalar ? .scalar(v[0]) : .list(v))
+        }
       }
-      let remaining = deadline.timeIntervalSinceNow
-      guard remaining > 0 else { return nil }
-      var pfd = pollfd(fd: fromWorker, events: Int16(POLLIN), revents: 0)
-      let ready = poll(&pfd, 1, Int32(Swift.min(100, Swift.max(1, remaining * 1000))))
-      if ready <= 0 { continue }
-      var chunk = [UInt8](repeating: 0, count: 1 << 16)
-      let n = read(fromWorker, &chunk, chunk.count)
-      guard n > 0 else { return nil }
-      buffer.append(contentsOf: chunk[0..<n])
+      attributes = call.attributes.mapValues(Attribute.init)
+      outputs = call.outputs
+      self.optimize = optimize
     }
   }
+
+  /// A data input (`shape`, a graph input) or a value input (`value`, an initializer; a scalar is a
+  /// 0-d tensor); an omitted optional input is `null`.
+  struct Operand: Encodable {
+    enum Value: Encodable {
+      case scalar(Int)
+      case list([Int])
+      func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .scalar(let v): try c.encode(v)
+        case .list(let v): try c.encode(v)
+        }
+      }
+    }
+    var dtype: String
+    var shape: [Int]? = nil
+    var value: Value? = nil
+  }
+
+  /// `{"int": 1}`, `{"ints": [1, 2]}`, `{"float": 0.5}` or `{"string": "constant"}`.
+  struct Attribute: Encodable {
+    var int: Int? = nil
+    var ints: [Int]? = nil
+    var float: Double? = nil
+    var string: String? = nil
+
+    init(_ value: AttributeValue) {
+      switch value {
+      case .int(let i): int = i
+      case .ints(let l): ints = l
+      case .float(let f): float = f
+      case .string(let s): string = s
+      }
+    }
+  }
+
+  var op: String
+  var calls: [Call]
+}
+
+/// The answer to a `TraceRequest`: one result per call, or the error of a malformed request.
+struct TraceReply: Decodable {
+  struct Result: Decodable {
+    var ok: Bool?
+    var shapes: [[Int]]?
+    var dtypes: [String]?
+    var stage: String?
+    var error: String?
+  }
+  var results: [Result]?
+  var error: String?
 }
