@@ -5,7 +5,7 @@ ONNX MaxPool is the maximum of the window's input elements (padding takes no par
 maximum of {-inf, ...} is -inf (IEEE 754); onnx.reference and numpy give -inf. OpenVINO's pooling
 starts its running maximum from the lowest finite float (oneDNN defines max pooling as
 max(lowest, window), by my reading) and never returns -inf. onnxruntime's 1-D MaxPool (and its
-2-D one on some shapes) has the same defect (Docs/findings/onnxruntime/maxpool1d_negative_infinity.py),
+2-D one on some shapes) has the same defect (Docs/findings/onnxruntime/maxpool_negative_infinity.py),
 so it is printed but not used as the judge here. (A window of only NaN is left open by ONNX and is
 not tested; upstream openvinotoolkit/openvino#35935 reports that variant.) Found by DLSmith's
 special values (-inf inputs): buckets 610b4cbdc8cdab0a (3 instances) and 392f1d998fa6f9a2 (5; signed
