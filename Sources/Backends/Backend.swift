@@ -100,6 +100,10 @@ public struct ReferenceBackend: Backend {
         let moved = choice.reduce(args) { a, c in c.operands(a, spec) }
         let computed = spec.evaluate(moved, attributes: node.attributes)
         results = choice.reduce(computed) { r, c in c.results(r, of: node, spec: spec, args: moved) }
+        if choice.contains(where: \.readsNaNAsInfinity), spec.traits.contains(.nanUnspecified) {
+          results = ImplementationChoice.keepingPickedNaN(
+            results, plain: spec.evaluate(args, attributes: node.attributes))
+        }
         if !Tensor.sameBits(moved, args) || !Tensor.sameBits(results, computed) { changed.append(index) }
       } else {
         results = spec.evaluate(args, attributes: node.attributes)

@@ -40,8 +40,12 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   /// that reads a NaN may give any element of its window, not only the NaN or the largest other
   /// one (a running `m > x ? m : x` keeps whatever follows the NaN; OpenVINO's TopK-based argmin
   /// gives the last index): under this choice every result of such a node that reads a NaN is a
-  /// value no kernel gives (index -1, or 0.1234567).
+  /// value no kernel gives (index -1, or -12345.678).
   case nanSelectsAnything
+  /// ... with a sentinel above every valid result too (index 2^40, or 12345.678): one sentinel
+  /// alone can agree with the reference after a comparison (`argmin(...) <= 7` holds for -1 and for
+  /// the reference's index alike).
+  case nanSelectsAnythingHigh
 
   /// The alternatives the oracle reruns the reference with: each choice alone, and the NaN choices
   /// together with `infinitiesFinite` (a model can hold both a NaN and an infinity whose formula
@@ -49,7 +53,7 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   public static let alternatives: [[ImplementationChoice]] =
     allCases.map { [$0] } + [
       [.nanAsNegativeInfinity, .infinitiesFinite], [.nanAsPositiveInfinity, .infinitiesFinite],
-      [.nanSelectsAnything, .infinitiesFinite],
+      [.nanSelectsAnything, .infinitiesFinite], [.nanSelectsAnythingHigh, .infinitiesFinite],
     ]
 
   /// The arguments `spec`'s kernel sees under this choice.
@@ -75,13 +79,14 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   /// The results of `node` under this choice, from the kernel's `results` on `args`.
   func results(_ results: [Tensor], of node: Node, spec: OperatorSpec, args: [Tensor]) -> [Tensor] {
     switch self {
-    case .nanSelectsAnything:
+    case .nanSelectsAnything, .nanSelectsAnythingHigh:
       guard spec.traits.contains(.nanUnspecified), !spec.traits.contains(.elementwise),
         args.contains(where: { $0.dtype.isFloat && $0.storage.contains(where: \.isNaN) })
       else { return results }
       let windows = ImplementationChoice.windowsReadingNaN(node, spec, args)
       return results.map { t in
-        let sentinel = t.dtype.isFloat ? t.dtype.rounded(0.1234567) : -1
+        let high = self == .nanSelectsAnythingHigh
+        let sentinel = t.dtype.isFloat ? t.dtype.rounded(high ? 12345.678 : -12345.678) : (high ? 0x1p40 : -1)
         var storage = t.storage
         for i in storage.indices where windows?[i] ?? true { storage[i] = sentinel }
         return Tensor(dtype: t.dtype, shape: t.shape, storage: storage)
@@ -136,6 +141,22 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
     }
     guard let out = op.evaluate([input] + args.dropFirst(), attributes: attributes).first else { return nil }
     return out.storage.map { $0 != 0 }
+  }
+
+  /// The two NaN choices that read a NaN operand as an infinity.
+  var readsNaNAsInfinity: Bool { self == .nanAsNegativeInfinity || self == .nanAsPositiveInfinity }
+
+  /// A NaN choice decides only whether an operator ignores a NaN or picks it, and a picked NaN stays
+  /// NaN: where the operator gives NaN on its real operands (`plain`) and an infinity under the
+  /// choice, the infinity is the substituted NaN picked (`min(NaN, NaN)`, `leaky_relu(NaN)`), not a
+  /// value any implementation gives, so it is NaN again.
+  static func keepingPickedNaN(_ results: [Tensor], plain: [Tensor]) -> [Tensor] {
+    zip(results, plain).map { r, p in
+      guard r.dtype.isFloat, r.storage.count == p.storage.count else { return r }
+      var storage = r.storage
+      for i in storage.indices where p.storage[i].isNaN && storage[i].isInfinite { storage[i] = .nan }
+      return Tensor(dtype: r.dtype, shape: r.shape, storage: storage)
+    }
   }
 
   /// Whether ONNX defines the cast of float `x` to integer `dtype`: finite and in range after

@@ -84,6 +84,8 @@ public struct Oracle: Sendable {
     let exact = exactValues(graph, reference)
     // The reference rerun under each implementation choice, computed at the first difference.
     var choices: ChoiceRuns?? = .none
+    // A difference ONNX leaves open at one output does not hide a mismatch at a later one.
+    var firstUnstable: Verdict?
     for (k, id) in graph.outputs.enumerated() {
       guard let e = reference[id] else { continue }
       let a = actual[k]
@@ -111,7 +113,8 @@ public struct Oracle: Sendable {
           if mask.contains(true) {
             guard var rest = compare(e, a, tolerance: tol, scale: scale[id] ?? 1, skipping: mask) else {
               let ancestors = Set(graph.ancestors(of: id))
-              return .unstable(d, nodes: runs.changed.filter(ancestors.contains))
+              firstUnstable = firstUnstable ?? .unstable(d, nodes: runs.changed.filter(ancestors.contains))
+              continue
             }
             rest.output = id
             rest.expectedType = d.expectedType
@@ -124,13 +127,15 @@ public struct Oracle: Sendable {
           d.kind = .rounding
         }
         if e.dtype.isQuantized && d.maxAbsoluteError <= quantizedSlack {
-          return .unstable(d, nodes: graph.ancestors(of: id))
+          firstUnstable = firstUnstable ?? .unstable(d, nodes: graph.ancestors(of: id))
+          continue
         }
         let sensitive = unstableNodes(graph, reference, scale: scale, exact: exact, upstreamOf: id)
-        return sensitive.isEmpty ? .mismatch(d) : .unstable(d, nodes: sensitive)
+        if sensitive.isEmpty { return .mismatch(d) }
+        firstUnstable = firstUnstable ?? .unstable(d, nodes: sensitive)
       }
     }
-    return .agree
+    return firstUnstable ?? .agree
   }
 
   /// The value discrepancy between two same-shaped tensors, or `nil` if they agree; elements
@@ -359,8 +364,10 @@ extension Oracle {
     return runs
   }
 
-  /// The computed values that some implementation choice changes (bit for bit: a zero's sign
-  /// counts), given every value of the reference run. Empty when the run holds no special value.
+  /// The computed values that some implementation choice changes (as numbers: NaN equals NaN, and a
+  /// zero's sign alone does not count, or every model with a -0 somewhere would have unpinned values
+  /// and nothing could be localized), given every value of the reference run. Empty when the run
+  /// holds no special value.
   /// The minimizer never freezes these into graph inputs: a repro must not pin what ONNX leaves open.
   public static func unpinnedValues(
     _ graph: Graph, inputs: [Tensor], values: [ValueID: Tensor], operators: @escaping OperatorLookup
@@ -376,7 +383,7 @@ extension Oracle {
         for o in n.outputs where !unpinned.contains(o) {
           guard let a = values[o], let b = run.values[o] else { continue }
           if zip(a.storage, b.storage).contains(where: {
-            $0.bitPattern != $1.bitPattern && !($0.isNaN && $1.isNaN)
+            $0 != $1 && !($0.isNaN && $1.isNaN)
           }) {
             unpinned.insert(o)
           }

@@ -203,7 +203,8 @@ struct ExportBug: ParsableCommand {
               scale = max(1.0, float(np.nanmax(np.abs(e64[np.isfinite(e64)]))) if np.isfinite(e64).any() else 1.0)
               both_nan = np.isnan(e64) & np.isnan(a64)
               err = np.abs(a64 - e64)
-              ok = both_nan | (e64 == a64) | (err <= ATOL * scale + RTOL * np.abs(e64))
+              # An infinity must be the same infinity (RTOL * inf would accept any finite value).
+              ok = both_nan | (e64 == a64) | (np.isfinite(e64) & (err <= ATOL * scale + RTOL * np.abs(e64)))
               if name in EXACT:
                   ok = both_nan | (e64 == a64)
               if e.dtype in (np.int8, np.uint8) and name not in bf16:

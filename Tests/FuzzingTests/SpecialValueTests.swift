@@ -188,11 +188,49 @@ struct PatchingBackend: Backend {
     #expect(isUnstable(try verdict(g, inputs, patch: [0: 2])))
     // The row without NaN is pinned: argmin([4, 0, 5]) is 1.
     #expect(isMismatch(try verdict(g, inputs, patch: [1: 2])))
+    // A comparison after the arg-reduction: -1 <= 7 and 0 <= 7 alike; the high sentinel is not.
+    var d = GraphBuilder()
+    let z = d.input([2, 10])
+    let idx = d("argmin", z, attributes: ["axis": .int(1), "keepdims": .int(0)])
+    let le = d("less_equal", idx, d.constant([1], .i64, data: [7]))
+    let cmp = d.build(outputs: [le])
+    var row = [Double](repeating: 5, count: 20)
+    row[2] = .nan
+    row[3] = -1  // the reference: index 2 (NaN wins); NaN read as ±inf: 2 or 3; all <= 7
+    row[8] = 0  // a target whose running minimum restarts after the NaN gives 8: 8 <= 7 is false
+    #expect(isUnstable(try verdict(cmp, [tensor(row, [2, 10], .f32)], patch: [0: 0])))
     var c = GraphBuilder()
     let y = c.input([3])
     let maxOut = c("reduce_max", y, attributes: ["axes": .ints([0]), "keepdims": .int(1)])
     let m = c.build(outputs: [maxOut])
     #expect(isUnstable(try verdict(m, [tensor([5, .nan, 3], [3], .f32)], patch: [0: 3])))
+  }
+
+  /// A NaN choice decides whether a NaN is ignored or picked; a picked NaN stays NaN: min(NaN, NaN)
+  /// is NaN in every implementation, so a sum over it is NaN, and 0 there is a mismatch.
+  @Test func aPickedNaNStaysNaN() throws {
+    var b = GraphBuilder()
+    let x = b.input([2])
+    let m = b("min", x, x)
+    let sumOut = b("reduce_sum", m, attributes: ["axes": .ints([0]), "keepdims": .int(1)])
+    let g = b.build(outputs: [sumOut])
+    #expect(isMismatch(try verdict(g, [tensor([.nan, 1], [2], .f32)], patch: [0: 0])))
+  }
+
+  /// An output whose difference ONNX leaves open does not hide a mismatch at a later output.
+  @Test func anOpenOutputDoesNotHideALaterMismatch() throws {
+    var b = GraphBuilder()
+    let x = b.input([2])
+    let first = b("max", x, b.constant([1], data: [0.5]))
+    let second = b("add", x, x)
+    let g = b.build(outputs: [first, second])
+    let inputs = [tensor([.nan, 1], [2], .f32)]
+    let values = try ReferenceBackend().run(g, inputs: inputs, keepAll: true).values
+    var actual = try ReferenceBackend().run(g, inputs: inputs)
+    actual[0].storage[0] = 0.5  // max(NaN, 0.5) = 0.5: open
+    #expect(isUnstable(Oracle().verdict(g, reference: values, actual: actual)))
+    actual[1].storage[1] = 3  // 1 + 1 = 3: a bug
+    #expect(isMismatch(Oracle().verdict(g, reference: values, actual: actual)))
   }
 
   @Test func maxPoolingOverNegativeInfinityIsNegativeInfinity() throws {
