@@ -147,15 +147,30 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   var readsNaNAsInfinity: Bool { self == .nanAsNegativeInfinity || self == .nanAsPositiveInfinity }
 
   /// A NaN choice decides only whether an operator ignores a NaN or picks it, and a picked NaN stays
-  /// NaN: where the operator gives NaN on its real operands (`plain`) and an infinity under the
-  /// choice, the infinity is the substituted NaN picked (`min(NaN, NaN)`, `leaky_relu(NaN)`), not a
-  /// value any implementation gives, so it is NaN again.
-  static func keepingPickedNaN(_ results: [Tensor], plain: [Tensor]) -> [Tensor] {
-    zip(results, plain).map { r, p in
-      guard r.dtype.isFloat, r.storage.count == p.storage.count else { return r }
+  /// NaN. The operator ran with the NaN read as an infinity (`results`) and as the largest finite
+  /// value of the same sign (`standIn`): where the two differ and the real operands give NaN
+  /// (`plain`), the result depends on the value put in for the NaN, so the NaN was picked
+  /// (`min(NaN, NaN)`, `leaky_relu(NaN)`): NaN again. Where they agree the NaN was ignored
+  /// (`min(NaN, -inf)` is the operand's own -inf).
+  static func keepingPickedNaN(_ results: [Tensor], plain: [Tensor], standIn: [Tensor]) -> [Tensor] {
+    zip(zip(results, plain), standIn).map { pair, f in
+      let (r, p) = pair
+      guard r.dtype.isFloat, r.storage.count == p.storage.count, f.storage.count == r.storage.count else {
+        return r
+      }
       var storage = r.storage
-      for i in storage.indices where p.storage[i].isNaN && storage[i].isInfinite { storage[i] = .nan }
+      for i in storage.indices where p.storage[i].isNaN && storage[i] != f.storage[i] { storage[i] = .nan }
       return Tensor(dtype: r.dtype, shape: r.shape, storage: storage)
+    }
+  }
+
+  /// `args` with every NaN read as the largest finite value of this choice's sign.
+  func finiteStandIn(_ args: [Tensor]) -> [Tensor] {
+    args.map { t in
+      guard t.dtype.isFloat else { return t }
+      let m = ImplementationChoice.largestFinite(t.dtype)
+      let v = self == .nanAsNegativeInfinity ? -m : m
+      return t.mapped { $0.isNaN ? v : $0 }
     }
   }
 
