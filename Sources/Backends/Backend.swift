@@ -97,18 +97,9 @@ public struct ReferenceBackend: Backend {
       }
       var results: [Tensor]
       if let choice {
-        let moved = choice.reduce(args) { a, c in c.operands(a, spec) }
-        let computed = spec.evaluate(moved, attributes: node.attributes)
-        results = choice.reduce(computed) { r, c in c.results(r, of: node, spec: spec, args: moved) }
-        if let nanChoice = choice.first(where: \.readsNaNAsInfinity), spec.traits.contains(.nanUnspecified) {
-          // The same with the NaN read as the largest finite value of that sign instead: results
-          // that change with the stand-in picked the NaN.
-          let standIn = choice.reduce(nanChoice.finiteStandIn(args)) { a, c in c.operands(a, spec) }
-          results = ImplementationChoice.keepingPickedNaN(
-            results, plain: spec.evaluate(args, attributes: node.attributes),
-            standIn: spec.evaluate(standIn, attributes: node.attributes))
-        }
-        if !Tensor.sameBits(moved, args) || !Tensor.sameBits(results, computed) { changed.append(index) }
+        let r = ImplementationChoice.evaluate(node, spec, args, under: choice)
+        results = r.results
+        if r.changed { changed.append(index) }
       } else {
         results = spec.evaluate(args, attributes: node.attributes)
       }

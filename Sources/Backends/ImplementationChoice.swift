@@ -56,6 +56,27 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
       [.nanSelectsAnything, .infinitiesFinite], [.nanSelectsAnythingHigh, .infinitiesFinite],
     ]
 
+  /// `node`'s results on `args` under `choices` (applied in order), and whether the choices changed
+  /// its operands or results.
+  static func evaluate(
+    _ node: Node, _ spec: OperatorSpec, _ args: [Tensor], under choices: [ImplementationChoice]
+  )
+    -> (results: [Tensor], changed: Bool)
+  {
+    let moved = choices.reduce(args) { a, c in c.operands(a, spec) }
+    let computed = spec.evaluate(moved, attributes: node.attributes)
+    var results = choices.reduce(computed) { r, c in c.results(r, of: node, spec: spec, args: moved) }
+    if let nanChoice = choices.first(where: \.readsNaNAsInfinity), spec.traits.contains(.nanUnspecified) {
+      // The same with the NaN read as the largest finite value of that sign instead: results that
+      // change with the stand-in picked the NaN.
+      let standIn = choices.reduce(nanChoice.finiteStandIn(args)) { a, c in c.operands(a, spec) }
+      results = keepingPickedNaN(
+        results, plain: spec.evaluate(args, attributes: node.attributes),
+        standIn: spec.evaluate(standIn, attributes: node.attributes))
+    }
+    return (results, !Tensor.sameBits(moved, args) || !Tensor.sameBits(results, computed))
+  }
+
   /// The arguments `spec`'s kernel sees under this choice.
   func operands(_ args: [Tensor], _ spec: OperatorSpec) -> [Tensor] {
     switch self {
@@ -69,7 +90,7 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
       guard !spec.traits.contains(.exact) else { return args }
       return args.map { t in
         guard t.dtype.isFloat else { return t }
-        let m = ImplementationChoice.largestFinite(t.dtype)
+        let m = t.dtype.maxValue
         return t.mapped { $0.isInfinite ? ($0 < 0 ? -m : m) : $0 }
       }
     default: return args
@@ -102,10 +123,8 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
       else { return results }
       let value: Double =
         switch self {
-        case .undefinedCastsLowest: out.dtype.rounded(-.infinity)
-        // i64's highest, 2^63 - 1, is not a double: the largest double below 2^63 stands in.
-        case .undefinedCastsHighest:
-          out.dtype == .i64 ? Double(Int64.max).nextDown : out.dtype.rounded(.infinity)
+        case .undefinedCastsLowest: out.dtype.minValue
+        case .undefinedCastsHighest: out.dtype.maxValue  // i64: the largest double below 2^63
         case .undefinedCastsZero: 0
         default: 1
         }
@@ -168,7 +187,7 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
   func finiteStandIn(_ args: [Tensor]) -> [Tensor] {
     args.map { t in
       guard t.dtype.isFloat else { return t }
-      let m = ImplementationChoice.largestFinite(t.dtype)
+      let m = t.dtype.maxValue
       let v = self == .nanAsNegativeInfinity ? -m : m
       return t.mapped { $0.isNaN ? v : $0 }
     }
@@ -184,18 +203,8 @@ public enum ImplementationChoice: String, CaseIterable, Sendable {
 
   static func flushed(_ t: Tensor) -> Tensor {
     guard t.dtype.isFloat else { return t }
-    let tiny = EdgeValues.smallestNormal(t.dtype)
+    let tiny = t.dtype.smallestNormal
     return t.mapped { $0 != 0 && Swift.abs($0) < tiny ? ($0 < 0 ? -0.0 : 0.0) : $0 }
-  }
-
-  /// The largest finite value of a float dtype.
-  public static func largestFinite(_ dtype: DType) -> Double {
-    switch dtype {
-    case .f16: return 65504
-    case .bf16: return Double(sign: .plus, exponent: 127, significand: 2 - 0x1p-7)
-    case .f32: return Double(Float.greatestFiniteMagnitude)
-    default: return Double.greatestFiniteMagnitude
-    }
   }
 }
 

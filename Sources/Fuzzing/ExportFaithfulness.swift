@@ -159,8 +159,9 @@ public struct ExportFaithfulness {
       return nil
     }
     let types = g.types
+    let unpinned = Oracle.unpinnedValues(g, inputs: inputs, values: values)
     for (k, node) in g.nodes.enumerated() {
-      guard let (isolated, y) = Minimizer.isolated(k, in: g, inputs, values: values),
+      guard let (isolated, y) = Minimizer.isolated(k, in: g, inputs, values: values, unpinned: unpinned),
         (try? isolated.verify()) != nil,
         let hv = try? ReferenceBackend().run(isolated, inputs: y, keepAll: true).values
       else { continue }

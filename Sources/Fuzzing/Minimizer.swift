@@ -269,15 +269,7 @@ private struct Search {
     self.progress = progress
     self.graph = graph
     self.inputs = inputs
-    specialLeaves = graph.hasEdgeValues || inputs.contains { Search.holdsSpecial($0) }
-  }
-
-  static func isSpecial(_ x: Double, _ dtype: DType) -> Bool {
-    !x.isFinite || x == 0 || Swift.abs(x) < EdgeValues.smallestNormal(dtype)
-  }
-
-  static func holdsSpecial(_ t: Tensor) -> Bool {
-    t.dtype.isFloat && t.storage.contains { x in isSpecial(x, t.dtype) && !(x == 0 && x.sign == .plus) }
+    specialLeaves = graph.hasEdgeValues || inputs.contains(where: \.holdsSpecialValues)
   }
 
   var exhausted: Bool { steps >= minimizer.maxSteps }
@@ -355,7 +347,7 @@ private struct Search {
         if specialLeaves {
           // Each element in the domain or a special value.
           let dtype = t.dtype
-          guard t.storage.allSatisfy({ domain.contains(Interval($0, $0)) || Search.isSpecial($0, dtype) })
+          guard t.storage.allSatisfy({ domain.contains(Interval($0, $0)) || dtype.isSpecial($0) })
           else { return false }
           continue
         }
@@ -481,7 +473,10 @@ private struct Search {
       let values = try? ReferenceBackend(operators: minimizer.operators).run(g, inputs: x, keepAll: true)
         .values
     else { return [] }
-    return g.nodes.indices.map { k in { Minimizer.isolated(k, in: g, x, values: values, normalized: false) } }
+    let unpinned = Oracle.unpinnedValues(g, inputs: x, values: values, operators: minimizer.operators)
+    return g.nodes.indices.map { k in
+      { Minimizer.isolated(k, in: g, x, values: values, normalized: false, unpinned: unpinned) }
+    }
   }
 
   // MARK: Pass 2: cutting edges
@@ -493,18 +488,19 @@ private struct Search {
         .values
     else { return [] }
     let produced = Set(g.nodes.flatMap(\.outputs))
+    let unpinned = Oracle.unpinnedValues(g, inputs: x, values: values, operators: minimizer.operators)
     var edits: [Edit] = []
     for k in g.nodes.indices {
       edits.append {
         var cut: [ValueID] = []
         for v in g.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
         guard !cut.isEmpty else { return nil }
-        return Minimizer.recording(cut, in: g, x, values: values, operators: minimizer.operators)
+        return Minimizer.recording(cut, in: g, x, values: values, unpinned: unpinned)
       }
       edits.append {
         guard
           let (recorded, y) = Minimizer.recording(
-            g.nodes[k].outputs, in: g, x, values: values, operators: minimizer.operators)
+            g.nodes[k].outputs, in: g, x, values: values, unpinned: unpinned)
         else { return nil }
         var c = recorded
         c.nodes.remove(at: k)
@@ -673,19 +669,23 @@ private struct Search {
 }
 
 extension Minimizer {
-  /// Replaces every use of `ids` (node inputs and graph outputs) by new graph inputs carrying their
-  /// recorded values.
   /// Node `k` alone: its computed inputs become graph inputs carrying their recorded values, its
   /// outputs the graph outputs; `normalized`, without dead code and renumbered (the minimizer's gate
   /// normalizes its own candidates). Used by the minimizer's isolate pass, `Reducer.localize` and
-  /// the export-faithfulness bench.
+  /// the export-faithfulness bench. `unpinned`: `Oracle.unpinnedValues` of this run, computed here
+  /// when not given (callers isolating every node compute it once).
   public static func isolated(
-    _ k: Int, in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor], normalized: Bool = true
+    _ k: Int, in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor], normalized: Bool = true,
+    unpinned: Set<ValueID>? = nil
   ) -> (Graph, [Tensor])? {
     let produced = Set(graph.nodes.flatMap(\.outputs))
     var cut: [ValueID] = []
     for v in graph.nodes[k].inputs where produced.contains(v) && !cut.contains(v) { cut.append(v) }
-    guard let (recorded, x) = recording(cut, in: graph, inputs, values: values) else { return nil }
+    let unpinned =
+      unpinned ?? Oracle.unpinnedValues(graph, inputs: inputs, values: values)
+    guard let (recorded, x) = recording(cut, in: graph, inputs, values: values, unpinned: unpinned) else {
+      return nil
+    }
     var single = recorded
     single.outputs = graph.nodes[k].outputs
     guard normalized else { return (single, x) }
@@ -733,13 +733,13 @@ extension Minimizer {
     return (renumbered(g), xs)
   }
 
-  /// `nil` when a value of `ids` is one an implementation choice changes (`Oracle.unpinnedValues`:
-  /// NaN through max, an undefined cast, a zero's sign): recording it would pin what ONNX leaves open.
+  /// Replaces every use of `ids` (node inputs and graph outputs) by new graph inputs carrying their
+  /// recorded values; `nil` when a value of `ids` is in `unpinned` (`Oracle.unpinnedValues`: one an
+  /// implementation choice changes, NaN through max, an undefined cast): recording it would pin what
+  /// ONNX leaves open.
   static func recording(
-    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor],
-    operators: @escaping OperatorLookup = Catalogue.spec
+    _ ids: [ValueID], in graph: Graph, _ inputs: [Tensor], values: [ValueID: Tensor], unpinned: Set<ValueID>
   ) -> (Graph, [Tensor])? {
-    let unpinned = Oracle.unpinnedValues(graph, inputs: inputs, values: values, operators: operators)
     guard !ids.contains(where: unpinned.contains) else { return nil }
     var g = graph
     var x = inputs

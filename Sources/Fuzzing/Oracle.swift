@@ -339,11 +339,7 @@ extension Oracle {
   /// Whether a reference run holds a value an implementation choice acts on: NaN, ±inf, -0 or a
   /// subnormal of its dtype.
   static func holdsSpecialValues(_ values: [ValueID: Tensor]) -> Bool {
-    values.values.contains { t in
-      guard t.dtype.isFloat else { return false }
-      let tiny = EdgeValues.smallestNormal(t.dtype)
-      return t.storage.contains { !$0.isFinite || ($0 == 0 ? $0.sign == .minus : Swift.abs($0) < tiny) }
-    }
+    values.values.contains(where: \.holdsSpecialValues)
   }
 
   /// The reference rerun under every implementation choice, or `nil` when no value of the run is
@@ -370,7 +366,8 @@ extension Oracle {
   /// holds no special value.
   /// The minimizer never freezes these into graph inputs: a repro must not pin what ONNX leaves open.
   public static func unpinnedValues(
-    _ graph: Graph, inputs: [Tensor], values: [ValueID: Tensor], operators: @escaping OperatorLookup
+    _ graph: Graph, inputs: [Tensor], values: [ValueID: Tensor],
+    operators: @escaping OperatorLookup = Catalogue.spec
   ) -> Set<ValueID> {
     guard holdsSpecialValues(values) else { return [] }
     let backend = ReferenceBackend(operators: operators)

@@ -133,8 +133,10 @@ public struct Reducer {
         order.filter { ONNXExport.mapping[graph.nodes[$0].op] == blamed }
         + order.filter { ONNXExport.mapping[graph.nodes[$0].op] != blamed }
     }
+    let unpinned = Oracle.unpinnedValues(graph, inputs: inputs, values: values)
     for k in order {
-      guard let (isolated, y) = Minimizer.isolated(k, in: graph, inputs, values: values) else { continue }
+      guard let (isolated, y) = Minimizer.isolated(k, in: graph, inputs, values: values, unpinned: unpinned)
+      else { continue }
       guard (try? isolated.verify()) != nil, let f = finding(isolated, y, worker: worker) else { continue }
       // A mismatch is localized to the first node that alone mismatches in any way: a wrong add
       // that a comparison downstream turns into a wrong bool is the add, in its own dtype and class.

@@ -67,8 +67,8 @@ public struct EdgeValues: Hashable, Sendable, Codable, CustomStringConvertible {
       case .infinity: v = .infinity
       case .negativeInfinity: v = -.infinity
       case .subnormal:
-        let tiny = dtype.rounded(EdgeValues.smallestNormal(dtype) * rng.unit())
-        let magnitude = tiny == 0 ? EdgeValues.smallestSubnormal(dtype) : tiny
+        let tiny = dtype.rounded(dtype.smallestNormal * rng.unit())
+        let magnitude = tiny == 0 ? dtype.smallestSubnormal : tiny
         v = rng.chance(0.5) ? -magnitude : magnitude
       case .halfway:
         let x = values[i].isFinite ? values[i] : 0
@@ -94,25 +94,5 @@ public struct EdgeValues: Hashable, Sendable, Codable, CustomStringConvertible {
     let quantum = Double(sign: .plus, exponent: e - (p - 1), significand: 1)
     let tie = (x / quantum).rounded(.down) * quantum + quantum / 2
     return dtype.rounded(tie) == tie ? tie : dtype.rounded(x.rounded(.down) + 0.5)
-  }
-
-  /// The smallest positive normal number of a float dtype.
-  public static func smallestNormal(_ dtype: DType) -> Double {
-    switch dtype {
-    case .f16: return 0x1p-14
-    case .bf16: return 0x1p-126
-    case .f32: return Double(Float.leastNormalMagnitude)
-    default: return Double.leastNormalMagnitude
-    }
-  }
-
-  /// The smallest positive subnormal number of a float dtype.
-  public static func smallestSubnormal(_ dtype: DType) -> Double {
-    switch dtype {
-    case .f16: return 0x1p-24
-    case .bf16: return 0x1p-133
-    case .f32: return Double(Float.leastNonzeroMagnitude)
-    default: return Double.leastNonzeroMagnitude
-    }
   }
 }

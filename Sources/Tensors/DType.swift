@@ -54,6 +54,31 @@ public enum DType: String, CaseIterable, Hashable, Sendable, Codable, Comparable
     }
   }
 
+  /// The smallest positive normal number of a float dtype (f64's for the others).
+  public var smallestNormal: Double {
+    switch self {
+    case .f16: return 0x1p-14
+    case .bf16: return 0x1p-126
+    case .f32: return Double(Float.leastNormalMagnitude)
+    default: return Double.leastNormalMagnitude
+    }
+  }
+
+  /// The smallest positive subnormal number of a float dtype (f64's for the others).
+  public var smallestSubnormal: Double {
+    switch self {
+    case .f16: return 0x1p-24
+    case .bf16: return 0x1p-133
+    case .f32: return Double(Float.leastNonzeroMagnitude)
+    default: return Double.leastNonzeroMagnitude
+    }
+  }
+
+  /// Whether `x` is a special value of this float dtype: NaN, ±inf, a zero, or a subnormal.
+  @inlinable public func isSpecial(_ x: Double) -> Bool {
+    !x.isFinite || x == 0 || Swift.abs(x) < smallestNormal
+  }
+
   public var minValue: Double {
     switch self {
     case .i32: return Double(Int32.min)

@@ -34,6 +34,10 @@ public struct Tensor: Hashable, Sendable {
 
   /// True when every element is finite (integers and bools always are).
   public var isFinite: Bool { storage.allSatisfy(\.isFinite) }
+  /// Whether this float tensor holds a value no ordinary draw gives: NaN, ±inf, -0 or a subnormal.
+  public var holdsSpecialValues: Bool {
+    dtype.isFloat && storage.contains { dtype.isSpecial($0) && !($0 == 0 && $0.sign == .plus) }
+  }
 
   /// Element at a multi-index.
   public subscript(_ index: [Int]) -> Double {

@@ -83,7 +83,7 @@ struct PatchingBackend: Backend {
           if v == .infinity { seen.insert("inf") }
           if v == -.infinity { seen.insert("-inf") }
           if v == 0 && v.sign == .minus { seen.insert("-0") }
-          if v != 0 && Swift.abs(v) < EdgeValues.smallestNormal(t.dtype) { seen.insert("subnormal") }
+          if v != 0 && Swift.abs(v) < t.dtype.smallestNormal { seen.insert("subnormal") }
         }
       }
     }
